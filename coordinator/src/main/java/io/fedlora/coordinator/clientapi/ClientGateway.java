@@ -1,0 +1,51 @@
+package io.fedlora.coordinator.clientapi;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What the coordinator offers to client agents, independent of the transport. The gRPC layer
+ * translates wire messages to these calls and {@link ClientApiException}s to gRPC statuses, so the
+ * federation logic (selection, validation, durability) stays testable without sockets.
+ */
+public interface ClientGateway {
+
+    /** Consumes a one-time enrolment token and returns the new client's credential (shown once). */
+    Enrolment enrol(String enrolmentToken, String clientName, Map<String, String> labels);
+
+    /** Resolves a bearer credential; UNAUTHENTICATED if unknown, PERMISSION_DENIED if revoked. */
+    AuthenticatedClient authenticate(String credential);
+
+    void heartbeat(AuthenticatedClient client, String state, long cachedModelVersion, String device);
+
+    /**
+     * Blocks up to {@code maxWait} for work for this client. Empty means WAIT; a task of kind DONE
+     * means the client's federation has ended.
+     */
+    Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait);
+
+    /**
+     * The tensors a client needs to hold {@code version}: a delta from {@code haveVersion} when the
+     * coordinator can build one (low-rank residual factors when smaller than dense), else full state.
+     */
+    ModelBundle modelBundle(AuthenticatedClient client, String federationId, long version, long haveVersion);
+
+    /**
+     * Called when an upload's header arrives, before its data: rejects uploads that cannot be accepted
+     * (unknown federation/round, client not selected, round closed, wrong tensor names/shapes/dtypes,
+     * oversize) so the client is told early. Returns the earlier receipt if this upload id was already
+     * accepted (idempotent retry).
+     */
+    Optional<UploadReceiptInfo> checkUpload(AuthenticatedClient client, UpdateHeaderInfo header);
+
+    /**
+     * Validates (finite values, norm bound, shapes) and durably stores a complete update: blob files
+     * fsynced, then the row committed. Only then may the transport acknowledge it. Idempotent per
+     * (client, round, upload id).
+     */
+    UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, Map<String, DecodedTensor> tensors);
+
+    /** Records a federated evaluation of a published version; returns false for a duplicate report. */
+    boolean recordEvaluation(AuthenticatedClient client, EvaluationInfo evaluation);
+}
