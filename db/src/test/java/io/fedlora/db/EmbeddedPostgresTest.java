@@ -1,0 +1,127 @@
+package io.fedlora.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EmbeddedPostgresTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void dataSurvivesARestartOnTheSameDataDir() throws Exception {
+        Path dataDir = tmp.resolve("pg");
+        try (EmbeddedPostgres pg = EmbeddedPostgres.start(dataDir, 0)) {
+            assertThat(pg.port()).isPositive();
+            assertThat(Files.exists(dataDir.resolve("PG_VERSION"))).isTrue();
+            pg.createDatabaseIfMissing("app");
+            try (Connection c = connect(pg, "app"); Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE item (id int PRIMARY KEY, name text)");
+                s.execute("INSERT INTO item VALUES (1, 'kept')");
+            }
+        }
+        try (EmbeddedPostgres pg = EmbeddedPostgres.start(dataDir, 0)) {
+            pg.createDatabaseIfMissing("app"); // exists already: no error
+            try (Connection c = connect(pg, "app"); Statement s = c.createStatement();
+                 ResultSet rows = s.executeQuery("SELECT name FROM item WHERE id = 1")) {
+                assertThat(rows.next()).isTrue();
+                assertThat(rows.getString(1)).isEqualTo("kept");
+            }
+        }
+    }
+
+    @Test
+    void listensOnTheRequestedPortOnLoopbackAndStopsOnClose() throws Exception {
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        EmbeddedPostgres pg = EmbeddedPostgres.start(tmp.resolve("pg"), port);
+        try {
+            assertThat(pg.port()).isEqualTo(port);
+            assertThat(pg.user()).isEqualTo("postgres");
+            assertThat(pg.jdbcUrl("postgres")).isEqualTo("jdbc:postgresql://127.0.0.1:" + port + "/postgres");
+            try (Connection c = connect(pg, "postgres"); Statement s = c.createStatement();
+                 ResultSet rows = s.executeQuery("SHOW server_version")) {
+                assertThat(rows.next()).isTrue();
+                assertThat(rows.getString(1)).startsWith("17.");
+            }
+        } finally {
+            pg.close();
+        }
+        pg.close(); // idempotent
+        assertThatThrownBy(() -> connect(pg, "postgres")).isInstanceOf(SQLException.class);
+        assertThat(Files.exists(tmp.resolve("pg").resolve("postmaster.pid"))).isFalse();
+    }
+
+    @Test
+    void aSecondLauncherTakesOverFromAServerLeftRunning() throws Exception {
+        Path dataDir = tmp.resolve("pg");
+        EmbeddedPostgres abandoned = EmbeddedPostgres.start(dataDir, 0);
+        try (Connection c = connect(abandoned, "postgres"); Statement s = c.createStatement()) {
+            s.execute("CREATE TABLE survivor (v int)");
+            s.execute("INSERT INTO survivor VALUES (42)");
+        }
+        // as if the first JVM had been killed: its server still runs on the data dir
+        try (EmbeddedPostgres successor = EmbeddedPostgres.start(dataDir, 0)) {
+            assertThatThrownBy(() -> connect(abandoned, "postgres")).isInstanceOf(SQLException.class);
+            // closing the stale handle must not stop the server that now owns the data dir
+            abandoned.close();
+            try (Connection c = connect(successor, "postgres"); Statement s = c.createStatement();
+                 ResultSet rows = s.executeQuery("SELECT v FROM survivor")) {
+                assertThat(rows.next()).isTrue();
+                assertThat(rows.getInt(1)).isEqualTo(42);
+            }
+        }
+    }
+
+    @Test
+    void createDatabaseIfMissingQuotesNames() throws Exception {
+        try (EmbeddedPostgres pg = EmbeddedPostgres.start(tmp.resolve("pg"), 0)) {
+            pg.createDatabaseIfMissing("Odd \"Name\"");
+            pg.createDatabaseIfMissing("Odd \"Name\"");
+            try (Connection c = connect(pg, "postgres"); Statement s = c.createStatement();
+                 ResultSet rows = s.executeQuery("SELECT count(*) FROM pg_database WHERE datname = 'Odd \"Name\"'")) {
+                rows.next();
+                assertThat(rows.getInt(1)).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void refusesADirectoryThatHoldsSomethingElse() throws Exception {
+        Path dataDir = Files.createDirectories(tmp.resolve("not-a-cluster"));
+        Files.writeString(dataDir.resolve("notes.txt"), "mine");
+        assertThatThrownBy(() -> EmbeddedPostgres.start(dataDir, 0))
+                .isInstanceOf(EmbeddedPostgresException.class)
+                .hasMessageContaining("no PG_VERSION")
+                .hasMessageContaining(dataDir.toString());
+        assertThat(Files.readString(dataDir.resolve("notes.txt"))).isEqualTo("mine");
+    }
+
+    @Test
+    void aPortInUseIsReportedWithTheServerLog() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
+            assertThatThrownBy(() -> EmbeddedPostgres.start(tmp.resolve("pg"), taken.getLocalPort()))
+                    .isInstanceOf(EmbeddedPostgresException.class)
+                    .hasMessageContaining(String.valueOf(taken.getLocalPort()))
+                    .hasMessageContaining("could not");
+        }
+    }
+
+    private static Connection connect(EmbeddedPostgres pg, String database) throws SQLException {
+        return DriverManager.getConnection(pg.jdbcUrl(database), pg.user(), "");
+    }
+}
