@@ -1,0 +1,80 @@
+package io.fedlora.demo;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.fedlora.demo.cli.DemoArgs;
+import io.fedlora.demo.cli.DemoOptions;
+import io.fedlora.demo.cli.UsageException;
+import io.fedlora.demo.process.FedloraHome;
+import io.fedlora.demo.report.CompareTable;
+import io.fedlora.demo.report.JsonReport;
+import io.fedlora.demo.report.ResultsTable;
+import io.fedlora.demo.report.RunResult;
+import io.fedlora.demo.run.DemoRunner;
+
+/**
+ * {@code ./fedlora demo}: a whole federation on this machine, as separate processes on loopback,
+ * ending with a results table (or one JSON line with {@code --json}). Exit codes: 0 success,
+ * 1 the demo failed, 2 bad command line.
+ */
+public final class DemoCli {
+
+    private DemoCli() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        DemoOptions options;
+        try {
+            DemoArgs.Parsed parsed = DemoArgs.parse(Arrays.asList(args));
+            if (parsed.helpRequested()) {
+                out.print(DemoArgs.USAGE);
+                return 0;
+            }
+            options = parsed.options().orElseThrow();
+        } catch (UsageException e) {
+            err.println("fedlora demo: " + e.getMessage());
+            err.print(DemoArgs.USAGE);
+            return 2;
+        }
+        ObjectMapper mapper = new ObjectMapper();
+        try {
+            Path home = FedloraHome.locate();
+            DemoRunner.Outcome outcome = new DemoRunner(home, out, mapper).run(options);
+            out.println();
+            for (RunResult run : outcome.runs()) {
+                out.println("results (" + run.strategy() + ", federation " + run.federationId() + "):");
+                out.print(ResultsTable.render(run));
+                run.exportDir().ifPresent(dir -> out.println("exported model: " + dir
+                        + " (adapter_model.safetensors + adapter_config.json: PEFT adapter; model.safetensors: residual-folded base)"));
+                out.println();
+            }
+            if (options.compare()) {
+                out.println("fedex vs fedit on the same seed and data:");
+                out.print(CompareTable.render(outcome.runs()));
+                out.println();
+            }
+            out.println("logs: " + outcome.workDir().resolve("logs") + (options.keep() ? "; work directory kept: " + outcome.workDir() : ""));
+            if (options.json()) {
+                out.println(new JsonReport(mapper).line(options, outcome.runs(), outcome.workDir().toString()));
+            }
+            out.flush();
+            return 0;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            err.println("fedlora demo: interrupted");
+            return 1;
+        } catch (Exception e) {
+            out.flush();
+            err.println("fedlora demo failed: " + e.getMessage());
+            return 1;
+        }
+    }
+}

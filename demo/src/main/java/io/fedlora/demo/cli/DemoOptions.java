@@ -1,0 +1,65 @@
+package io.fedlora.demo.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What the user asked {@code ./fedlora demo} to do. Immutable so the runner, the report and the
+ * JSON output all describe the same configuration.
+ *
+ * @param clients     number of client agents (and non-IID datasets)
+ * @param rounds      federated rounds
+ * @param strategy    aggregation strategy (fedex, fedit, ffa); ignored when {@code compare} is set
+ * @param seed        seed for model, data split and training
+ * @param json        print one JSON object as the last line of stdout
+ * @param compare     run fedex and fedit on the same data and print them side by side
+ * @param workDir     where everything is written; empty means a fresh temporary directory
+ * @param keep        keep the work directory after a successful run
+ * @param localSteps  optimiser steps per client per round
+ * @param learningRate local learning rate
+ */
+public record DemoOptions(
+        int clients,
+        int rounds,
+        String strategy,
+        long seed,
+        boolean json,
+        boolean compare,
+        Optional<Path> workDir,
+        boolean keep,
+        int localSteps,
+        double learningRate) {
+
+    /** Strategies the coordinator knows. */
+    public static final List<String> STRATEGIES = List.of("fedex", "fedit", "ffa");
+
+    public DemoOptions {
+        if (clients < 1) {
+            throw new IllegalArgumentException("--clients must be at least 1, got " + clients);
+        }
+        if (rounds < 1) {
+            throw new IllegalArgumentException("--rounds must be at least 1, got " + rounds);
+        }
+        if (!STRATEGIES.contains(strategy)) {
+            throw new IllegalArgumentException("--strategy must be one of " + STRATEGIES + ", got '" + strategy + "'");
+        }
+        if (localSteps < 1) {
+            throw new IllegalArgumentException("--local-steps must be at least 1, got " + localSteps);
+        }
+        if (!(learningRate > 0) || Double.isInfinite(learningRate)) {
+            throw new IllegalArgumentException("--lr must be a positive number, got " + learningRate);
+        }
+        workDir = workDir == null ? Optional.empty() : workDir;
+    }
+
+    /** The defaults of {@code ./fedlora demo} with no arguments. */
+    public static DemoOptions defaults() {
+        return new DemoOptions(3, 4, "fedex", 42, false, false, Optional.empty(), false, 10, 0.005);
+    }
+
+    /** The strategies this invocation runs, in order. */
+    public List<String> strategiesToRun() {
+        return compare ? List.of("fedex", "fedit") : List.of(strategy);
+    }
+}

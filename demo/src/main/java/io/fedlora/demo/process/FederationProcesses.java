@@ -1,0 +1,135 @@
+package io.fedlora.demo.process;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts the processes of a federation on this machine (model generation, coordinator, agents) from
+ * the checkout's built modules. Shared by {@code ./fedlora demo} and the end-to-end tests so both
+ * exercise the same command lines a user would run.
+ */
+public final class FederationProcesses {
+
+    private static final Logger log = LoggerFactory.getLogger(FederationProcesses.class);
+
+    public static final String AGENT_MODULE = "client-agent";
+    public static final String COORDINATOR_MODULE = "coordinator";
+    public static final String INIT_MODEL_MAIN = "io.fedlora.agent.cli.AgentCli";
+    public static final String AGENT_MAIN = "io.fedlora.agent.AgentApplication";
+    public static final String COORDINATOR_MAIN = "io.fedlora.coordinator.CoordinatorApplication";
+
+    /** JVM options for every child: small heaps and cheap JIT, since several JVMs share a couple of cores. */
+    static final List<String> COMMON_JVM_OPTIONS = List.of(
+            "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dfile.encoding=UTF-8");
+
+    private final Path home;
+    private final ProcessLauncher launcher;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private String agentClasspath;
+    private String coordinatorClasspath;
+
+    public FederationProcesses(Path home, ProcessLauncher launcher) {
+        this.home = home;
+        this.launcher = launcher;
+    }
+
+    public ProcessLauncher launcher() {
+        return launcher;
+    }
+
+    /**
+     * Runs {@code init-model}: writes {@code out/model} and {@code out/clients/client-<i>/{train,eval}.jsonl}.
+     */
+    public void initModel(Path out, int clients, long seed, Duration timeout) throws InterruptedException {
+        JavaCommand cmd = new JavaCommand("init-model", agentClasspath(), jvm("-Xmx1g"), INIT_MODEL_MAIN,
+                List.of("init-model", "--out", out.toAbsolutePath().toString(),
+                        "--clients", Integer.toString(clients), "--seed", Long.toString(seed)),
+                Map.of("OMP_NUM_THREADS", "1"));
+        launcher.run(cmd, timeout);
+    }
+
+    /** Starts a coordinator and waits until {@code /actuator/health} reports UP. */
+    public CoordinatorProcess startCoordinator(CoordinatorSettings settings, Duration readyTimeout)
+            throws InterruptedException {
+        JavaCommand cmd = new JavaCommand(settings.name(), coordinatorClasspath(), jvm("-Xmx1g"), COORDINATOR_MAIN,
+                settings.springArgs(), Map.of());
+        ChildProcess child = launcher.start(cmd);
+        CoordinatorProcess coordinator = new CoordinatorProcess(child, settings);
+        awaitHealthy(coordinator, readyTimeout);
+        return coordinator;
+    }
+
+    /** Starts a client agent (one JVM, one BLAS thread). */
+    public ChildProcess startAgent(AgentSettings settings) {
+        JavaCommand cmd = new JavaCommand(settings.name(), agentClasspath(), jvm("-Xmx768m"), AGENT_MAIN,
+                settings.args(), Map.of("OMP_NUM_THREADS", "1", "OPENBLAS_NUM_THREADS", "1"));
+        return launcher.start(cmd);
+    }
+
+    /** Polls the health endpoint until UP; fails early with the log tail if the process dies. */
+    public void awaitHealthy(CoordinatorProcess coordinator, Duration timeout) throws InterruptedException {
+        URI health = coordinator.baseUri().resolve("/actuator/health");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = "no answer yet";
+        while (System.nanoTime() < deadline) {
+            if (!coordinator.process().isAlive()) {
+                throw new ChildProcessException("coordinator exited with code "
+                        + coordinator.process().exitCode().orElse(-1) + " before becoming healthy", coordinator.process());
+            }
+            try {
+                HttpResponse<String> response = http.send(HttpRequest.newBuilder(health)
+                                .timeout(Duration.ofSeconds(5))
+                                .header("X-API-Key", coordinator.apiKey())
+                                .GET().build(),
+                        HttpResponse.BodyHandlers.ofString());
+                if (response.statusCode() == 200 && response.body().contains("\"UP\"")) {
+                    log.info("coordinator healthy at {}", coordinator.baseUri());
+                    return;
+                }
+                last = "HTTP " + response.statusCode() + " " + abbreviate(response.body());
+            } catch (ConnectException e) {
+                last = "connection refused";
+            } catch (IOException e) {
+                last = e.toString();
+            }
+            Thread.sleep(500);
+        }
+        throw new ChildProcessException("coordinator not healthy at " + health + " after " + timeout.toSeconds()
+                + " s (last answer: " + last + ")", coordinator.process());
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    }
+
+    private static List<String> jvm(String heap) {
+        List<String> options = new java.util.ArrayList<>(COMMON_JVM_OPTIONS);
+        options.add(heap);
+        return options;
+    }
+
+    private synchronized String agentClasspath() {
+        if (agentClasspath == null) {
+            agentClasspath = ModuleClasspath.of(home, AGENT_MODULE);
+        }
+        return agentClasspath;
+    }
+
+    private synchronized String coordinatorClasspath() {
+        if (coordinatorClasspath == null) {
+            coordinatorClasspath = ModuleClasspath.of(home, COORDINATOR_MODULE);
+        }
+        return coordinatorClasspath;
+    }
+}

@@ -1,0 +1,165 @@
+package io.fedlora.demo.run;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.fedlora.demo.admin.AdminClient;
+import io.fedlora.demo.admin.FederationSpec;
+import io.fedlora.demo.admin.FederationView;
+import io.fedlora.demo.admin.RoundView;
+import io.fedlora.demo.cli.DemoOptions;
+import io.fedlora.demo.process.ChildProcess;
+import io.fedlora.demo.process.CoordinatorProcess;
+import io.fedlora.demo.process.CoordinatorSettings;
+import io.fedlora.demo.process.FederationProcesses;
+import io.fedlora.demo.process.ProcessLauncher;
+import io.fedlora.demo.report.ProgressPrinter;
+import io.fedlora.demo.report.RoundResult;
+import io.fedlora.demo.report.RunResult;
+
+/**
+ * Runs the demo end to end: generates the model and datasets, starts a coordinator (with its
+ * embedded PostgreSQL) and the agents as child processes, runs one federation per requested
+ * strategy on the same inputs, exports each final model, and stops every process it started.
+ */
+public final class DemoRunner {
+
+    private static final Duration INIT_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration COORDINATOR_READY = Duration.ofMinutes(3);
+    private static final Duration ENROLMENT = Duration.ofMinutes(3);
+    private static final Duration FINAL_EVALUATION = Duration.ofSeconds(90);
+
+    /** What a demo produced: its runs and where it wrote them. */
+    public record Outcome(Path workDir, List<RunResult> runs) {
+    }
+
+    private final Path home;
+    private final PrintStream out;
+    private final ObjectMapper mapper;
+    private final long startNanos = System.nanoTime();
+
+    public DemoRunner(Path home, PrintStream out, ObjectMapper mapper) {
+        this.home = home;
+        this.out = out;
+        this.mapper = mapper;
+    }
+
+    public Outcome run(DemoOptions options) throws IOException, InterruptedException {
+        Path work = WorkDir.prepare(options.workDir().orElseGet(() -> WorkDir.defaultUnder(home)));
+        say("work directory " + work);
+        ProcessLauncher launcher = new ProcessLauncher(work.resolve("logs"));
+        Thread hook = new Thread(launcher::close, "fedlora-demo-cleanup");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            List<RunResult> runs = runAll(options, work, new FederationProcesses(home, launcher));
+            launcher.close();
+            if (!options.keep()) {
+                for (String bulky : List.of("coordinator", "init", "fedex", "fedit", "ffa")) {
+                    WorkDir.deleteTree(work.resolve(bulky));
+                }
+                try (var entries = Files.list(work)) {
+                    for (Path p : (Iterable<Path>) entries::iterator) {
+                        if (p.getFileName().toString().startsWith("agent-")) {
+                            WorkDir.deleteTree(p);
+                        }
+                    }
+                }
+            }
+            return new Outcome(work, runs);
+        } catch (RuntimeException | IOException | InterruptedException e) {
+            launcher.close();
+            throw new DemoFailure(e.getMessage() + System.lineSeparator() + "logs: " + work.resolve("logs")
+                    + " (" + launcher.started().stream().map(c -> c.logFile().getFileName().toString()).distinct().toList() + ")", e);
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is running or has run; nothing to remove
+            }
+        }
+    }
+
+    private List<RunResult> runAll(DemoOptions options, Path work, FederationProcesses processes)
+            throws IOException, InterruptedException {
+        Path init = work.resolve("init");
+        say("generating a GPT-2-layout model and " + options.clients() + " non-IID client datasets (seed " + options.seed() + ")");
+        processes.initModel(init, options.clients(), options.seed(), INIT_TIMEOUT);
+
+        say("starting the coordinator (embedded PostgreSQL under " + work.resolve("coordinator") + ")");
+        CoordinatorProcess coordinator = processes.startCoordinator(
+                CoordinatorSettings.onFreePorts("coordinator", work.resolve("coordinator"), List.of()), COORDINATOR_READY);
+        say("coordinator up: REST " + coordinator.baseUri() + ", gRPC " + coordinator.grpcAddress());
+
+        AdminClient admin = new AdminClient(coordinator.baseUri(), coordinator.apiKey(), mapper);
+        FederationDriver driver = new FederationDriver(admin, processes, coordinator);
+        List<RunResult> runs = new ArrayList<>();
+        for (String strategy : options.strategiesToRun()) {
+            runs.add(runOne(options, strategy, work, init, driver));
+        }
+        return runs;
+    }
+
+    private RunResult runOne(DemoOptions options, String strategy, Path work, Path init, FederationDriver driver)
+            throws InterruptedException {
+        long t0 = System.nanoTime();
+        String prefix = options.compare() ? "[" + strategy + "] " : "";
+        FederationSpec spec = DemoFederations.spec(options, strategy, init.resolve("model"));
+        FederationView federation = driver.admin().createFederation(spec);
+        String id = federation.id();
+        say(prefix + "federation " + id + " created: " + strategy + ", " + options.rounds() + " rounds, "
+                + options.clients() + " clients, LoRA r=" + spec.rank() + " alpha=" + (int) spec.alpha() + " on c_attn");
+
+        Path agentRoot = options.compare() ? work.resolve(strategy) : work;
+        List<FederationDriver.AgentSpec> agentSpecs = new ArrayList<>();
+        for (int i = 0; i < options.clients(); i++) {
+            String name = "client-" + i;
+            agentSpecs.add(new FederationDriver.AgentSpec(options.compare() ? strategy + "-" + name : name,
+                    init.resolve("clients").resolve(name), agentRoot.resolve("agent-" + i)));
+        }
+        List<ChildProcess> agents = driver.startAgents(id, agentSpecs, List.of());
+        try {
+            driver.awaitEnrolled(id, options.clients(), ENROLMENT, agents);
+            say(prefix + options.clients() + " agents enrolled; starting");
+            driver.admin().start(id);
+
+            ProgressPrinter progress = new ProgressPrinter(out, prefix, strategy, options.rounds());
+            Duration budget = Duration.ofSeconds((long) options.rounds() * (spec.roundDeadlineSeconds() + 60) + 120);
+            FederationView end = driver.awaitFinished(id, budget, progress::update, agents);
+            if (!"COMPLETED".equals(end.status())) {
+                throw new DemoFailure("federation " + id + " ended " + end.status()
+                        + (end.reason().isBlank() ? "" : ": " + end.reason()));
+            }
+            List<RoundView> rounds = driver.awaitFinalEvaluation(id, FINAL_EVALUATION, progress::update);
+
+            List<Long> versions = driver.admin().modelVersions(id);
+            Optional<Path> exportDir = Optional.empty();
+            if (!versions.isEmpty()) {
+                long last = versions.get(versions.size() - 1);
+                Path dir = work.resolve("export").resolve((options.compare() ? strategy + "-" : "model-") + "v" + last);
+                exportDir = Optional.of(driver.export(id, last, dir));
+                say(prefix + "exported model version " + last + " to " + dir);
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            say(prefix + "federation " + end.status() + " in " + String.format(Locale.ROOT, "%.1f s", seconds));
+            return new RunResult(strategy, id, end.status(), rounds.stream().map(RoundResult::from).toList(),
+                    exportDir, seconds);
+        } finally {
+            agents.forEach(ChildProcess::close);
+        }
+    }
+
+    private void say(String message) {
+        double elapsed = (System.nanoTime() - startNanos) / 1e9;
+        out.printf(Locale.ROOT, "[%6.1fs] %s%n", elapsed, message);
+        out.flush();
+    }
+}

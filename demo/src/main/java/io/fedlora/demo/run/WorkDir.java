@@ -1,0 +1,83 @@
+package io.fedlora.demo.run;
+
+import java.io.IOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.stream.Stream;
+
+/**
+ * The demo's working directory. A directory is only reused if it is empty or was made by an earlier
+ * demo (it then holds a marker file), so the demo never wipes a user's unrelated files.
+ */
+public final class WorkDir {
+
+    static final String MARKER = ".fedlora-demo";
+
+    private WorkDir() {
+    }
+
+    /** A fresh directory under {@code <home>/.fedlora/} named for the current time. */
+    public static Path defaultUnder(Path home) {
+        return home.resolve(".fedlora").resolve("demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    }
+
+    /** Creates or clears {@code dir} for a new demo run. */
+    public static Path prepare(Path dir) throws IOException {
+        Path root = dir.toAbsolutePath().normalize();
+        if (Files.isDirectory(root)) {
+            boolean empty;
+            try (Stream<Path> entries = Files.list(root)) {
+                empty = entries.findAny().isEmpty();
+            }
+            if (!empty) {
+                if (!Files.exists(root.resolve(MARKER))) {
+                    throw new DemoFailure("work directory " + root + " is not empty and was not made by the demo; "
+                            + "choose an empty or new directory");
+                }
+                deleteContents(root);
+            }
+        } else if (Files.exists(root)) {
+            throw new DemoFailure("work directory " + root + " exists and is not a directory");
+        }
+        Files.createDirectories(root);
+        Files.writeString(root.resolve(MARKER), "made by ./fedlora demo\n");
+        return root;
+    }
+
+    /** Deletes everything under {@code dir} but the directory itself. */
+    public static void deleteContents(Path dir) throws IOException {
+        try (Stream<Path> entries = Files.list(dir)) {
+            for (Path entry : (Iterable<Path>) entries::iterator) {
+                deleteTree(entry);
+            }
+        }
+    }
+
+    /** Deletes a file or directory tree; a missing path is fine. */
+    public static void deleteTree(Path path) throws IOException {
+        if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Files.walkFileTree(path, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
+                if (exc != null) {
+                    throw exc;
+                }
+                Files.delete(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+}
