@@ -1,0 +1,83 @@
+package io.fedlora.agent.daemon.transport;
+
+import io.fedlora.agent.daemon.AgentProperties;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Repeats a call while the coordinator is away (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED), waiting with
+ * exponential backoff and jitter between attempts so that many agents do not hammer a restarting
+ * coordinator in lock step. Any other status is the coordinator's answer and is thrown at once.
+ */
+public final class Retrier {
+
+    private static final Logger log = LoggerFactory.getLogger(Retrier.class);
+    private static final Set<Status.Code> RETRYABLE =
+            EnumSet.of(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED, Status.Code.ABORTED);
+
+    private final AgentProperties.Retry policy;
+
+    public Retrier(AgentProperties.Retry policy) {
+        this.policy = policy;
+    }
+
+    /** True for the statuses that mean "try again later" rather than "no". */
+    public static boolean isRetryable(Status status) {
+        return RETRYABLE.contains(status.getCode());
+    }
+
+    /** Calls {@code call} until it succeeds, fails with a non-retryable status, or {@code maxElapsed} passes. */
+    public <T> T call(String what, Supplier<T> call) throws InterruptedException {
+        return call(what, call, policy.maxElapsed());
+    }
+
+    /** Like {@link #call(String, Supplier)} but never gives up on a retryable status (until interrupted). */
+    public <T> T callUntilAnswered(String what, Supplier<T> call) throws InterruptedException {
+        return call(what, call, null);
+    }
+
+    private <T> T call(String what, Supplier<T> call, Duration maxElapsed) throws InterruptedException {
+        long start = System.nanoTime();
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return call.get();
+            } catch (StatusRuntimeException e) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedException(what + " interrupted");
+                }
+                if (!isRetryable(e.getStatus())) {
+                    throw e;
+                }
+                Duration wait = delay(attempt);
+                long elapsedNanos = System.nanoTime() - start;
+                if (maxElapsed != null && elapsedNanos + wait.toNanos() > maxElapsed.toNanos()) {
+                    log.warn("{} failed ({}); giving up after {} attempts", what, describe(e.getStatus()), attempt + 1);
+                    throw e;
+                }
+                log.warn("{} failed ({}); attempt {} - retrying in {} ms", what, describe(e.getStatus()),
+                        attempt + 1, wait.toMillis());
+                Thread.sleep(wait.toMillis());
+            }
+        }
+    }
+
+    /** Backoff before retry number {@code attempt + 1}: uniform in [d/2, d], d growing geometrically to the cap. */
+    Duration delay(int attempt) {
+        double base = policy.initialBackoff().toMillis() * Math.pow(policy.multiplier(), Math.min(attempt, 60));
+        double capped = Math.min(base, policy.maxBackoff().toMillis());
+        double jittered = capped / 2 + ThreadLocalRandom.current().nextDouble() * capped / 2;
+        return Duration.ofMillis(Math.max(1, Math.round(jittered)));
+    }
+
+    static String describe(Status status) {
+        return status.getDescription() == null ? status.getCode().toString()
+                : status.getCode() + ": " + status.getDescription();
+    }
+}
