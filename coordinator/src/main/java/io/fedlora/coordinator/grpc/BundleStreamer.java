@@ -1,0 +1,137 @@
+package io.fedlora.coordinator.grpc;
+
+import com.google.protobuf.ByteString;
+import io.fedlora.coordinator.clientapi.BundleEntry;
+import io.fedlora.coordinator.clientapi.ModelBundle;
+import io.fedlora.proto.v1.ModelChunk;
+import io.fedlora.proto.v1.ModelManifest;
+import io.fedlora.proto.v1.TensorData;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Streams a {@link ModelBundle} to one agent: the manifest, then each entry's bytes in chunks read from
+ * its {@link BundleEntry.ByteSource} only while the call is ready for more, so a large base model is
+ * never buffered in memory beyond gRPC's flow-control window. All callbacks run on the call's
+ * serialized executor, so the state below is confined to one thread at a time.
+ */
+final class BundleStreamer {
+
+    private static final Logger log = LoggerFactory.getLogger(BundleStreamer.class);
+
+    private final ModelBundle bundle;
+    private final ServerCallStreamObserver<ModelChunk> out;
+    private final int chunkBytes;
+    private final String clientId;
+
+    private boolean manifestSent;
+    private int entryIndex;
+    private InputStream current;
+    private long offset;
+    private boolean finished;
+
+    BundleStreamer(ModelBundle bundle, ServerCallStreamObserver<ModelChunk> out, int chunkBytes, String clientId) {
+        this.bundle = bundle;
+        this.out = out;
+        this.chunkBytes = chunkBytes;
+        this.clientId = clientId;
+    }
+
+    /** Installs the flow-control handlers and sends what the call can take now. */
+    void start() {
+        out.setOnCancelHandler(() -> {
+            log.debug("Download of version {} cancelled by client {}", bundle.modelVersion(), clientId);
+            finished = true;
+            closeCurrent();
+        });
+        out.setOnReadyHandler(this::drain);
+        drain();
+    }
+
+    private void drain() {
+        if (finished) {
+            return;
+        }
+        try {
+            while (!finished && out.isReady()) {
+                if (!manifestSent) {
+                    out.onNext(ModelChunk.newBuilder().setManifest(manifest()).build());
+                    manifestSent = true;
+                } else {
+                    sendNextChunk();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            finished = true;
+            closeCurrent();
+            out.onError(e instanceof IOException
+                    ? Status.UNAVAILABLE.withDescription("could not read model version " + bundle.modelVersion()
+                            + " from the blob store").asRuntimeException()
+                    : GrpcStatusMapper.toStatus(e, "DownloadModel"));
+            if (e instanceof IOException) {
+                log.error("Reading model version {} for client {} failed", bundle.modelVersion(), clientId, e);
+            }
+        }
+    }
+
+    private void sendNextChunk() throws IOException {
+        List<BundleEntry> entries = bundle.entries();
+        while (current == null && entryIndex < entries.size() && entries.get(entryIndex).byteSize() == 0) {
+            entryIndex++; // an empty entry is complete with the manifest alone
+        }
+        if (entryIndex == entries.size()) {
+            finished = true;
+            out.onCompleted();
+            return;
+        }
+        BundleEntry entry = entries.get(entryIndex);
+        if (current == null) {
+            current = entry.content().open();
+            offset = 0;
+        }
+        int want = (int) Math.min(chunkBytes, entry.byteSize() - offset);
+        byte[] buf = current.readNBytes(want);
+        if (buf.length < want) {
+            throw new IllegalStateException("blob of '" + entry.name() + "' ended at byte " + (offset + buf.length)
+                    + " but the bundle declares " + entry.byteSize());
+        }
+        out.onNext(ModelChunk.newBuilder().setData(TensorData.newBuilder()
+                .setTensorIndex(entryIndex).setOffset(offset).setData(ByteString.copyFrom(buf))).build());
+        offset += buf.length;
+        if (offset == entry.byteSize()) {
+            if (current.read() != -1) {
+                throw new IllegalStateException("blob of '" + entry.name() + "' is longer than the "
+                        + entry.byteSize() + " bytes the bundle declares");
+            }
+            closeCurrent();
+            entryIndex++;
+            offset = 0;
+        }
+    }
+
+    private ModelManifest manifest() {
+        ModelManifest.Builder m = ModelManifest.newBuilder()
+                .setFederationId(bundle.federationId())
+                .setModelVersion(bundle.modelVersion())
+                .setBaseVersion(bundle.baseVersion())
+                .setTotalBytes(bundle.totalBytes());
+        bundle.entries().forEach(e -> m.addTensors(ProtoMapping.toMeta(e)));
+        return m.build();
+    }
+
+    private void closeCurrent() {
+        if (current != null) {
+            try {
+                current.close();
+            } catch (IOException e) {
+                log.warn("Closing a blob stream failed", e);
+            }
+            current = null;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.fedlora.coordinator.grpc;
+
+import io.fedlora.coordinator.clientapi.AuthenticatedClient;
+import io.fedlora.coordinator.clientapi.ClientGateway;
+import io.fedlora.coordinator.clientapi.Enrolment;
+import io.fedlora.coordinator.clientapi.ModelBundle;
+import io.fedlora.proto.v1.DownloadRequest;
+import io.fedlora.proto.v1.EnrolRequest;
+import io.fedlora.proto.v1.EnrolResponse;
+import io.fedlora.proto.v1.EvaluationAck;
+import io.fedlora.proto.v1.EvaluationReport;
+import io.fedlora.proto.v1.FederationGrpc;
+import io.fedlora.proto.v1.HeartbeatRequest;
+import io.fedlora.proto.v1.HeartbeatResponse;
+import io.fedlora.proto.v1.ModelChunk;
+import io.fedlora.proto.v1.TaskRequest;
+import io.fedlora.proto.v1.TaskResponse;
+import io.fedlora.proto.v1.UpdateChunk;
+import io.fedlora.proto.v1.UploadReceipt;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.function.Supplier;
+import org.springframework.stereotype.Service;
+
+/**
+ * The Federation gRPC service: translates wire messages to {@link ClientGateway} calls and failures to
+ * statuses. Streaming work is delegated to {@link TaskPoller}, {@link BundleStreamer} and
+ * {@link UploadSession}; authentication happened before in {@link BearerAuthInterceptor}.
+ */
+@Service
+public class FederationGrpcService extends FederationGrpc.FederationImplBase {
+
+    private final ClientGateway gateway;
+    private final TaskPoller poller;
+    private final GrpcMetrics metrics;
+    private final GrpcTransportProperties properties;
+
+    public FederationGrpcService(ClientGateway gateway, TaskPoller poller, GrpcMetrics metrics,
+            GrpcTransportProperties properties) {
+        this.gateway = gateway;
+        this.poller = poller;
+        this.metrics = metrics;
+        this.properties = properties;
+    }
+
+    @Override
+    public void enrol(EnrolRequest request, StreamObserver<EnrolResponse> out) {
+        unary(out, "Enrol", () -> {
+            if (request.getEnrolmentToken().isBlank()) {
+                throw Status.INVALID_ARGUMENT.withDescription("enrolment_token is required").asRuntimeException();
+            }
+            if (request.getClientName().isBlank()) {
+                throw Status.INVALID_ARGUMENT.withDescription("client_name is required").asRuntimeException();
+            }
+            Enrolment e = gateway.enrol(request.getEnrolmentToken(), request.getClientName(), request.getLabelsMap());
+            return EnrolResponse.newBuilder()
+                    .setClientId(e.clientId())
+                    .setCredential(e.credential())
+                    .setFederationId(e.federationId())
+                    .build();
+        });
+    }
+
+    @Override
+    public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> out) {
+        unary(out, "Heartbeat", () -> {
+            gateway.heartbeat(BearerAuthInterceptor.currentClient(), request.getState(),
+                    request.getCachedModelVersion(), request.getDevice());
+            return HeartbeatResponse.newBuilder()
+                    .setServerTimeUnixMs(System.currentTimeMillis())
+                    .setIntervalMs((int) Math.min(Integer.MAX_VALUE, properties.heartbeatInterval().toMillis()))
+                    .build();
+        });
+    }
+
+    @Override
+    public void getTask(TaskRequest request, StreamObserver<TaskResponse> out) {
+        poller.poll(BearerAuthInterceptor.currentClient(), request, (ServerCallStreamObserver<TaskResponse>) out);
+    }
+
+    @Override
+    public void downloadModel(DownloadRequest request, StreamObserver<ModelChunk> out) {
+        AuthenticatedClient client = BearerAuthInterceptor.currentClient();
+        ModelBundle bundle;
+        try {
+            bundle = gateway.modelBundle(client, request.getFederationId(), request.getModelVersion(),
+                    request.getHaveVersion());
+        } catch (RuntimeException e) {
+            out.onError(GrpcStatusMapper.toStatus(e, "DownloadModel"));
+            return;
+        }
+        new BundleStreamer(bundle, (ServerCallStreamObserver<ModelChunk>) out,
+                (int) properties.chunkBytes().toBytes(), client.clientId()).start();
+    }
+
+    @Override
+    public StreamObserver<UpdateChunk> uploadUpdate(StreamObserver<UploadReceipt> out) {
+        return new UploadSession(gateway, BearerAuthInterceptor.currentClient(), out, metrics,
+                properties.maxUploadBytes().toBytes());
+    }
+
+    @Override
+    public void reportEvaluation(EvaluationReport request, StreamObserver<EvaluationAck> out) {
+        unary(out, "ReportEvaluation", () -> {
+            boolean recorded = gateway.recordEvaluation(BearerAuthInterceptor.currentClient(),
+                    ProtoMapping.toEvaluation(request));
+            return EvaluationAck.newBuilder().setDuplicate(!recorded).build();
+        });
+    }
+
+    private static <T> void unary(StreamObserver<T> out, String method, Supplier<T> body) {
+        T response;
+        try {
+            response = body.get();
+        } catch (RuntimeException e) {
+            out.onError(GrpcStatusMapper.toStatus(e, method));
+            return;
+        }
+        out.onNext(response);
+        out.onCompleted();
+    }
+}

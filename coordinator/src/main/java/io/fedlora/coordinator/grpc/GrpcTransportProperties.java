@@ -1,0 +1,45 @@
+package io.fedlora.coordinator.grpc;
+
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Limits of the client-facing gRPC transport ({@code fedlora.grpc.*}). They bound what one agent can
+ * make the coordinator hold: upload bytes in memory, threads parked in long polls, chunk sizes.
+ *
+ * @param maxUploadBytes    largest update one upload may declare or send (default 512 MiB)
+ * @param maxPollWait       cap on a GetTask long poll, whatever {@code wait_ms} the agent asks for
+ * @param pollThreads       threads that park in long polls; more concurrent polls queue
+ * @param pollQueue         polls that may wait for a thread before new ones are refused
+ * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
+ * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
+ */
+@ConfigurationProperties("fedlora.grpc")
+public record GrpcTransportProperties(
+        @DefaultValue("512MB") DataSize maxUploadBytes,
+        @DefaultValue("30s") Duration maxPollWait,
+        @DefaultValue("32") int pollThreads,
+        @DefaultValue("256") int pollQueue,
+        @DefaultValue("1MB") DataSize chunkBytes,
+        @DefaultValue("10s") Duration heartbeatInterval) {
+
+    /** The protocol's upper bound on one TensorData chunk. */
+    public static final int MAX_CHUNK_BYTES = 1 << 20;
+
+    public GrpcTransportProperties {
+        if (maxUploadBytes.toBytes() <= 0) {
+            throw new IllegalArgumentException("fedlora.grpc.max-upload-bytes must be positive");
+        }
+        if (maxPollWait.isNegative() || maxPollWait.isZero()) {
+            throw new IllegalArgumentException("fedlora.grpc.max-poll-wait must be positive");
+        }
+        if (pollThreads < 1 || pollQueue < 0) {
+            throw new IllegalArgumentException("fedlora.grpc.poll-threads must be >= 1 and poll-queue >= 0");
+        }
+        if (chunkBytes.toBytes() < 1 || chunkBytes.toBytes() > MAX_CHUNK_BYTES) {
+            throw new IllegalArgumentException("fedlora.grpc.chunk-bytes must be within 1 B .. 1 MiB");
+        }
+    }
+}

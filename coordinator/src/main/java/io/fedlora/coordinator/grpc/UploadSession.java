@@ -1,0 +1,173 @@
+package io.fedlora.coordinator.grpc;
+
+import io.fedlora.coordinator.clientapi.AuthenticatedClient;
+import io.fedlora.coordinator.clientapi.ClientGateway;
+import io.fedlora.coordinator.clientapi.DecodedTensor;
+import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
+import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
+import io.fedlora.proto.v1.UpdateChunk;
+import io.fedlora.proto.v1.UploadReceipt;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The server side of one UploadUpdate stream: header, then data chunks, then trailer, then the client's
+ * half-close. The header is checked with {@link ClientGateway#checkUpload} before any data is buffered;
+ * the update is handed to {@link ClientGateway#acceptUpload} only once the trailer verified and the
+ * client completed the stream, and the receipt is sent only after that returned, i.e. after the update
+ * is durable. A stream that breaks off stores nothing. gRPC delivers the callbacks one at a time.
+ */
+final class UploadSession implements StreamObserver<UpdateChunk> {
+
+    private static final Logger log = LoggerFactory.getLogger(UploadSession.class);
+
+    private enum State { AWAIT_HEADER, DUPLICATE, RECEIVING, VERIFIED, CLOSED }
+
+    private final ClientGateway gateway;
+    private final AuthenticatedClient client;
+    private final StreamObserver<UploadReceipt> out;
+    private final GrpcMetrics metrics;
+    private final long maxUploadBytes;
+
+    private State state = State.AWAIT_HEADER;
+    private UpdateHeaderInfo header;
+    private UploadAssembler assembler;
+    private UploadReceiptInfo earlierReceipt;
+    private long ignoredBytes;
+    private Map<String, DecodedTensor> tensors;
+
+    UploadSession(ClientGateway gateway, AuthenticatedClient client, StreamObserver<UploadReceipt> out,
+            GrpcMetrics metrics, long maxUploadBytes) {
+        this.gateway = gateway;
+        this.client = client;
+        this.out = out;
+        this.metrics = metrics;
+        this.maxUploadBytes = maxUploadBytes;
+    }
+
+    @Override
+    public void onNext(UpdateChunk chunk) {
+        if (state == State.CLOSED) {
+            return;
+        }
+        try {
+            switch (chunk.getPartCase()) {
+                case HEADER -> onHeader(chunk);
+                case DATA -> onData(chunk);
+                case TRAILER -> onTrailer(chunk);
+                case PART_NOT_SET -> throw UploadRejectedException.invalid("protocol",
+                        "upload chunk carries neither header, data nor trailer");
+            }
+        } catch (RuntimeException e) {
+            reject(e);
+        }
+    }
+
+    private void onHeader(UpdateChunk chunk) {
+        if (state != State.AWAIT_HEADER) {
+            throw UploadRejectedException.invalid("protocol", "upload stream sent a second header");
+        }
+        UploadAssembler candidate = UploadAssembler.forHeader(chunk.getHeader(), maxUploadBytes);
+        UpdateHeaderInfo info = ProtoMapping.toHeaderInfo(chunk.getHeader(), candidate.specs());
+        Optional<UploadReceiptInfo> earlier = gateway.checkUpload(client, info);
+        header = info;
+        if (earlier.isPresent()) {
+            earlierReceipt = earlier.get();
+            state = State.DUPLICATE;
+            log.info("Upload {} of client {} for round {} was already accepted; the retry is ignored",
+                    info.uploadId(), client.clientId(), info.round());
+        } else {
+            assembler = candidate;
+            state = State.RECEIVING;
+        }
+    }
+
+    private void onData(UpdateChunk chunk) {
+        switch (state) {
+            case AWAIT_HEADER -> throw UploadRejectedException.invalid("protocol", "upload data arrived before the header");
+            case VERIFIED -> throw UploadRejectedException.invalid("protocol", "upload data arrived after the trailer");
+            case DUPLICATE -> {
+                ignoredBytes += chunk.getData().getData().size();
+                if (ignoredBytes > maxUploadBytes) {
+                    throw new UploadRejectedException("oversize", Status.Code.RESOURCE_EXHAUSTED,
+                            "upload exceeds the limit of " + maxUploadBytes + " bytes");
+                }
+            }
+            default -> assembler.append(chunk.getData());
+        }
+    }
+
+    private void onTrailer(UpdateChunk chunk) {
+        switch (state) {
+            case AWAIT_HEADER -> throw UploadRejectedException.invalid("protocol", "upload trailer arrived before the header");
+            case VERIFIED -> throw UploadRejectedException.invalid("protocol", "upload stream sent a second trailer");
+            case DUPLICATE -> { }
+            default -> {
+                tensors = assembler.finish(chunk.getTrailer().getUploadSha256());
+                state = State.VERIFIED;
+            }
+        }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        if (state != State.CLOSED && header != null) {
+            log.info("Upload {} of client {} for round {} broke off after {} bytes ({}); nothing was stored",
+                    header.uploadId(), client.clientId(), header.round(),
+                    assembler == null ? 0 : assembler.receivedBytes(), Status.fromThrowable(t).getCode());
+        }
+        release();
+    }
+
+    @Override
+    public void onCompleted() {
+        if (state == State.CLOSED) {
+            return;
+        }
+        try {
+            UploadReceiptInfo receipt = switch (state) {
+                case AWAIT_HEADER -> throw UploadRejectedException.invalid("protocol", "upload stream ended without a header");
+                case RECEIVING -> throw UploadRejectedException.invalid("protocol", "upload stream ended without a trailer");
+                case DUPLICATE -> earlierReceipt;
+                default -> accept();
+            };
+            release();
+            out.onNext(UploadReceipt.newBuilder()
+                    .setUpdateId(receipt.updateId())
+                    .setDuplicate(receipt.duplicate())
+                    .setBytesReceived(receipt.bytesReceived())
+                    .build());
+            out.onCompleted();
+        } catch (RuntimeException e) {
+            reject(e);
+        }
+    }
+
+    private UploadReceiptInfo accept() {
+        UploadReceiptInfo receipt = gateway.acceptUpload(client, header, tensors);
+        log.info("Accepted upload {} of client {} for federation {} round {}: {} bytes, update {}{}",
+                header.uploadId(), client.clientId(), header.federationId(), header.round(),
+                assembler.receivedBytes(), receipt.updateId(), receipt.duplicate() ? " (duplicate)" : "");
+        return receipt;
+    }
+
+    private void reject(RuntimeException e) {
+        String reason = GrpcStatusMapper.rejectionReason(e);
+        metrics.uploadRejected(reason);
+        var status = GrpcStatusMapper.toStatus(e, "UploadUpdate");
+        log.info("Rejected upload {} of client {}: {} {}", header == null ? "(no header)" : header.uploadId(),
+                client.clientId(), status.getStatus().getCode(), status.getStatus().getDescription());
+        release();
+        out.onError(status);
+    }
+
+    private void release() {
+        state = State.CLOSED;
+        assembler = null;
+        tensors = null;
+    }
+}
