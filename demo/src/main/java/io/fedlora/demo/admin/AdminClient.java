@@ -73,7 +73,7 @@ public final class AdminClient {
     public List<RoundView> rounds(String federationId) {
         List<RoundView> rounds = new ArrayList<>();
         for (JsonNode round : send("GET", "federations/" + federationId + "/rounds", null)) {
-            rounds.add(RoundView.from(round));
+            rounds.add(RoundView.parse(round));
         }
         return rounds;
     }

@@ -23,7 +23,8 @@ public record RoundView(int round, String status, int attempt, List<ParticipantV
         return "PUBLISHED".equals(status) || "COMPLETED".equals(status);
     }
 
-    static RoundView from(JsonNode json) {
+    /** Parses one element of the rounds answer. */
+    public static RoundView parse(JsonNode json) {
         List<ParticipantView> participants = new ArrayList<>();
         for (JsonNode p : json.path("participants")) {
             participants.add(ParticipantView.from(p));

@@ -32,6 +32,9 @@ public final class DemoArgs {
               -h, --help         this text
             """;
 
+    private static final java.util.Set<String> VALUE_OPTIONS =
+            java.util.Set.of("--clients", "--rounds", "--strategy", "--seed", "--local-steps", "--lr", "--work-dir");
+
     private DemoArgs() {
     }
 
@@ -65,6 +68,9 @@ public final class DemoArgs {
                 case "--compare" -> compare = flag(name, inlineValue);
                 case "--keep" -> keep = flag(name, inlineValue);
                 default -> {
+                    if (!VALUE_OPTIONS.contains(name)) {
+                        throw new UsageException("unknown option '" + arg + "'");
+                    }
                     String value;
                     if (inlineValue != null) {
                         value = inlineValue;
