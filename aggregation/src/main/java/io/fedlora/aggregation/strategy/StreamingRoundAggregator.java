@@ -1,0 +1,129 @@
+package io.fedlora.aggregation.strategy;
+
+import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.LoraLayer;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The {@link RoundAggregator} shared by all strategies; per-layer work lives in {@link LayerAccumulator}. */
+final class StreamingRoundAggregator implements RoundAggregator {
+
+    private static final Logger log = LoggerFactory.getLogger(StreamingRoundAggregator.class);
+
+    private final StrategyRule rule;
+    private final AggregationOptions options;
+    private final Map<String, LayerAccumulator> layers = new LinkedHashMap<>();
+    private final Set<String> clients = new HashSet<>();
+    private boolean finished;
+
+    StreamingRoundAggregator(StrategyRule rule, List<LoraLayer> layerList, AggregationOptions options) {
+        if (layerList == null || layerList.isEmpty()) {
+            throw new IllegalArgumentException("a round needs at least one LoRA layer");
+        }
+        this.rule = rule;
+        this.options = options;
+        for (LoraLayer layer : layerList) {
+            INDArray base = options.baseWeights().get(layer.module());
+            if (base != null) {
+                layer.checkBaseShape(base.shape(), "aggregation options");
+            }
+            LoraFactors current = options.currentGlobal().get(layer.module());
+            if (current != null) {
+                current.checkFits(layer, "current global model");
+            }
+            boolean check = options.computeMetrics()
+                    && (long) layer.dOut() * layer.dIn() <= options.metricsMaxElements();
+            INDArray frozenA = rule.frozenA() && current != null ? current.a() : null;
+            if (layers.put(layer.module(), new LayerAccumulator(layer, rule, check, options.mode(), frozenA)) != null) {
+                throw new IllegalArgumentException("layer " + layer.module() + " is listed twice");
+            }
+        }
+    }
+
+    @Override
+    public synchronized void add(ClientUpdate update) {
+        if (finished) {
+            throw new IllegalStateException("round already finished; update from " + update.clientId() + " not taken");
+        }
+        String id = update.clientId();
+        if (clients.contains(id)) {
+            throw new InvalidUpdateException(id, null, "already accepted an update from this client this round");
+        }
+        if (options.weighting() == Weighting.EXAMPLES ? update.numExamples() <= 0 : update.numExamples() < 0) {
+            throw new InvalidUpdateException(id, null, "number of examples must be positive, got " + update.numExamples());
+        }
+        Set<String> missing = new TreeSet<>(layers.keySet());
+        missing.removeAll(update.factors().keySet());
+        if (!missing.isEmpty()) {
+            throw new InvalidUpdateException(id, missing.iterator().next(), "missing factors for modules " + missing);
+        }
+        Set<String> extra = new TreeSet<>(update.factors().keySet());
+        extra.removeAll(layers.keySet());
+        if (!extra.isEmpty()) {
+            throw new InvalidUpdateException(id, extra.iterator().next(), "modules not in this round's task: " + extra);
+        }
+        for (LayerAccumulator acc : layers.values()) {
+            acc.validate(id, update.factors().get(acc.layer().module()));
+        }
+        double c = options.weighting().rawWeight(update.numExamples());
+        for (LayerAccumulator acc : layers.values()) {
+            acc.add(update.factors().get(acc.layer().module()), c);
+        }
+        clients.add(id);
+        log.debug("{}: accepted update from {} ({} examples), {} so far", rule.name(), id, update.numExamples(), clients.size());
+    }
+
+    @Override
+    public synchronized int clientCount() {
+        return clients.size();
+    }
+
+    @Override
+    public synchronized AggregationResult finish() {
+        if (finished) {
+            throw new IllegalStateException("round already finished");
+        }
+        if (clients.isEmpty()) {
+            throw new IllegalStateException("cannot aggregate a round without any accepted update");
+        }
+        finished = true;
+        Map<String, LoraFactors> global = new LinkedHashMap<>();
+        Map<String, Residual> residuals = new LinkedHashMap<>();
+        Map<String, LayerMetrics> perLayer = new LinkedHashMap<>();
+        double errSq = 0;
+        double refSq = 0;
+        double devSq = 0;
+        for (LayerAccumulator acc : layers.values()) {
+            String module = acc.layer().module();
+            LayerAccumulator.Outcome out = acc.finish(options.baseWeights().get(module));
+            global.put(module, out.global());
+            if (out.residual() != null) {
+                residuals.put(module, out.residual());
+            }
+            if (out.check() == null) {
+                perLayer.put(module, LayerMetrics.skipped());
+            } else {
+                perLayer.put(module, out.check().metrics());
+                errSq += sq(out.check().error());
+                refSq += sq(out.check().reference());
+                devSq += sq(out.check().deviation());
+            }
+        }
+        double exact = refSq == 0 ? Double.NaN : Math.sqrt(errSq / refSq);
+        double dev = refSq == 0 ? Double.NaN : Math.sqrt(devSq / refSq);
+        log.info("{}: aggregated {} clients over {} layers: exactness error {}, FedAvg deviation {}",
+                rule.name(), clients.size(), layers.size(), exact, dev);
+        return new AggregationResult(global, residuals, new AggregationMetrics(perLayer, exact, dev));
+    }
+
+    private static double sq(double x) {
+        return x * x;
+    }
+}
