@@ -1,0 +1,27 @@
+package io.fedlora.agent.daemon;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/** What the agent is doing right now, shared by the task loop (writer) and the heartbeat (reader). */
+public final class AgentStatus {
+
+    private final AtomicReference<String> state = new AtomicReference<>("starting");
+    private final AtomicLong cachedVersion = new AtomicLong(-1);
+
+    public String state() {
+        return state.get();
+    }
+
+    public void state(String value) {
+        state.set(value);
+    }
+
+    public long cachedVersion() {
+        return cachedVersion.get();
+    }
+
+    public void cachedVersion(long version) {
+        cachedVersion.set(version);
+    }
+}

@@ -1,0 +1,152 @@
+package io.fedlora.agent.daemon.work;
+
+import io.fedlora.agent.daemon.AgentProperties;
+import io.fedlora.agent.daemon.AgentStatus;
+import io.fedlora.agent.daemon.cache.AdapterKeys;
+import io.fedlora.agent.daemon.cache.CachedVersion;
+import io.fedlora.agent.daemon.upload.UpdateUploader;
+import io.fedlora.agent.daemon.upload.UploadOutcome;
+import io.fedlora.agent.data.BadLinePolicy;
+import io.fedlora.agent.data.JsonlDataset;
+import io.fedlora.agent.model.Gpt2Model;
+import io.fedlora.agent.model.LoraTargets;
+import io.fedlora.agent.tokenizer.Tokenizers;
+import io.fedlora.agent.train.LoraTrainer;
+import io.fedlora.agent.train.TrainingConfig;
+import io.fedlora.agent.train.TrainingResult;
+import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.LoraInit;
+import io.fedlora.aggregation.lora.LoraLayer;
+import io.fedlora.aggregation.lora.LoraScaling;
+import io.fedlora.proto.v1.TaskResponse;
+import io.fedlora.proto.v1.TensorMeta;
+import io.fedlora.proto.v1.TensorRole;
+import io.fedlora.proto.v1.TrainingPlan;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a TRAIN task: local LoRA training from the version's global adapter on {@code train.jsonl}, then hands
+ * exactly the tensors the task expects ({@code expected_update}) to the uploader. Raw data never leaves this class.
+ */
+public final class TrainingJob {
+
+    private static final Logger log = LoggerFactory.getLogger(TrainingJob.class);
+
+    private final AgentProperties props;
+    private final AgentStatus status;
+    private final LoadedModels models;
+    private final UpdateUploader uploader;
+
+    public TrainingJob(AgentProperties props, AgentStatus status, LoadedModels models, UpdateUploader uploader) {
+        this.props = props;
+        this.status = status;
+        this.models = models;
+        this.uploader = uploader;
+    }
+
+    public UploadOutcome run(TaskResponse task, CachedVersion version, String clientId) throws IOException, InterruptedException {
+        TrainingPlan plan = task.getPlan();
+        Gpt2Model base = models.get(version);
+        TrainingConfig config = config(plan, clientId);
+        JsonlDataset data = JsonlDataset.read(props.trainFile(), Tokenizers.forModelDir(version.dir()),
+                config.maxSeqLen(), badLinePolicy(props));
+        if (data.size() == 0) {
+            throw new IllegalStateException(props.trainFile() + " holds no usable training example");
+        }
+        Map<String, LoraFactors> start = startFactors(version, base, plan);
+        log.info("round {}: training from version {} on {} examples ({}, rank {}, {} steps/{} epochs, batch {}, lr {})",
+                task.getRound(), version.version(), data.size(), plan.getStrategy(), plan.getRank(),
+                plan.getLocalSteps(), plan.getLocalEpochs(), plan.getBatchSize(), plan.getLearningRate());
+        int every = Math.max(1, props.logEverySteps());
+        TrainingResult result = new LoraTrainer(base, config).train(start, data, (step, total, loss, tps) -> {
+            status.state("training round " + task.getRound() + " step " + step + "/" + total);
+            if (step % every == 0 || step == total || step == 1) {
+                log.info("round {} step {}/{} loss {} ({} tokens/s)", task.getRound(), step, total,
+                        String.format(Locale.ROOT, "%.4f", loss), String.format(Locale.ROOT, "%.0f", tps));
+            }
+        });
+        if (Thread.currentThread().isInterrupted()) {
+            throw new InterruptedException("training interrupted");
+        }
+        log.info("round {}: trained on {} examples, metrics {}", task.getRound(), result.numExamples(), result.metrics());
+        status.state("uploading round " + task.getRound());
+        UpdateUploader.Update update = new UpdateUploader.Update(UUID.randomUUID().toString(), task.getFederationId(),
+                task.getRound(), task.getModelVersion(), result.numExamples(), result.metrics(),
+                items(task.getExpectedUpdateList(), result.factors(), task.getMaxUpdateNorm()));
+        return uploader.upload(update);
+    }
+
+    static TrainingConfig config(TrainingPlan plan, String clientId) {
+        boolean freezeA = "ffa".equalsIgnoreCase(plan.getStrategy());
+        return new TrainingConfig(plan.getTargetModulesList(), plan.getRank(), plan.getAlpha(), plan.getUseRslora(), freezeA,
+                plan.getLocalEpochs(), plan.getLocalSteps(), plan.getBatchSize(), plan.getLearningRate(),
+                plan.getWeightDecay(), plan.getMaxGradNorm(), Seeds.forClient(plan.getSeed(), clientId), plan.getMaxSeqLen());
+    }
+
+    static BadLinePolicy badLinePolicy(AgentProperties props) {
+        return BadLinePolicy.valueOf(props.badLines().trim().toUpperCase(Locale.ROOT));
+    }
+
+    /**
+     * The version's global adapter; a version without one (a coordinator that leaves initialisation to the
+     * clients) starts every client from the same PEFT initialisation seeded by the federation's seed.
+     */
+    private static Map<String, LoraFactors> startFactors(CachedVersion version, Gpt2Model base, TrainingPlan plan)
+            throws IOException {
+        Map<String, LoraFactors> adapter = version.adapter();
+        if (!adapter.isEmpty()) {
+            return adapter;
+        }
+        log.info("version {} carries no adapter: initialising LoRA from the federation seed", version.version());
+        LoraScaling scaling = new LoraScaling(plan.getAlpha(), plan.getRank(), plan.getUseRslora());
+        Map<String, LoraFactors> init = new LinkedHashMap<>();
+        for (LoraLayer layer : LoraTargets.resolve(base.config(), plan.getTargetModulesList(), plan.getRank(), scaling)) {
+            init.put(layer.module(), LoraInit.init(layer, plan.getSeed()));
+        }
+        return init;
+    }
+
+    /** The trained factors in the order, names, shapes and dtypes of the task's {@code expected_update}. */
+    static List<UpdateUploader.Item> items(List<TensorMeta> expected, Map<String, LoraFactors> factors, double maxNorm) {
+        if (expected.isEmpty()) {
+            throw new IllegalStateException("the TRAIN task lists no expected update tensors");
+        }
+        List<UpdateUploader.Item> items = new ArrayList<>();
+        for (TensorMeta meta : expected) {
+            String module = meta.getModule().isEmpty() ? AdapterKeys.moduleOf(meta.getName()) : meta.getModule();
+            LoraFactors f = factors.get(module);
+            if (f == null) {
+                throw new IllegalStateException("the task expects " + meta.getName() + " but training produced no module "
+                        + module + " (trained: " + factors.keySet() + ")");
+            }
+            INDArray values = switch (meta.getRole()) {
+                case LORA_A -> f.a();
+                case LORA_B -> f.b();
+                default -> throw new IllegalStateException("the task expects " + meta.getName() + " with role "
+                        + meta.getRole() + "; only LORA_A and LORA_B can be uploaded");
+            };
+            long[] shape = meta.getShapeList().stream().mapToLong(Long::longValue).toArray();
+            if (!Arrays.equals(shape, values.shape())) {
+                throw new IllegalStateException(meta.getName() + ": the task expects shape " + Arrays.toString(shape)
+                        + " but training produced " + Arrays.toString(values.shape()));
+            }
+            double norm = values.norm2Number().doubleValue();
+            if (maxNorm > 0 && norm > maxNorm) {
+                log.warn("{} has L2 norm {} above the federation's bound {}; the coordinator will refuse it",
+                        meta.getName(), norm, maxNorm);
+            }
+            items.add(new UpdateUploader.Item(meta.getName(), module, meta.getRole().name(), meta.getDtype().name(), values));
+        }
+        return items;
+    }
+}
