@@ -1,0 +1,68 @@
+package io.fedlora.agent.train;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * AdamW with decoupled weight decay, exactly as PyTorch's {@code torch.optim.AdamW}: {@code p ← p·(1 − lr·wd)}, then
+ * the bias-corrected Adam step. Decay applies to matrices only (biases and layer-norm gains are not decayed).
+ * Updates parameters in place; state is per parameter name.
+ */
+public final class AdamW {
+
+    private final double learningRate;
+    private final double beta1;
+    private final double beta2;
+    private final double epsilon;
+    private final double weightDecay;
+    private final Map<String, INDArray> m = new HashMap<>();
+    private final Map<String, INDArray> v = new HashMap<>();
+    private int t;
+
+    public AdamW(double learningRate, double weightDecay) {
+        this(learningRate, 0.9, 0.999, 1e-8, weightDecay);
+    }
+
+    public AdamW(double learningRate, double beta1, double beta2, double epsilon, double weightDecay) {
+        this.learningRate = learningRate;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.epsilon = epsilon;
+        this.weightDecay = weightDecay;
+    }
+
+    /** One step over the parameters that have a gradient; the learning rate may be scheduled per step. */
+    public void step(Map<String, INDArray> params, Map<String, INDArray> grads, double lr) {
+        t++;
+        double bc1 = 1 - Math.pow(beta1, t);
+        double bc2 = 1 - Math.pow(beta2, t);
+        for (Map.Entry<String, INDArray> e : params.entrySet()) {
+            INDArray g = grads.get(e.getKey());
+            if (g == null) {
+                continue;
+            }
+            INDArray p = e.getValue();
+            INDArray mi = m.computeIfAbsent(e.getKey(), k -> p.ulike().assign(0));
+            INDArray vi = v.computeIfAbsent(e.getKey(), k -> p.ulike().assign(0));
+            mi.muli(beta1).addi(g.mul(1 - beta1));
+            vi.muli(beta2).addi(g.mul(g).muli(1 - beta2));
+            if (weightDecay > 0 && p.rank() >= 2) {
+                p.muli(1 - lr * weightDecay);
+            }
+            INDArray denom = Transforms.sqrt(vi, true).divi(Math.sqrt(bc2)).addi(epsilon);
+            p.subi(mi.div(denom).muli(lr / bc1));
+        }
+    }
+
+    /** One step at the configured learning rate. */
+    public void step(Map<String, INDArray> params, Map<String, INDArray> grads) {
+        step(params, grads, learningRate);
+    }
+
+    public double learningRate() {
+        return learningRate;
+    }
+}
