@@ -1,0 +1,155 @@
+package io.fedlora.it.support;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.fedlora.db.testing.TestPostgres;
+import io.fedlora.demo.admin.AdminClient;
+import io.fedlora.demo.process.CoordinatorProcess;
+import io.fedlora.demo.process.CoordinatorSettings;
+import io.fedlora.demo.process.FederationProcesses;
+import io.fedlora.demo.process.FedloraHome;
+import io.fedlora.demo.process.ProcessLauncher;
+import io.fedlora.demo.run.FederationDriver;
+
+/**
+ * What the end-to-end tests share within one test JVM: the checkout's built modules, a work directory,
+ * one generated model with its client datasets, and one coordinator process on real PostgreSQL
+ * (from {@link TestPostgres}, so tests can read its rows and restart it on the same database).
+ * Every process started here is stopped when the JVM's test run ends.
+ */
+public final class FederationEnvironment implements ExtensionContext.Store.CloseableResource {
+
+    private static final Logger log = LoggerFactory.getLogger(FederationEnvironment.class);
+
+    /** Clients in the shared data set. */
+    public static final int CLIENTS = 3;
+    public static final long SEED = 42;
+    static final Duration READY = Duration.ofMinutes(3);
+
+    private final Path home;
+    private final Path work;
+    private final ProcessLauncher launcher;
+    private final FederationProcesses processes;
+    private final ObjectMapper mapper = new ObjectMapper();
+    private final List<Coordinator> coordinators = new ArrayList<>();
+    private Path initDir;
+    private Coordinator shared;
+
+    FederationEnvironment() {
+        this.home = FedloraHome.locate();
+        try {
+            this.work = Files.createDirectories(home.resolve("integration-tests/target/it-work")
+                    .resolve(LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS"))));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        this.launcher = new ProcessLauncher(work.resolve("logs"));
+        this.processes = new FederationProcesses(home, launcher);
+        log.info("end-to-end work directory {}", work);
+    }
+
+    public Path work() {
+        return work;
+    }
+
+    public ObjectMapper mapper() {
+        return mapper;
+    }
+
+    public FederationProcesses processes() {
+        return processes;
+    }
+
+    /** A fresh directory under the work directory. */
+    public Path newDir(String name) {
+        try {
+            return Files.createDirectories(work.resolve(name));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The generated model and datasets ({@code model/}, {@code clients/client-<i>/}), made once. */
+    public synchronized Path initDir() throws InterruptedException {
+        if (initDir == null) {
+            Path dir = work.resolve("init");
+            processes.initModel(dir, CLIENTS, SEED, Duration.ofMinutes(5));
+            initDir = dir;
+        }
+        return initDir;
+    }
+
+    public Path modelDir() throws InterruptedException {
+        return initDir().resolve("model");
+    }
+
+    public Path clientData(int i) throws InterruptedException {
+        return initDir().resolve("clients").resolve("client-" + i);
+    }
+
+    /** The coordinator shared by tests that do not disturb it. */
+    public synchronized Coordinator sharedCoordinator() throws InterruptedException {
+        if (shared == null || !shared.process().process().isAlive()) {
+            shared = startCoordinator("coordinator-shared");
+        }
+        return shared;
+    }
+
+    /** A new coordinator on its own fresh database and data directory. */
+    public synchronized Coordinator startCoordinator(String name) throws InterruptedException {
+        TestPostgres postgres = TestPostgres.instance();
+        Database database = new Database(postgres.newDatabase(), postgres.username(), postgres.password());
+        CoordinatorSettings settings = CoordinatorSettings.onFreePorts(name, work.resolve(name), database.springArgs());
+        Coordinator coordinator = new Coordinator(processes.startCoordinator(settings, READY), database);
+        coordinators.add(coordinator);
+        return coordinator;
+    }
+
+    /**
+     * Starts the same coordinator again (same ports, key, data directory and database) after it
+     * was killed, and waits until it is healthy.
+     */
+    public synchronized Coordinator restart(Coordinator old) throws InterruptedException {
+        if (old.process().process().isAlive()) {
+            throw new IllegalStateException(old.process().process() + " is still running");
+        }
+        Coordinator again = new Coordinator(processes.startCoordinator(old.process().settings(), READY), old.database());
+        coordinators.add(again);
+        if (shared == old) {
+            shared = again;
+        }
+        return again;
+    }
+
+    /** A driver for federations on {@code coordinator}. */
+    public FederationDriver driver(Coordinator coordinator) {
+        return new FederationDriver(admin(coordinator), processes, coordinator.process());
+    }
+
+    public AdminClient admin(Coordinator coordinator) {
+        return new AdminClient(coordinator.process().baseUri(), coordinator.process().apiKey(), mapper);
+    }
+
+    @Override
+    public void close() {
+        launcher.close();
+    }
+
+    /** A coordinator process and the database it keeps its state in. */
+    public record Coordinator(CoordinatorProcess process, Database database) {
+    }
+}

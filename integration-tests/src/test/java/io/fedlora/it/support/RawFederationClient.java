@@ -1,0 +1,120 @@
+package io.fedlora.it.support;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import io.fedlora.proto.v1.EnrolRequest;
+import io.fedlora.proto.v1.EnrolResponse;
+import io.fedlora.proto.v1.FederationGrpc;
+import io.fedlora.proto.v1.TaskRequest;
+import io.fedlora.proto.v1.TaskResponse;
+import io.fedlora.proto.v1.UpdateChunk;
+import io.fedlora.proto.v1.UploadReceipt;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+
+/**
+ * A bare grpc-java client of the wire protocol (generated stubs from {@code fedlora-proto}, no agent
+ * code), for sending exactly the messages a test wants, malformed ones included.
+ */
+public final class RawFederationClient implements AutoCloseable {
+
+    private static final Metadata.Key<String> AUTHORIZATION =
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    private final ManagedChannel channel;
+
+    public RawFederationClient(String address) {
+        this.channel = ManagedChannelBuilder.forTarget(address).usePlaintext().build();
+    }
+
+    public EnrolResponse enrol(String token, String name) {
+        return FederationGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+                .enrol(EnrolRequest.newBuilder().setEnrolmentToken(token).setClientName(name).build());
+    }
+
+    /** Long-polls for a task as the client with {@code credential}. */
+    public TaskResponse task(String credential, int waitMs) {
+        return FederationGrpc.newBlockingStub(channel).withCallCredentials(bearer(credential))
+                .withDeadlineAfter(waitMs + 30_000L, TimeUnit.MILLISECONDS)
+                .getTask(TaskRequest.newBuilder().setWaitMs(waitMs).setCachedModelVersion(-1).build());
+    }
+
+    /**
+     * Streams {@code chunks} as one UploadUpdate call; {@code credential} null sends no authorization.
+     * Returns the receipt or throws the call's {@link StatusRuntimeException}.
+     */
+    public UploadReceipt upload(String credential, List<UpdateChunk> chunks) {
+        FederationGrpc.FederationStub stub = FederationGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+        if (credential != null) {
+            stub = stub.withCallCredentials(bearer(credential));
+        }
+        CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
+        StreamObserver<UpdateChunk> requests = stub.uploadUpdate(new StreamObserver<>() {
+            private UploadReceipt receipt;
+
+            @Override
+            public void onNext(UploadReceipt value) {
+                receipt = value;
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                result.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                result.complete(receipt);
+            }
+        });
+        try {
+            for (UpdateChunk chunk : new ArrayList<>(chunks)) {
+                if (result.isDone()) {
+                    break;
+                }
+                requests.onNext(chunk);
+            }
+            requests.onCompleted();
+        } catch (RuntimeException e) {
+            // the server may already have closed the call; its status arrives through the observer
+        }
+        try {
+            return result.get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException s) {
+                throw s;
+            }
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("upload got no answer within 60 s", e);
+        }
+    }
+
+    private static CallCredentials bearer(String credential) {
+        return new CallCredentials() {
+            @Override
+            public void applyRequestMetadata(RequestInfo info, java.util.concurrent.Executor executor, MetadataApplier applier) {
+                Metadata headers = new Metadata();
+                headers.put(AUTHORIZATION, "Bearer " + credential);
+                applier.apply(headers);
+            }
+        };
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+    }
+}
