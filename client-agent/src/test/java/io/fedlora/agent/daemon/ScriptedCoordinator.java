@@ -1,0 +1,236 @@
+package io.fedlora.agent.daemon;
+
+import com.google.protobuf.ByteString;
+import io.fedlora.proto.v1.DownloadRequest;
+import io.fedlora.proto.v1.EnrolRequest;
+import io.fedlora.proto.v1.EnrolResponse;
+import io.fedlora.proto.v1.EvaluationAck;
+import io.fedlora.proto.v1.EvaluationReport;
+import io.fedlora.proto.v1.FederationGrpc;
+import io.fedlora.proto.v1.HeartbeatRequest;
+import io.fedlora.proto.v1.HeartbeatResponse;
+import io.fedlora.proto.v1.ModelChunk;
+import io.fedlora.proto.v1.ModelManifest;
+import io.fedlora.proto.v1.TaskKind;
+import io.fedlora.proto.v1.TaskRequest;
+import io.fedlora.proto.v1.TaskResponse;
+import io.fedlora.proto.v1.TensorData;
+import io.fedlora.proto.v1.TensorMeta;
+import io.fedlora.proto.v1.UpdateChunk;
+import io.fedlora.proto.v1.UpdateHeader;
+import io.fedlora.proto.v1.UploadReceipt;
+import io.grpc.Contexts;
+import io.grpc.Context;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
+
+/**
+ * The coordinator's stand-in at unit level: a real gRPC server on loopback implementing the proto with
+ * behaviour each test scripts, recording what the agent sent. (The real coordinator runs in integration-tests.)
+ */
+final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implements AutoCloseable {
+
+    static final String CLIENT_ID = "client-7";
+    static final String CREDENTIAL = "s3cret-credential-value";
+    static final String FEDERATION = "fed-1";
+    private static final Context.Key<String> AUTH = Context.key("authorization");
+    private static final Metadata.Key<String> AUTH_HEADER = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    /** One upload attempt as the server saw it. */
+    record UploadAttempt(UpdateHeader header, List<TensorData> data, String trailerSha256, String authorization) {}
+
+    final AtomicInteger enrolCalls = new AtomicInteger();
+    final List<String> enrolTokens = new CopyOnWriteArrayList<>();
+    final List<String> authHeaders = new CopyOnWriteArrayList<>();
+    final List<HeartbeatRequest> heartbeats = new CopyOnWriteArrayList<>();
+    final List<DownloadRequest> downloads = new CopyOnWriteArrayList<>();
+    final List<UploadAttempt> uploads = new CopyOnWriteArrayList<>();
+    final List<EvaluationReport> evaluations = new CopyOnWriteArrayList<>();
+    final ConcurrentLinkedQueue<TaskResponse> tasks = new ConcurrentLinkedQueue<>();
+    final Map<Long, List<ModelChunk>> bundles = Collections.synchronizedMap(new HashMap<>());
+    /** Status to fail upload attempt n (0-based) with after reading it, or null to accept it. */
+    volatile IntFunction<Status> uploadFailure = n -> null;
+    /** Status to fail every GetTask with while non-null. */
+    volatile Status getTaskFailure;
+
+    private final Server server;
+
+    ScriptedCoordinator() throws IOException {
+        ServerInterceptor captureAuth = new ServerInterceptor() {
+            @Override
+            public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call, Metadata headers,
+                                                                        io.grpc.ServerCallHandler<Q, R> next) {
+                String auth = headers.get(AUTH_HEADER);
+                return Contexts.interceptCall(Context.current().withValue(AUTH, auth), call, headers, next);
+            }
+        };
+        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                .addService(ServerInterceptors.intercept(this, captureAuth)).build().start();
+    }
+
+    String target() {
+        return "127.0.0.1:" + server.getPort();
+    }
+
+    private boolean authorized(StreamObserver<?> observer) {
+        String auth = AUTH.get();
+        authHeaders.add(String.valueOf(auth));
+        if (!("Bearer " + CREDENTIAL).equals(auth)) {
+            observer.onError(Status.UNAUTHENTICATED.withDescription("bad credential").asRuntimeException());
+            return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void enrol(EnrolRequest request, StreamObserver<EnrolResponse> out) {
+        enrolCalls.incrementAndGet();
+        enrolTokens.add(request.getEnrolmentToken());
+        if (!request.getEnrolmentToken().equals("token-1")) {
+            out.onError(Status.PERMISSION_DENIED.withDescription("unknown or used token").asRuntimeException());
+            return;
+        }
+        out.onNext(EnrolResponse.newBuilder().setClientId(CLIENT_ID).setCredential(CREDENTIAL).setFederationId(FEDERATION).build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> out) {
+        if (!authorized(out)) {
+            return;
+        }
+        heartbeats.add(request);
+        out.onNext(HeartbeatResponse.newBuilder().setServerTimeUnixMs(System.currentTimeMillis()).build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void getTask(TaskRequest request, StreamObserver<TaskResponse> out) {
+        if (getTaskFailure != null) {
+            out.onError(getTaskFailure.asRuntimeException());
+            return;
+        }
+        if (!authorized(out)) {
+            return;
+        }
+        TaskResponse next = tasks.poll();
+        out.onNext(next != null ? next
+                : TaskResponse.newBuilder().setKind(TaskKind.DONE).setFederationId(FEDERATION).setReason("completed").build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void downloadModel(DownloadRequest request, StreamObserver<ModelChunk> out) {
+        if (!authorized(out)) {
+            return;
+        }
+        downloads.add(request);
+        List<ModelChunk> chunks = bundles.get(request.getModelVersion());
+        if (chunks == null) {
+            out.onError(Status.NOT_FOUND.withDescription("no version " + request.getModelVersion()).asRuntimeException());
+            return;
+        }
+        chunks.forEach(out::onNext);
+        out.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<UpdateChunk> uploadUpdate(StreamObserver<UploadReceipt> out) {
+        String auth = AUTH.get();
+        int attempt = uploads.size();
+        List<TensorData> data = new ArrayList<>();
+        UpdateHeader[] header = new UpdateHeader[1];
+        return new StreamObserver<>() {
+            String trailer;
+
+            @Override
+            public void onNext(UpdateChunk chunk) {
+                switch (chunk.getPartCase()) {
+                    case HEADER -> header[0] = chunk.getHeader();
+                    case DATA -> data.add(chunk.getData());
+                    case TRAILER -> trailer = chunk.getTrailer().getUploadSha256();
+                    default -> { }
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                uploads.add(new UploadAttempt(header[0], data, null, auth));
+            }
+
+            @Override
+            public void onCompleted() {
+                uploads.add(new UploadAttempt(header[0], data, trailer, auth));
+                Status failure = uploadFailure.apply(attempt);
+                if (failure != null) {
+                    out.onError(failure.asRuntimeException());
+                    return;
+                }
+                long bytes = data.stream().mapToLong(d -> d.getData().size()).sum();
+                boolean duplicate = uploads.stream().limit(attempt).anyMatch(u -> u.header() != null
+                        && u.header().getUploadId().equals(header[0].getUploadId()));
+                out.onNext(UploadReceipt.newBuilder().setUpdateId("update-" + header[0].getUploadId())
+                        .setDuplicate(duplicate).setBytesReceived(bytes).build());
+                out.onCompleted();
+            }
+        };
+    }
+
+    @Override
+    public void reportEvaluation(EvaluationReport request, StreamObserver<EvaluationAck> out) {
+        if (!authorized(out)) {
+            return;
+        }
+        evaluations.add(request);
+        out.onNext(EvaluationAck.newBuilder().build());
+        out.onCompleted();
+    }
+
+    /** Publishes a bundle: manifest, then each tensor's bytes in chunks of {@code chunkBytes}. */
+    void serve(String federation, long version, long baseVersion, List<BundleTensor> tensors, int chunkBytes) {
+        ModelManifest.Builder manifest = ModelManifest.newBuilder()
+                .setFederationId(federation).setModelVersion(version).setBaseVersion(baseVersion);
+        long total = 0;
+        for (BundleTensor t : tensors) {
+            manifest.addTensors(t.meta());
+            total += t.bytes().length;
+        }
+        List<ModelChunk> chunks = new ArrayList<>();
+        chunks.add(ModelChunk.newBuilder().setManifest(manifest.setTotalBytes(total)).build());
+        for (int i = 0; i < tensors.size(); i++) {
+            byte[] b = tensors.get(i).bytes();
+            for (int off = 0; off < b.length; off += chunkBytes) {
+                int len = Math.min(chunkBytes, b.length - off);
+                chunks.add(ModelChunk.newBuilder().setData(TensorData.newBuilder().setTensorIndex(i).setOffset(off)
+                        .setData(ByteString.copyFrom(b, off, len))).build());
+            }
+        }
+        bundles.put(version, chunks);
+    }
+
+    /** A tensor as the coordinator would send it: its manifest entry (with sha256 and size) and its bytes. */
+    record BundleTensor(TensorMeta meta, byte[] bytes) {}
+
+    @Override
+    public void close() throws InterruptedException {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+    }
+}
