@@ -73,8 +73,8 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
         }
         UploadAssembler candidate = UploadAssembler.forHeader(chunk.getHeader(), maxUploadBytes);
         UpdateHeaderInfo info = ProtoMapping.toHeaderInfo(chunk.getHeader(), candidate.specs());
-        Optional<UploadReceiptInfo> earlier = gateway.checkUpload(client, info);
         header = info;
+        Optional<UploadReceiptInfo> earlier = gateway.checkUpload(client, info);
         if (earlier.isPresent()) {
             earlierReceipt = earlier.get();
             state = State.DUPLICATE;

@@ -1,0 +1,142 @@
+package io.fedlora.coordinator.grpc;
+
+import io.fedlora.coordinator.clientapi.AuthenticatedClient;
+import io.fedlora.coordinator.clientapi.ClientApiException;
+import io.fedlora.coordinator.clientapi.ClientGateway;
+import io.fedlora.coordinator.clientapi.ClientTask;
+import io.fedlora.coordinator.clientapi.DecodedTensor;
+import io.fedlora.coordinator.clientapi.Enrolment;
+import io.fedlora.coordinator.clientapi.EvaluationInfo;
+import io.fedlora.coordinator.clientapi.ModelBundle;
+import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
+import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A small in-memory {@link ClientGateway} for the transport's wire tests: just enough federation logic
+ * (tokens, credentials, one open round, idempotent uploads, finite-value check) to see what the
+ * transport passes through and what it keeps away. The real gateway is exercised in the Spring tests.
+ */
+final class InMemoryGateway implements ClientGateway {
+
+    static final String TOKEN = "enrol-me";
+    static final String FEDERATION = "fed-1";
+
+    final Map<String, AuthenticatedClient> credentials = new ConcurrentHashMap<>();
+    final Set<String> revoked = ConcurrentHashMap.newKeySet();
+    final Map<String, UploadReceiptInfo> receipts = new ConcurrentHashMap<>();
+    final List<Map<String, DecodedTensor>> stored = new CopyOnWriteArrayList<>();
+    final List<String> heartbeats = new CopyOnWriteArrayList<>();
+    final Set<String> evaluations = ConcurrentHashMap.newKeySet();
+    final BlockingQueue<ClientTask> tasks = new LinkedBlockingQueue<>();
+    final AtomicInteger interruptedPolls = new AtomicInteger();
+    final AtomicInteger checkUploadCalls = new AtomicInteger();
+    volatile ModelBundle bundle;
+    volatile RuntimeException failAccept;
+
+    @Override
+    public Enrolment enrol(String enrolmentToken, String clientName, Map<String, String> labels) {
+        if (!TOKEN.equals(enrolmentToken)) {
+            throw new ClientApiException(ClientApiException.Kind.UNAUTHENTICATED, "unknown or used enrolment token");
+        }
+        String credential = UUID.randomUUID().toString();
+        AuthenticatedClient client = new AuthenticatedClient("client-" + clientName, clientName, FEDERATION);
+        credentials.put(credential, client);
+        return new Enrolment(client.clientId(), credential, FEDERATION);
+    }
+
+    @Override
+    public AuthenticatedClient authenticate(String credential) {
+        AuthenticatedClient c = credentials.get(credential);
+        if (c == null) {
+            throw new ClientApiException(ClientApiException.Kind.UNAUTHENTICATED, "unknown credential");
+        }
+        if (revoked.contains(c.clientId())) {
+            throw new ClientApiException(ClientApiException.Kind.PERMISSION_DENIED, "client was revoked");
+        }
+        return c;
+    }
+
+    @Override
+    public void heartbeat(AuthenticatedClient client, String state, long cachedModelVersion, String device) {
+        heartbeats.add(client.clientId() + ":" + state);
+    }
+
+    @Override
+    public Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait) {
+        try {
+            return Optional.ofNullable(tasks.poll(maxWait.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (InterruptedException e) {
+            interruptedPolls.incrementAndGet();
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public ModelBundle modelBundle(AuthenticatedClient client, String federationId, long version, long haveVersion) {
+        ModelBundle b = bundle;
+        if (b == null || b.modelVersion() != version) {
+            throw new ClientApiException(ClientApiException.Kind.NOT_FOUND, "no model version " + version);
+        }
+        return b;
+    }
+
+    @Override
+    public Optional<UploadReceiptInfo> checkUpload(AuthenticatedClient client, UpdateHeaderInfo header) {
+        checkUploadCalls.incrementAndGet();
+        if (header.round() != 1) {
+            throw new ClientApiException(ClientApiException.Kind.FAILED_PRECONDITION,
+                    "round " + header.round() + " is not collecting updates");
+        }
+        UploadReceiptInfo earlier = receipts.get(key(client, header));
+        return Optional.ofNullable(earlier).map(r -> new UploadReceiptInfo(r.updateId(), true, r.bytesReceived()));
+    }
+
+    @Override
+    public UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header,
+            Map<String, DecodedTensor> tensors) {
+        if (failAccept != null) {
+            throw failAccept;
+        }
+        long bytes = 0;
+        for (DecodedTensor t : tensors.values()) {
+            boolean finite = true;
+            for (float v : t.values().dup().data().asFloat()) {
+                finite &= Float.isFinite(v);
+            }
+            if (!finite) {
+                throw new ClientApiException(ClientApiException.Kind.INVALID_ARGUMENT,
+                        "tensor '" + t.spec().name() + "' holds non-finite values");
+            }
+            bytes += t.values().length() * 4;
+        }
+        UploadReceiptInfo receipt = new UploadReceiptInfo(UUID.randomUUID().toString(), false, bytes);
+        UploadReceiptInfo earlier = receipts.putIfAbsent(key(client, header), receipt);
+        if (earlier != null) {
+            return new UploadReceiptInfo(earlier.updateId(), true, earlier.bytesReceived());
+        }
+        stored.add(tensors);
+        return receipt;
+    }
+
+    @Override
+    public boolean recordEvaluation(AuthenticatedClient client, EvaluationInfo evaluation) {
+        return evaluations.add(client.clientId() + "/" + evaluation.modelVersion());
+    }
+
+    private static String key(AuthenticatedClient client, UpdateHeaderInfo header) {
+        return client.clientId() + "/" + header.round() + "/" + header.uploadId();
+    }
+}
