@@ -1,0 +1,23 @@
+package io.fedlora.coordinator.blob;
+
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Repository;
+
+/** The {@code blobs} rows that make a durable file referenceable by other rows. */
+@Repository
+public class BlobRepository {
+
+    private final JdbcClient jdbc;
+
+    public BlobRepository(JdbcClient jdbc) {
+        this.jdbc = jdbc;
+    }
+
+    /** Records a blob (idempotent); call inside the transaction that inserts the referencing row. */
+    public void register(StoredBlob blob) {
+        jdbc.sql("INSERT INTO blobs (sha256, size_bytes) VALUES (:sha, :size) ON CONFLICT (sha256) DO NOTHING")
+                .param("sha", blob.sha256())
+                .param("size", blob.sizeBytes())
+                .update();
+    }
+}

@@ -1,0 +1,84 @@
+package io.fedlora.coordinator.client;
+
+import io.fedlora.coordinator.config.JsonColumns;
+import io.fedlora.coordinator.config.Rows;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.springframework.jdbc.core.simple.JdbcClient;
+import org.springframework.stereotype.Repository;
+
+/** The {@code clients} table. */
+@Repository
+public class ClientRepository {
+
+    private static final String COLUMNS = "id::text AS id, federation_id::text AS federation_id, name, labels::text AS labels,"
+            + " enrolled_at, revoked_at, last_heartbeat, state, device, cached_model_version";
+
+    private final JdbcClient jdbc;
+    private final JsonColumns json;
+
+    public ClientRepository(JdbcClient jdbc, JsonColumns json) {
+        this.jdbc = jdbc;
+        this.json = json;
+    }
+
+    public void insert(String id, String federationId, String name, Map<String, String> labels, String credentialHash) {
+        jdbc.sql("INSERT INTO clients (id, federation_id, name, labels, credential_hash, last_heartbeat)"
+                        + " VALUES (:id, :f, :n, :l::jsonb, :h, now())")
+                .param("id", UUID.fromString(id)).param("f", UUID.fromString(federationId)).param("n", name)
+                .param("l", json.write(labels)).param("h", credentialHash).update();
+    }
+
+    public Optional<ClientRecord> find(String id) {
+        UUID u = Rows.uuid(id);
+        if (u == null) {
+            return Optional.empty();
+        }
+        return jdbc.sql("SELECT " + COLUMNS + " FROM clients WHERE id = :id").param("id", u).query(this::map).optional();
+    }
+
+    public Optional<ClientRecord> byCredentialHash(String hash) {
+        return jdbc.sql("SELECT " + COLUMNS + " FROM clients WHERE credential_hash = :h").param("h", hash).query(this::map).optional();
+    }
+
+    public boolean nameTaken(String federationId, String name) {
+        return jdbc.sql("SELECT count(*) FROM clients WHERE federation_id = :f AND name = :n")
+                .param("f", UUID.fromString(federationId)).param("n", name).query(Long.class).single() > 0;
+    }
+
+    public List<ClientRecord> list(String federationId) {
+        return jdbc.sql("SELECT " + COLUMNS + " FROM clients WHERE federation_id = :f ORDER BY enrolled_at, name")
+                .param("f", UUID.fromString(federationId)).query(this::map).list();
+    }
+
+    /** Clients that may be selected: not revoked, heard from since {@code aliveSince}; ordered by id. */
+    public List<String> eligible(String federationId, Instant aliveSince) {
+        return jdbc.sql("SELECT id::text FROM clients WHERE federation_id = :f AND revoked_at IS NULL"
+                        + " AND last_heartbeat >= :t ORDER BY id")
+                .param("f", UUID.fromString(federationId)).param("t", java.sql.Timestamp.from(aliveSince))
+                .query(String.class).list();
+    }
+
+    public void heartbeat(String id, String state, Long cachedVersion, String device) {
+        jdbc.sql("UPDATE clients SET last_heartbeat = now(), state = COALESCE(:s, state), device = COALESCE(:d, device),"
+                        + " cached_model_version = COALESCE(:v, cached_model_version) WHERE id = :id")
+                .param("s", state).param("d", device).param("v", cachedVersion).param("id", UUID.fromString(id)).update();
+    }
+
+    public boolean revoke(String id) {
+        return jdbc.sql("UPDATE clients SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL")
+                .param("id", UUID.fromString(id)).update() == 1;
+    }
+
+    private ClientRecord map(ResultSet rs, int row) throws SQLException {
+        return new ClientRecord(rs.getString("id"), rs.getString("federation_id"), rs.getString("name"),
+                json.readMap(rs.getString("labels")), Rows.instant(rs, "enrolled_at"), Rows.instant(rs, "revoked_at"),
+                Rows.instant(rs, "last_heartbeat"), rs.getString("state"), rs.getString("device"),
+                Rows.nullableLong(rs, "cached_model_version"));
+    }
+}

@@ -1,0 +1,30 @@
+package io.fedlora.coordinator.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+
+/** Coordinator settings under {@code fedlora.*}; everything durable lives under {@link #dataDir()}. */
+@ConfigurationProperties("fedlora")
+public record FedloraProperties(
+        @DefaultValue("./.fedlora/coordinator") Path dataDir,
+        @DefaultValue Admin admin,
+        @DefaultValue Scheduler scheduler) {
+
+    /** Admin API key; when blank, one is generated into the data directory. */
+    public record Admin(String apiKey) {}
+
+    /**
+     * Scheduler timing: {@code tick} between passes over running federations, how recent a heartbeat
+     * must be for a client to be selected, and the longest a task poll is held.
+     */
+    public record Scheduler(
+            @DefaultValue("200ms") Duration tick,
+            @DefaultValue("60s") Duration heartbeatTimeout,
+            @DefaultValue("30s") Duration maxPollWait) {}
+
+    public Path blobDir() {
+        return dataDir.resolve("blobs");
+    }
+}

@@ -1,0 +1,103 @@
+package io.fedlora.coordinator.federation;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
+import jakarta.validation.constraints.DecimalMax;
+import jakarta.validation.constraints.DecimalMin;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Positive;
+import jakarta.validation.constraints.Size;
+import java.util.List;
+
+/**
+ * What an admin asks for when creating a federation (CONTRACTS.md "REST admin API"). Only
+ * {@code name} and {@code baseModelPath} are required; the rest default to the documented values.
+ */
+public record FederationSpec(
+        @NotBlank @Size(max = 200) String name,
+        @NotBlank String baseModelPath,
+        @NotEmpty List<@NotBlank @Pattern(regexp = "[A-Za-z0-9_.]+") String> targetModules,
+        @Min(1) @Max(1024) Integer rank,
+        @Positive Double alpha,
+        Boolean useRslora,
+        @Pattern(regexp = "fedex|fedit|ffa", message = "must be one of fedex, fedit, ffa") String strategy,
+        @Pattern(regexp = "examples|uniform", message = "must be examples or uniform") String weighting,
+        @Min(1) @Max(100000) Integer rounds,
+        @Valid ClientsPerRound clientsPerRound,
+        @Min(1) @Max(604800) Integer roundDeadlineSeconds,
+        @Min(1) Integer minClients,
+        @Min(0) @Max(100) Integer maxRoundRetries,
+        Boolean evaluate,
+        @Valid TrainingSpec training,
+        @Positive Double maxUpdateNorm) {
+
+    public FederationSpec {
+        targetModules = targetModules == null ? List.of("c_attn") : List.copyOf(targetModules);
+        rank = rank == null ? 8 : rank;
+        alpha = alpha == null ? 16.0 : alpha;
+        useRslora = useRslora != null && useRslora;
+        strategy = strategy == null ? "fedex" : strategy;
+        weighting = weighting == null ? "examples" : weighting;
+        rounds = rounds == null ? 3 : rounds;
+        clientsPerRound = clientsPerRound == null ? new ClientsPerRound(1.0, 2) : clientsPerRound;
+        roundDeadlineSeconds = roundDeadlineSeconds == null ? 120 : roundDeadlineSeconds;
+        minClients = minClients == null ? 2 : minClients;
+        maxRoundRetries = maxRoundRetries == null ? 2 : maxRoundRetries;
+        evaluate = evaluate == null || evaluate;
+        training = training == null ? TrainingSpec.defaults() : training;
+        maxUpdateNorm = maxUpdateNorm == null ? 1000.0 : maxUpdateNorm;
+    }
+
+    /** A round can only aggregate when at least {@code minClients} were selected. */
+    @AssertTrue(message = "minClients must not exceed clientsPerRound.minimum")
+    public boolean isMinClients() {
+        return clientsPerRound.minimum() == null || minClients <= clientsPerRound.minimum();
+    }
+
+    /** Fraction of eligible clients selected each round, but never fewer than {@code minimum}. */
+    public record ClientsPerRound(
+            @DecimalMin(value = "0.0", inclusive = false) @DecimalMax("1.0") Double fraction,
+            @Min(1) Integer minimum) {
+        public ClientsPerRound {
+            fraction = fraction == null ? 1.0 : fraction;
+            minimum = minimum == null ? 2 : minimum;
+        }
+    }
+
+    /** Local training hyper-parameters sent to clients in every TRAIN task. */
+    public record TrainingSpec(
+            @Min(0) Integer localEpochs,
+            @Min(0) Integer localSteps,
+            @Min(1) @Max(65536) Integer batchSize,
+            @Positive Double learningRate,
+            @DecimalMin("0.0") Double weightDecay,
+            @DecimalMin("0.0") Double maxGradNorm,
+            Long seed,
+            @Min(2) @Max(1048576) Integer maxSeqLen) {
+
+        public TrainingSpec {
+            localEpochs = localEpochs == null ? 1 : localEpochs;
+            localSteps = localSteps == null ? 0 : localSteps;
+            batchSize = batchSize == null ? 8 : batchSize;
+            learningRate = learningRate == null ? 1e-3 : learningRate;
+            weightDecay = weightDecay == null ? 0.0 : weightDecay;
+            maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
+            seed = seed == null ? 42L : seed;
+            maxSeqLen = maxSeqLen == null ? 64 : maxSeqLen;
+        }
+
+        static TrainingSpec defaults() {
+            return new TrainingSpec(null, null, null, null, null, null, null, null);
+        }
+
+        /** Either epochs or steps must make the client train at all. */
+        @AssertTrue(message = "localEpochs or localSteps must be positive")
+        public boolean isLocalEpochs() {
+            return localEpochs > 0 || localSteps > 0;
+        }
+    }
+}

@@ -1,0 +1,219 @@
+package io.fedlora.coordinator.round;
+
+import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.LoraLayer;
+import io.fedlora.aggregation.safetensors.DType;
+import io.fedlora.aggregation.strategy.AggregationMetrics;
+import io.fedlora.aggregation.strategy.AggregationOptions;
+import io.fedlora.aggregation.strategy.AggregationResult;
+import io.fedlora.aggregation.strategy.ClientUpdate;
+import io.fedlora.aggregation.strategy.LayerMetrics;
+import io.fedlora.aggregation.strategy.Residual;
+import io.fedlora.aggregation.strategy.RoundAggregator;
+import io.fedlora.aggregation.strategy.Strategies;
+import io.fedlora.aggregation.strategy.Weighting;
+import io.fedlora.coordinator.blob.BlobRepository;
+import io.fedlora.coordinator.blob.BlobStore;
+import io.fedlora.coordinator.blob.StoredBlob;
+import io.fedlora.coordinator.federation.Federation;
+import io.fedlora.coordinator.federation.FederationModel;
+import io.fedlora.coordinator.federation.FederationRepository;
+import io.fedlora.coordinator.federation.FederationStatus;
+import io.fedlora.coordinator.metrics.CoordinatorMetrics;
+import io.fedlora.coordinator.model.LayerShape;
+import io.fedlora.coordinator.model.ModelTensors;
+import io.fedlora.coordinator.model.ModelVersion;
+import io.fedlora.coordinator.model.ModelVersionRepository;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Aggregates a round in the AGGREGATING state: streams the stored updates one at a time into the
+ * strategy's accumulator, folds the residuals into the previous version's target weights, writes the
+ * new adapter, weights and residual blobs (durable first), then publishes the version, its metrics and
+ * the round's next state in one transaction. A crash anywhere before that commit leaves the round in
+ * AGGREGATING, and the next pass recomputes the same result from the same stored updates.
+ */
+@Component
+public class RoundAggregation {
+
+    private static final Logger log = LoggerFactory.getLogger(RoundAggregation.class);
+
+    /** Names of residual tensors in a version's residual blob. */
+    public static String residualU(String module) {
+        return module + ".residual_U";
+    }
+
+    public static String residualV(String module) {
+        return module + ".residual_V";
+    }
+
+    public static String residualDense(String module) {
+        return module + ".residual_dense";
+    }
+
+    public static String scaleKey(String module) {
+        return "scale." + module;
+    }
+
+    private final FederationRepository federations;
+    private final RoundRepository rounds;
+    private final UpdateRepository updates;
+    private final ModelVersionRepository versions;
+    private final RoundMetricsRepository roundMetrics;
+    private final EvaluationRepository evaluations;
+    private final EligibleClients eligibleClients;
+    private final ModelTensors tensors;
+    private final BlobStore blobs;
+    private final BlobRepository blobRows;
+    private final Signals signals;
+    private final CoordinatorMetrics metrics;
+    private final TransactionTemplate tx;
+
+    public RoundAggregation(FederationRepository federations, RoundRepository rounds, UpdateRepository updates,
+            ModelVersionRepository versions, RoundMetricsRepository roundMetrics, EvaluationRepository evaluations,
+            EligibleClients eligibleClients, ModelTensors tensors, BlobStore blobs, BlobRepository blobRows,
+            Signals signals, CoordinatorMetrics metrics, TransactionTemplate tx) {
+        this.federations = federations;
+        this.rounds = rounds;
+        this.updates = updates;
+        this.versions = versions;
+        this.roundMetrics = roundMetrics;
+        this.evaluations = evaluations;
+        this.eligibleClients = eligibleClients;
+        this.tensors = tensors;
+        this.blobs = blobs;
+        this.blobRows = blobRows;
+        this.signals = signals;
+        this.metrics = metrics;
+        this.tx = tx;
+    }
+
+    public void aggregateAndPublish(String federationId, long roundId) {
+        long t0 = System.nanoTime();
+        Federation f = federations.find(federationId).orElseThrow();
+        RoundRecord r = rounds.find(roundId).orElseThrow();
+        FederationModel model = federations.model(federationId);
+        List<LayerShape> shapes = model.layers();
+        List<LoraLayer> layers = shapes.stream().map(l -> l.toLoraLayer(model.scaling())).toList();
+        ModelVersion previous = versions.find(federationId, r.baseVersion()).orElseThrow(
+                () -> new IllegalStateException("version " + r.baseVersion() + " of federation " + federationId + " is missing"));
+        Map<String, LoraFactors> global = tensors.readAdapter(previous.adapterBlob(), shapes);
+        Map<String, INDArray> weights = tensors.readTargetWeights(previous.weightsBlob(), shapes);
+        Map<String, INDArray> baseByModule = new LinkedHashMap<>();
+        shapes.forEach(l -> baseByModule.put(l.module(), weights.get(l.baseKey())));
+
+        AggregationOptions options = AggregationOptions
+                .defaults(Weighting.fromName(f.spec().weighting()), global).withBaseWeights(baseByModule);
+        RoundAggregator aggregator = Strategies.byName(f.spec().strategy()).begin(layers, options);
+        List<StoredUpdate> stored = updates.forAggregation(roundId);
+        long examples = 0;
+        long bytesUp = 0;
+        double lossSum = 0;
+        long lossExamples = 0;
+        for (StoredUpdate u : stored) {
+            aggregator.add(new ClientUpdate(u.clientId(), u.numExamples(), tensors.readAdapter(u.blobSha256(), shapes)));
+            examples += u.numExamples();
+            bytesUp += u.bytesReceived();
+            Double loss = UpdateRepository.numericMetrics(u).get("train_loss");
+            if (loss != null && Double.isFinite(loss)) {
+                lossSum += loss * u.numExamples();
+                lossExamples += u.numExamples();
+            }
+        }
+        AggregationResult result = aggregator.finish();
+
+        Map<String, INDArray> residualTensors = new LinkedHashMap<>();
+        Map<String, String> residualMeta = new LinkedHashMap<>();
+        int factorLayers = 0;
+        int denseLayers = 0;
+        for (LayerShape l : shapes) {
+            Residual res = result.residuals().get(l.module());
+            if (res == null) {
+                continue;
+            }
+            res.foldInto(weights.get(l.baseKey()), l.layout());
+            if (res.factorsSmallerThanDense()) {
+                residualTensors.put(residualU(l.module()), res.u());
+                residualTensors.put(residualV(l.module()), res.v());
+                residualMeta.put(scaleKey(l.module()), Double.toString(res.scale()));
+                factorLayers++;
+            } else {
+                residualTensors.put(residualDense(l.module()), res.dense(l.layout()));
+                denseLayers++;
+            }
+        }
+        ModelVersion.ResidualKind kind = factorLayers + denseLayers == 0 ? ModelVersion.ResidualKind.NONE
+                : denseLayers == 0 ? ModelVersion.ResidualKind.FACTORS
+                : factorLayers == 0 ? ModelVersion.ResidualKind.DENSE : ModelVersion.ResidualKind.MIXED;
+        StoredBlob adapterBlob = blobs.putSafetensors(ModelTensors.adapterTensors(result.global(), shapes), Map.of(), DType.F32);
+        StoredBlob weightsBlob = blobs.putSafetensors(weights, Map.of(), DType.F32);
+        StoredBlob residualBlob = kind == ModelVersion.ResidualKind.NONE ? null
+                : blobs.putSafetensors(residualTensors, residualMeta, DType.F32);
+        long aggregateMs = (System.nanoTime() - t0) / 1_000_000;
+
+        AggregationMetrics am = result.metrics();
+        Map<String, Object> perLayer = new LinkedHashMap<>();
+        am.perLayer().forEach((module, lm) -> perLayer.put(module, layerJson(lm)));
+        RoundMetrics rm = new RoundMetrics(roundId, stored.size(), examples, finite(am.exactnessRelError()),
+                finite(am.fedavgDeviationRel()), perLayer, aggregateMs, bytesUp,
+                lossExamples == 0 ? null : lossSum / lossExamples, null, null, null);
+        long version = r.number();
+
+        boolean published = Boolean.TRUE.equals(tx.execute(s -> {
+            Federation locked = federations.lock(federationId).orElseThrow();
+            RoundRecord current = rounds.lock(roundId).orElseThrow();
+            if (locked.status() != FederationStatus.RUNNING || current.status() != RoundStatus.AGGREGATING) {
+                return false;
+            }
+            blobRows.register(adapterBlob);
+            blobRows.register(weightsBlob);
+            if (residualBlob != null) {
+                blobRows.register(residualBlob);
+            }
+            versions.insert(new ModelVersion(federationId, version, roundId, adapterBlob.sha256(), weightsBlob.sha256(),
+                    residualBlob == null ? null : residualBlob.sha256(), kind, null));
+            roundMetrics.upsertAggregation(rm);
+            updates.setStatus(roundId, "ACCEPTED", "AGGREGATED");
+            afterPublish(locked, current);
+            return true;
+        }));
+        if (published) {
+            metrics.aggregated(federationId, Duration.ofMillis(aggregateMs), am.exactnessRelError(), am.fedavgDeviationRel());
+            log.info("federation {}: version {} published from {} updates ({} examples) in {} ms; exactness {} fedavg deviation {}; residual {}",
+                    federationId, version, stored.size(), examples, aggregateMs, am.exactnessRelError(),
+                    am.fedavgDeviationRel(), kind);
+        }
+    }
+
+    private void afterPublish(Federation f, RoundRecord r) {
+        if (f.spec().evaluate()) {
+            eligibleClients.of(f.id()).forEach(c -> evaluations.assign(r.id(), c, r.number()));
+            rounds.setEvalDeadline(r.id(), Instant.now().plusSeconds(f.spec().roundDeadlineSeconds()));
+            rounds.transition(r.id(), RoundStatus.AGGREGATING, RoundStatus.EVALUATING, null);
+        } else {
+            rounds.transition(r.id(), RoundStatus.AGGREGATING, RoundStatus.PUBLISHED, null);
+            metrics.roundEnded("published");
+        }
+        signals.federationChanged(f.id());
+    }
+
+    private static Map<String, Object> layerJson(LayerMetrics lm) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("exactness_rel_error", finite(lm.exactnessRelError()));
+        m.put("fedavg_deviation_rel", finite(lm.fedavgDeviationRel()));
+        return m;
+    }
+
+    private static Double finite(double v) {
+        return Double.isFinite(v) ? v : null;
+    }
+}
