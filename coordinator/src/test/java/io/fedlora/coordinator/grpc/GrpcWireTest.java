@@ -1,7 +1,6 @@
 package io.fedlora.coordinator.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.coordinator.clientapi.BundleEntry;
