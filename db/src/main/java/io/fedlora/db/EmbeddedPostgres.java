@@ -74,7 +74,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
         ProcessIdentity identity = ProcessIdentity.detect();
         PostgresTool tool = new PostgresTool(binaries.binDir(), identity);
         log.info("Embedded PostgreSQL: binaries {}, data dir {}, {}", binaries.home(), dir,
-                identity.dropsPrivileges() ? "running as uid " + identity.unprivilegedUid() + " via setpriv (JVM is root)"
+                identity.dropsPrivileges() ? "running as uid " + identity.unprivilegedUid() + " via setpriv (JVM is root), keeping "
+                        + identity.capabilities()
                         : "running as the JVM's user");
         try {
             prepareDataDir(dir, tool, identity);

@@ -17,15 +17,35 @@ import java.util.List;
  * root-only paths such as {@code /root}. Files it must own are chowned to that uid.
  *
  * @param unprivilegedUid uid to run as, or -1 to run as the JVM's own user
+ * @param capabilities    capabilities kept across the uid change (those of dac_override/dac_read_search that the
+ *                        bounding set allows; Docker's default set lacks dac_read_search, for instance)
  */
-record ProcessIdentity(int unprivilegedUid) {
+record ProcessIdentity(int unprivilegedUid, List<String> capabilities) {
+
+    private static final int CAP_DAC_OVERRIDE = 1;
+    private static final int CAP_DAC_READ_SEARCH = 2;
+
+    ProcessIdentity {
+        capabilities = List.copyOf(capabilities);
+    }
 
     /** uid/gid of "nobody", used when the JVM runs as root. */
     static final int NOBODY = 65534;
 
     /** Decides from the JVM's effective uid. */
     static ProcessIdentity detect() {
-        return new ProcessIdentity(currentUid() == 0 ? NOBODY : -1);
+        if (currentUid() != 0) {
+            return new ProcessIdentity(-1, List.of());
+        }
+        long bounding = boundingCapabilities();
+        List<String> caps = new ArrayList<>();
+        if ((bounding & (1L << CAP_DAC_OVERRIDE)) != 0) {
+            caps.add("dac_override");
+        }
+        if ((bounding & (1L << CAP_DAC_READ_SEARCH)) != 0) {
+            caps.add("dac_read_search");
+        }
+        return new ProcessIdentity(NOBODY, caps);
     }
 
     boolean dropsPrivileges() {
@@ -41,9 +61,12 @@ record ProcessIdentity(int unprivilegedUid) {
                 "setpriv",
                 "--reuid=" + unprivilegedUid,
                 "--regid=" + unprivilegedUid,
-                "--clear-groups",
-                "--inh-caps=+dac_override,+dac_read_search",
-                "--ambient-caps=+dac_override,+dac_read_search"));
+                "--clear-groups"));
+        if (!capabilities.isEmpty()) {
+            String caps = String.join(",", capabilities.stream().map(c -> "+" + c).toList());
+            wrapped.add("--inh-caps=" + caps);
+            wrapped.add("--ambient-caps=" + caps);
+        }
         wrapped.addAll(command);
         return wrapped;
     }
@@ -77,6 +100,20 @@ record ProcessIdentity(int unprivilegedUid) {
     private void chown(Path path) throws IOException {
         Files.setAttribute(path, "unix:uid", unprivilegedUid, LinkOption.NOFOLLOW_LINKS);
         Files.setAttribute(path, "unix:gid", unprivilegedUid, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** CapBnd of this process; all bits set when it cannot be read (setpriv then reports what it cannot do). */
+    private static long boundingCapabilities() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapBnd:")) {
+                    return Long.parseUnsignedLong(line.substring("CapBnd:".length()).strip(), 16);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // fall through
+        }
+        return -1L;
     }
 
     private static int currentUid() {

@@ -13,8 +13,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 class PostgresBinariesTest {
 
+    /** Shared by both tests so the second finds an extracted installation instead of unpacking again. */
     @TempDir
-    Path cache;
+    static Path cache;
 
     @Test
     void concurrentExtractionsAgreeOnOneWorldReadableInstallation() throws Exception {
