@@ -23,6 +23,18 @@ public record RoundView(int round, String status, int attempt, List<ParticipantV
         return "PUBLISHED".equals(status) || "COMPLETED".equals(status);
     }
 
+    /**
+     * One view per round number, the latest attempt of each (the API lists retried attempts too),
+     * ordered by round number.
+     */
+    public static List<RoundView> latestAttempts(List<RoundView> rounds) {
+        java.util.TreeMap<Integer, RoundView> latest = new java.util.TreeMap<>();
+        for (RoundView r : rounds) {
+            latest.merge(r.round(), r, (a, b) -> b.attempt() >= a.attempt() ? b : a);
+        }
+        return new ArrayList<>(latest.values());
+    }
+
     /** Parses one element of the rounds answer. */
     public static RoundView parse(JsonNode json) {
         List<ParticipantView> participants = new ArrayList<>();

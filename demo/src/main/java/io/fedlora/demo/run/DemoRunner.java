@@ -150,7 +150,7 @@ public final class DemoRunner {
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
             say(prefix + "federation " + end.status() + " in " + String.format(Locale.ROOT, "%.1f s", seconds));
-            return new RunResult(strategy, id, end.status(), rounds.stream().map(RoundResult::from).toList(),
+            return new RunResult(strategy, id, end.status(), RoundView.latestAttempts(rounds).stream().map(RoundResult::from).toList(),
                     exportDir, seconds);
         } finally {
             agents.forEach(ChildProcess::close);

@@ -123,8 +123,9 @@ public final class FederationDriver {
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            List<RoundView> rounds = admin.rounds(federationId);
-            progress.accept(rounds);
+            List<RoundView> all = admin.rounds(federationId);
+            progress.accept(all);
+            List<RoundView> rounds = RoundView.latestAttempts(all);
             boolean evaluated = !rounds.isEmpty() && rounds.get(rounds.size() - 1).metrics().evalLoss() != null;
             if (evaluated || System.nanoTime() > deadline || !coordinator.process().isAlive()) {
                 return rounds;

@@ -41,6 +41,8 @@ class ProgressPrinterTest {
         printer.update(rounds(done));
         printer.update(rounds(done));
         List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(RoundView.latestAttempts(rounds(done.replace("[{", "[{\"round\":1,\"attempt\":2,\"status\":\"COLLECTING\",\"participants\":[]},{"))))
+                .singleElement().satisfies(r -> assertThat(r.attempt()).isEqualTo(2));
         assertThat(lines).containsExactly(
                 "round 1/3: 2 clients selected",
                 "round 1/3: 1/2 clients reported",
