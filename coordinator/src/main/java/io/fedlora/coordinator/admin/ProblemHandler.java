@@ -1,0 +1,94 @@
+package io.fedlora.coordinator.admin;
+
+import com.fasterxml.jackson.databind.exc.InvalidFormatException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import io.fedlora.coordinator.model.InvalidModelException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.validation.FieldError;
+import org.springframework.web.bind.MethodArgumentNotValidException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+
+/**
+ * Turns failures of the admin API into RFC 9457 problem bodies; validation problems name the offending
+ * field(s) in {@code detail} and in an {@code errors} list of {@code {field, message}}.
+ */
+@RestControllerAdvice
+public class ProblemHandler extends ResponseEntityExceptionHandler {
+
+    @Override
+    protected ResponseEntity<Object> handleMethodArgumentNotValid(MethodArgumentNotValidException ex, HttpHeaders headers,
+            HttpStatusCode status, WebRequest request) {
+        List<Map<String, String>> errors = new ArrayList<>();
+        for (FieldError fe : ex.getBindingResult().getFieldErrors()) {
+            errors.add(error(fe.getField(), fe.getDefaultMessage()));
+        }
+        ex.getBindingResult().getGlobalErrors().forEach(ge -> errors.add(error(ge.getObjectName(), ge.getDefaultMessage())));
+        String detail = errors.stream().map(e -> e.get("field") + ": " + e.get("message")).collect(Collectors.joining("; "));
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
+        p.setTitle("Invalid request");
+        p.setProperty("errors", errors);
+        return ResponseEntity.badRequest().headers(headers).body(p);
+    }
+
+    @Override
+    protected ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex, HttpHeaders headers,
+            HttpStatusCode status, WebRequest request) {
+        String field = null;
+        String detail = "malformed JSON body";
+        if (ex.getCause() instanceof MismatchedInputException mie) {
+            field = mie.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                    .collect(Collectors.joining(".")).replace(".[", "[");
+            detail = field + ": " + (mie instanceof InvalidFormatException ife
+                    ? "cannot read '" + ife.getValue() + "' as " + ife.getTargetType().getSimpleName()
+                    : "wrong JSON type");
+        }
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
+        p.setTitle("Invalid request");
+        if (field != null) {
+            p.setProperty("errors", List.of(error(field, detail)));
+        }
+        return ResponseEntity.badRequest().headers(headers).body(p);
+    }
+
+    @ExceptionHandler(InvalidModelException.class)
+    ProblemDetail invalidModel(InvalidModelException e) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, e.field() + ": " + e.getMessage());
+        p.setTitle("Invalid request");
+        p.setProperty("errors", List.of(error(e.field(), e.getMessage())));
+        return p;
+    }
+
+    @ExceptionHandler(NotFoundException.class)
+    ProblemDetail notFound(NotFoundException e) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND, e.getMessage());
+        p.setTitle("Not found");
+        return p;
+    }
+
+    @ExceptionHandler(ConflictException.class)
+    ProblemDetail conflict(ConflictException e) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.CONFLICT, e.getMessage());
+        p.setTitle("Conflict");
+        return p;
+    }
+
+    private static Map<String, String> error(String field, String message) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("field", field);
+        m.put("message", message);
+        return m;
+    }
+}

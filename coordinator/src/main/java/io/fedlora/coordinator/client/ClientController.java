@@ -1,0 +1,69 @@
+package io.fedlora.coordinator.client;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.ResponseStatus;
+import org.springframework.web.bind.annotation.RestController;
+
+/** Admin REST: enrolment tokens and clients. */
+@RestController
+@RequestMapping("/api/v1")
+public class ClientController {
+
+    private static final String ACTOR = "admin-api";
+
+    /** How many tokens to issue and how long they stay usable. */
+    public record TokenRequest(@Min(1) @Max(1000) Integer count, @Min(1) @Max(31_536_000) Long ttlSeconds) {
+        public TokenRequest {
+            count = count == null ? 1 : count;
+            ttlSeconds = ttlSeconds == null ? 3600L : ttlSeconds;
+        }
+    }
+
+    /** The tokens (shown once) and, per token, the id to revoke it by. */
+    public record TokenResponse(List<String> tokens, List<TokenItem> items) {}
+
+    public record TokenItem(String id, String token, Instant expiresAt) {}
+
+    private final ClientService service;
+
+    public ClientController(ClientService service) {
+        this.service = service;
+    }
+
+    @PostMapping("/federations/{id}/enrolment-tokens")
+    @ResponseStatus(HttpStatus.CREATED)
+    public TokenResponse issue(@PathVariable String id, @Valid @RequestBody(required = false) TokenRequest body) {
+        TokenRequest r = body == null ? new TokenRequest(null, null) : body;
+        List<ClientService.IssuedToken> issued = service.issueTokens(id, r.count(), Duration.ofSeconds(r.ttlSeconds()), ACTOR);
+        return new TokenResponse(issued.stream().map(ClientService.IssuedToken::token).toList(),
+                issued.stream().map(t -> new TokenItem(t.id(), t.token(), t.expiresAt())).toList());
+    }
+
+    @DeleteMapping("/enrolment-tokens/{tokenId}")
+    @ResponseStatus(HttpStatus.NO_CONTENT)
+    public void revokeToken(@PathVariable String tokenId) {
+        service.revokeToken(tokenId, ACTOR);
+    }
+
+    @GetMapping("/federations/{id}/clients")
+    public List<ClientRecord> clients(@PathVariable String id) {
+        return service.list(id);
+    }
+
+    @PostMapping("/clients/{id}/revoke")
+    public ClientRecord revoke(@PathVariable String id) {
+        return service.revokeClient(id, ACTOR);
+    }
+}

@@ -1,0 +1,57 @@
+package io.fedlora.coordinator.model;
+
+import io.fedlora.coordinator.admin.AuditLog;
+import io.fedlora.coordinator.admin.NotFoundException;
+import io.fedlora.coordinator.federation.Federation;
+import io.fedlora.coordinator.federation.FederationRepository;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
+
+/** Admin REST: a federation's published versions and their export as a zipped PEFT adapter + folded base. */
+@RestController
+public class ModelController {
+
+    /** A published version as listed. */
+    public record VersionView(long version, Long roundId, String residualKind, Instant createdAt) {}
+
+    private final FederationRepository federations;
+    private final ModelVersionRepository versions;
+    private final ModelExporter exporter;
+    private final AuditLog audit;
+
+    public ModelController(FederationRepository federations, ModelVersionRepository versions, ModelExporter exporter,
+            AuditLog audit) {
+        this.federations = federations;
+        this.versions = versions;
+        this.exporter = exporter;
+        this.audit = audit;
+    }
+
+    @GetMapping("/api/v1/federations/{id}/models")
+    public List<VersionView> list(@PathVariable String id) {
+        federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
+        return versions.list(id).stream()
+                .map(v -> new VersionView(v.version(), v.roundId(), v.residualKind().name(), v.createdAt())).toList();
+    }
+
+    @GetMapping("/api/v1/federations/{id}/models/{version}/export")
+    public ResponseEntity<StreamingResponseBody> export(@PathVariable String id, @PathVariable long version) {
+        Federation f = federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
+        ModelVersion v = versions.find(id, version)
+                .orElseThrow(() -> new NotFoundException("federation " + id + " has no version " + version));
+        audit.record("admin-api", "model.export", id, "version " + version, Map.of("version", version));
+        String name = f.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-v" + version + ".zip";
+        return ResponseEntity.ok()
+                .contentType(MediaType.parseMediaType("application/zip"))
+                .header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + name + "\"")
+                .body(out -> exporter.writeZip(f, v, out));
+    }
+}
