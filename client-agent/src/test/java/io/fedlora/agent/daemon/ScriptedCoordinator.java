@@ -54,7 +54,8 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     private static final Metadata.Key<String> AUTH_HEADER = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     /** One upload attempt as the server saw it. */
-    record UploadAttempt(UpdateHeader header, List<TensorData> data, String trailerSha256, String authorization) {}
+    record UploadAttempt(UpdateHeader header, List<TensorData> data, String trailerSha256, String authorization,
+                         long startedNanos) {}
 
     final AtomicInteger enrolCalls = new AtomicInteger();
     final List<String> enrolTokens = new CopyOnWriteArrayList<>();
@@ -155,6 +156,7 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     public StreamObserver<UpdateChunk> uploadUpdate(StreamObserver<UploadReceipt> out) {
         String auth = AUTH.get();
         int attempt = uploads.size();
+        long started = System.nanoTime();
         List<TensorData> data = new ArrayList<>();
         UpdateHeader[] header = new UpdateHeader[1];
         return new StreamObserver<>() {
@@ -172,12 +174,12 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
 
             @Override
             public void onError(Throwable t) {
-                uploads.add(new UploadAttempt(header[0], data, null, auth));
+                uploads.add(new UploadAttempt(header[0], data, null, auth, started));
             }
 
             @Override
             public void onCompleted() {
-                uploads.add(new UploadAttempt(header[0], data, trailer, auth));
+                uploads.add(new UploadAttempt(header[0], data, trailer, auth, started));
                 Status failure = uploadFailure.apply(attempt);
                 if (failure != null) {
                     out.onError(failure.asRuntimeException());
@@ -201,6 +203,15 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
         evaluations.add(request);
         out.onNext(EvaluationAck.newBuilder().build());
         out.onCompleted();
+    }
+
+    /** Milliseconds between the starts of consecutive upload attempts. */
+    List<Long> gapsMs() {
+        List<Long> gaps = new ArrayList<>();
+        for (int i = 1; i < uploads.size(); i++) {
+            gaps.add((uploads.get(i).startedNanos() - uploads.get(i - 1).startedNanos()) / 1_000_000);
+        }
+        return gaps;
     }
 
     /** Publishes a bundle: manifest, then each tensor's bytes in chunks of {@code chunkBytes}. */

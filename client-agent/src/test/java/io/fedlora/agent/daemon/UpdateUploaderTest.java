@@ -1,0 +1,180 @@
+package io.fedlora.agent.daemon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fedlora.agent.daemon.transport.CoordinatorClient;
+import io.fedlora.agent.daemon.upload.PendingUploadStore;
+import io.fedlora.agent.daemon.upload.UpdateUploader;
+import io.fedlora.agent.daemon.upload.UploadOutcome;
+import io.fedlora.proto.v1.TensorData;
+import io.fedlora.proto.v1.TensorMeta;
+import io.fedlora.proto.v1.UpdateHeader;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.netty.NettyChannelBuilder;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+class UpdateUploaderTest {
+
+    @TempDir
+    Path work;
+    ScriptedCoordinator coordinator;
+    ManagedChannel channel;
+    AgentProperties props;
+
+    // B is 640 x 512 fp32 = 1,310,720 bytes: more than one 1 MiB chunk
+    INDArray a = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 8, 512);
+    INDArray b = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 640, 512).subi(0.5);
+
+    @BeforeEach
+    void start() throws Exception {
+        coordinator = new ScriptedCoordinator();
+        channel = NettyChannelBuilder.forTarget(coordinator.target()).usePlaintext().build();
+        props = TestSupport.props(coordinator.target(), work, work, null);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        channel.shutdownNow();
+        coordinator.close();
+    }
+
+    private UpdateUploader uploader() {
+        CoordinatorClient client = new CoordinatorClient(channel, props);
+        client.useCredential(ScriptedCoordinator.CREDENTIAL);
+        return new UpdateUploader(client, new PendingUploadStore(work));
+    }
+
+    private UpdateUploader.Update update(String uploadId) {
+        return new UpdateUploader.Update(uploadId, "fed-1", 3, 2, 123, Map.of("train_loss", 1.5), List.of(
+                new UpdateUploader.Item("h.0.attn.c_attn.lora_A", "h.0.attn.c_attn", "LORA_A", "F32", a),
+                new UpdateUploader.Item("h.0.attn.c_attn.lora_B", "h.0.attn.c_attn", "LORA_B", "F32", b)));
+    }
+
+    @Test
+    void sendsChunksOfAtMostOneMebibyteWithCorrectChecksums() throws Exception {
+        UploadOutcome outcome = uploader().upload(update("u-1"));
+
+        assertThat(outcome.kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
+        assertThat(coordinator.uploads).hasSize(1);
+        ScriptedCoordinator.UploadAttempt attempt = coordinator.uploads.get(0);
+        UpdateHeader header = attempt.header();
+        assertThat(header.getUploadId()).isEqualTo("u-1");
+        assertThat(header.getRound()).isEqualTo(3);
+        assertThat(header.getBaseModelVersion()).isEqualTo(2);
+        assertThat(header.getNumExamples()).isEqualTo(123);
+        assertThat(header.getMetricsMap()).containsEntry("train_loss", 1.5);
+        assertThat(header.getTensorsList()).extracting(TensorMeta::getName)
+                .containsExactly("h.0.attn.c_attn.lora_A", "h.0.attn.c_attn.lora_B");
+        assertThat(attempt.data()).allSatisfy(d -> assertThat(d.getData().size()).isLessThanOrEqualTo(1 << 20));
+        assertThat(attempt.data().stream().filter(d -> d.getTensorIndex() == 1)).hasSize(2);
+
+        MessageDigest whole = MessageDigest.getInstance("SHA-256");
+        for (int i = 0; i < header.getTensorsCount(); i++) {
+            byte[] bytes = reassemble(attempt.data(), i);
+            TensorMeta meta = header.getTensors(i);
+            assertThat(bytes.length).isEqualTo(meta.getByteSize());
+            assertThat(sha256(bytes)).isEqualTo(meta.getSha256());
+            whole.update(bytes);
+            INDArray expected = i == 0 ? a : b;
+            assertThat(floats(bytes)).isEqualTo(expected.data().asFloat());
+            assertThat(meta.getShapeList()).containsExactly(expected.shape()[0], expected.shape()[1]);
+        }
+        assertThat(attempt.trailerSha256()).isEqualTo(HexFormat.of().formatHex(whole.digest()));
+        assertThat(work.resolve("pending-upload.json")).doesNotExist();
+        assertThat(work.resolve("pending-upload.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void retriesWithBackoffWhileTheCoordinatorIsUnavailableKeepingTheUploadId() throws Exception {
+        coordinator.uploadFailure = n -> n < 2 ? Status.UNAVAILABLE.withDescription("restarting") : null;
+        long start = System.nanoTime();
+        UploadOutcome outcome = uploader().upload(update("u-2"));
+        long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+
+        assertThat(outcome.kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
+        assertThat(coordinator.uploads).hasSize(3)
+                .allSatisfy(at -> assertThat(at.header().getUploadId()).isEqualTo("u-2"))
+                .allSatisfy(at -> assertThat(at.trailerSha256()).isEqualTo(coordinator.uploads.get(0).trailerSha256()));
+        // backoff: at least initial/2 then initial*2/2 = 20 + 40 ms
+        assertThat(elapsedMs).isGreaterThanOrEqualTo(60);
+        assertThat(coordinator.gapsMs()).allSatisfy(gap -> assertThat(gap).isGreaterThanOrEqualTo(15));
+    }
+
+    @Test
+    void nonRetryableStatusIsNotRetriedAndTheUpdateIsDropped() throws Exception {
+        coordinator.uploadFailure = n -> Status.FAILED_PRECONDITION.withDescription("round 3 is closed");
+        UploadOutcome outcome = uploader().upload(update("u-3"));
+
+        assertThat(outcome.kind()).isEqualTo(UploadOutcome.Kind.REJECTED);
+        assertThat(outcome.detail()).contains("FAILED_PRECONDITION").contains("round 3 is closed");
+        assertThat(coordinator.uploads).hasSize(1);
+        assertThat(work.resolve("pending-upload.json")).doesNotExist();
+    }
+
+    @Test
+    void pendingUploadSurvivesARestartAndIsResumedUnderTheSameId() throws Exception {
+        coordinator.uploadFailure = n -> Status.UNAVAILABLE.withDescription("down");
+        props = withRetry(TestSupport.props(coordinator.target(), work, work, null),
+                new AgentProperties.Retry(Duration.ofMillis(10), Duration.ofMillis(20), 2.0, Duration.ofMillis(800)));
+        UploadOutcome first = uploader().upload(update("u-4"));
+        assertThat(first.kind()).isEqualTo(UploadOutcome.Kind.PENDING);
+        assertThat(work.resolve("pending-upload.json")).exists();
+        int failedAttempts = coordinator.uploads.size();
+        assertThat(failedAttempts).isGreaterThan(1);
+
+        // "restart": a fresh uploader and store over the same work dir, coordinator back
+        coordinator.uploadFailure = n -> null;
+        UploadOutcome resumed = uploader().resumePending().orElseThrow();
+        assertThat(resumed.kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
+        assertThat(coordinator.uploads).hasSize(failedAttempts + 1)
+                .allSatisfy(at -> assertThat(at.header().getUploadId()).isEqualTo("u-4"));
+        ScriptedCoordinator.UploadAttempt last = coordinator.uploads.get(failedAttempts);
+        assertThat(floats(reassemble(last.data(), 1))).isEqualTo(b.data().asFloat());
+        assertThat(uploader().resumePending()).isEmpty();
+    }
+
+    static AgentProperties withRetry(AgentProperties p, AgentProperties.Retry retry) {
+        return new AgentProperties(p.coordinator(), p.token(), p.name(), p.dataDir(), p.workDir(), p.tls(),
+                p.heartbeatInterval(), p.ompThreads(), p.badLines(), p.pollWait(), p.rpcTimeout(), p.transferTimeout(),
+                retry, p.logEverySteps());
+    }
+
+    static byte[] reassemble(List<TensorData> data, int tensor) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<TensorData> parts = data.stream().filter(d -> d.getTensorIndex() == tensor).collect(Collectors.toList());
+        for (TensorData d : parts) {
+            assertThat(d.getOffset()).isEqualTo(out.size());
+            out.writeBytes(d.getData().toByteArray());
+        }
+        return out.toByteArray();
+    }
+
+    static float[] floats(byte[] bytes) {
+        ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        float[] out = new float[bytes.length / 4];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = buf.getFloat();
+        }
+        return out;
+    }
+
+    static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+}
