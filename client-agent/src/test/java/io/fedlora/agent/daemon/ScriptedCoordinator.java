@@ -68,6 +68,8 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     final Map<Long, List<ModelChunk>> bundles = Collections.synchronizedMap(new HashMap<>());
     /** Status to fail upload attempt n (0-based) with after reading it, or null to accept it. */
     volatile IntFunction<Status> uploadFailure = n -> null;
+    /** When the task queue is empty: hold the poll and answer WAIT (true) or answer DONE (false). */
+    volatile boolean waitWhenIdle;
     /** Status to fail every GetTask with while non-null. */
     volatile Status getTaskFailure;
 
@@ -132,6 +134,14 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
             return;
         }
         TaskResponse next = tasks.poll();
+        if (next == null && waitWhenIdle) {
+            try {
+                Thread.sleep(Math.min(request.getWaitMs(), 200));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            next = TaskResponse.newBuilder().setKind(TaskKind.WAIT).build();
+        }
         out.onNext(next != null ? next
                 : TaskResponse.newBuilder().setKind(TaskKind.DONE).setFederationId(FEDERATION).setReason("completed").build());
         out.onCompleted();
