@@ -236,10 +236,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
             return; // a pid file of a dead server is cleaned up by PostgreSQL itself
         }
         long pid = stale.get().pid();
-        boolean isPostgres = ProcessHandle.of(pid).flatMap(h -> h.info().command())
-                .map(command -> command.endsWith("postgres")).orElse(true);
-        if (!isPostgres) {
-            log.warn("postmaster.pid in {} names pid {}, which is not PostgreSQL; removing the stale file", dir, pid);
+        if (!stale.get().servesDataDir(dir)) {
+            log.warn("postmaster.pid in {} names pid {}, which is not a PostgreSQL server on this data dir; "
+                    + "removing the stale file", dir, pid);
             try {
                 Files.deleteIfExists(dir.resolve(PostmasterPid.FILE_NAME));
             } catch (IOException e) {

@@ -38,4 +38,36 @@ record PostmasterPid(long pid, int port) {
     boolean alive() {
         return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
+
+    /**
+     * Whether the live process {@link #pid} is a PostgreSQL server on {@code dataDir}, judged from its command line
+     * ({@code postgres -D <dataDir> ...} as pg_ctl starts it). After a reboot the pid in a stale file may belong to
+     * an unrelated process, or to another PostgreSQL on another data directory, which must never be stopped.
+     */
+    boolean servesDataDir(Path dataDir) {
+        List<String> args = commandLine();
+        if (args.isEmpty()) {
+            // command line unreadable (not Linux): trust the executable's name
+            return ProcessHandle.of(pid).flatMap(h -> h.info().command()).map(c -> c.endsWith("postgres")).orElse(true);
+        }
+        if (!args.get(0).endsWith("postgres")) {
+            return false;
+        }
+        for (int i = 1; i + 1 < args.size(); i++) {
+            if (args.get(i).equals("-D")) {
+                return Path.of(args.get(i + 1)).toAbsolutePath().normalize().equals(dataDir.toAbsolutePath().normalize());
+            }
+        }
+        return false;
+    }
+
+    private List<String> commandLine() {
+        try {
+            byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline"));
+            String joined = new String(raw, java.nio.charset.StandardCharsets.UTF_8);
+            return joined.isEmpty() ? List.of() : List.of(joined.split("\0"));
+        } catch (IOException | RuntimeException e) {
+            return List.of();
+        }
+    }
 }

@@ -88,6 +88,32 @@ class EmbeddedPostgresTest {
     }
 
     @Test
+    void aStalePidFileNamingAnUnrelatedLiveProcessIsIgnoredNotKilled() throws Exception {
+        Path dataDir = tmp.resolve("pg");
+        EmbeddedPostgres.start(dataDir, 0).close();
+        // as after a reboot: the pid in the stale file now belongs to someone else (here: this JVM)
+        long unrelated = ProcessHandle.current().pid();
+        Files.writeString(dataDir.resolve("postmaster.pid"), unrelated + "\n" + dataDir + "\n1700000000\n5432\n\n127.0.0.1\n");
+        try (EmbeddedPostgres pg = EmbeddedPostgres.start(dataDir, 0);
+             Connection c = connect(pg, "postgres"); Statement s = c.createStatement();
+             ResultSet rows = s.executeQuery("SELECT pg_backend_pid()")) {
+            assertThat(rows.next()).isTrue();
+            assertThat(PostmasterPid.read(dataDir).orElseThrow().pid()).isNotEqualTo(unrelated);
+        }
+    }
+
+    @Test
+    void aRunningServerIsRecognisedByItsCommandLine() throws Exception {
+        Path dataDir = tmp.resolve("pg");
+        try (EmbeddedPostgres pg = EmbeddedPostgres.start(dataDir, 0)) {
+            PostmasterPid running = PostmasterPid.read(dataDir).orElseThrow();
+            assertThat(running.port()).isEqualTo(pg.port());
+            assertThat(running.servesDataDir(dataDir)).isTrue();
+            assertThat(running.servesDataDir(tmp.resolve("other"))).isFalse();
+        }
+    }
+
+    @Test
     void createDatabaseIfMissingQuotesNames() throws Exception {
         try (EmbeddedPostgres pg = EmbeddedPostgres.start(tmp.resolve("pg"), 0)) {
             pg.createDatabaseIfMissing("Odd \"Name\"");
