@@ -187,4 +187,22 @@ class AgentDaemonTest {
             assertThat(files.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".tmp-"));
         }
     }
+
+    @Test
+    void keepsPollingThroughACoordinatorOutageAndEndsWithExit2WhenItsCredentialIsRefused() throws Exception {
+        coordinator.getTaskFailure = io.grpc.Status.UNAVAILABLE.withDescription("coordinator restarting");
+        try (ConfigurableApplicationContext ctx = startAgent()) {
+            AgentRunner runner = ctx.getBean(AgentRunner.class);
+            Thread.sleep(600);
+            assertThat(runner.isRunning()).as("still polling during the outage").isTrue();
+            coordinator.getTaskFailure = io.grpc.Status.UNAUTHENTICATED.withDescription("credential revoked");
+            assertThat(CompletableFuture.supplyAsync(() -> {
+                try {
+                    return runner.awaitExit();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }).get(10, TimeUnit.SECONDS)).isEqualTo(TaskLoop.EXIT_REFUSED);
+        }
+    }
 }
