@@ -3,13 +3,12 @@ package io.fedlora.aggregation.strategy;
 import io.fedlora.aggregation.lora.LayoutGemm;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * Streaming state of one layer in one round. Weights are only known at the end (they are normalised by the total
@@ -25,6 +24,11 @@ import org.nd4j.linalg.ops.transforms.Transforms;
  *       {@code beta = 1/C}).</li>
  * </ul>
  * Storage therefore never exceeds {@code min(n*r*(d_out+d_in), d_out*d_in)} plus the two sums.
+ *
+ * <p>The per-client work on the small factors (validation, sums, centring, stacking) is plain Java over
+ * {@code float[]}/{@code double[]}: it is memory-bound and tiny next to the GEMM, and running it as dozens of
+ * separate native ops costs far more in per-op and thread-pool overhead than the arithmetic itself. The sums are
+ * kept in double. The only heavy operations (the residual GEMM, the dense accumulator) go to BLAS.
  */
 final class LayerAccumulator {
 
@@ -33,15 +37,22 @@ final class LayerAccumulator {
     private final boolean keepResidualState;
     private final boolean checkMetrics;
     private final AccumulatorMode mode;
-    private final INDArray sumA;
-    private final INDArray sumB;
+    private final int r;
+    private final int dOut;
+    private final int dIn;
+    private final double[] sumA;
+    private final double[] sumB;
     private double total;
     private int count;
-    private INDArray frozenA;
-    private final List<INDArray> storedA = new ArrayList<>();
-    private final List<INDArray> storedB = new ArrayList<>();
+    private float[] frozenA;
+    private final List<float[]> storedA = new ArrayList<>();
+    private final List<float[]> storedB = new ArrayList<>();
     private final List<Double> storedWeight = new ArrayList<>();
     private INDArray dense;
+
+    /** A validated client's factors, copied to c-order {@code float[]} ({@code A: r x d_in}, {@code B: d_out x r}). */
+    record Prepared(float[] a, float[] b) {
+    }
 
     LayerAccumulator(LoraLayer layer, StrategyRule rule, boolean checkMetrics, AccumulatorMode mode, INDArray frozenA) {
         this.layer = layer;
@@ -49,9 +60,12 @@ final class LayerAccumulator {
         this.checkMetrics = checkMetrics;
         this.keepResidualState = !rule.frozenA() && (rule.foldResidual() || checkMetrics);
         this.mode = mode;
-        this.sumA = Nd4j.zeros(DataType.FLOAT, layer.rank(), layer.dIn());
-        this.sumB = Nd4j.zeros(DataType.FLOAT, layer.dOut(), layer.rank());
-        this.frozenA = frozenA == null ? null : f32(frozenA).dup();
+        this.r = layer.rank();
+        this.dOut = layer.dOut();
+        this.dIn = layer.dIn();
+        this.sumA = new double[r * dIn];
+        this.sumB = new double[dOut * r];
+        this.frozenA = frozenA == null ? null : floats(frozenA);
         if (mode == AccumulatorMode.DENSE && keepResidualState) {
             dense = Nd4j.zeros(DataType.FLOAT, layer.baseShape());
         }
@@ -66,61 +80,64 @@ final class LayerAccumulator {
         return dense != null;
     }
 
-    /** Checks one client's factors for this layer without changing any state. */
-    void validate(String clientId, LoraFactors f) {
+    /** Checks one client's factors for this layer without changing any state, and copies them out. */
+    Prepared validate(String clientId, LoraFactors f) {
         try {
             f.checkFits(layer, "client " + clientId);
         } catch (IllegalArgumentException e) {
             throw new InvalidUpdateException(clientId, layer.module(), e.getMessage());
         }
-        if (!Double.isFinite(f.a().norm1Number().doubleValue()) || !Double.isFinite(f.b().norm1Number().doubleValue())) {
+        float[] a = floats(f.a());
+        float[] b = floats(f.b());
+        if (!allFinite(a) || !allFinite(b)) {
             throw new InvalidUpdateException(clientId, layer.module(), "factors contain NaN or infinite values");
         }
         if (rule.frozenA() && frozenA != null) {
-            double diff = Transforms.abs(f32(f.a()).sub(frozenA)).maxNumber().doubleValue();
+            double diff = 0;
+            for (int i = 0; i < a.length; i++) {
+                diff = Math.max(diff, Math.abs(a[i] - frozenA[i]));
+            }
             if (diff > 1e-6) {
                 throw new InvalidUpdateException(clientId, layer.module(), "FFA needs the frozen A unchanged, but this"
                         + " client's A differs from the round's A by up to " + diff);
             }
         }
+        return new Prepared(a, b);
     }
 
     /** Folds in one validated client's factors with raw weight {@code c}. */
-    void add(LoraFactors f, double c) {
-        INDArray a = f32(f.a());
-        INDArray b = f32(f.b());
+    void add(Prepared p, double c) {
         if (rule.frozenA() && frozenA == null) {
-            frozenA = a.dup();
+            frozenA = p.a();
         }
-        sumA.addi(a.mul(c));
-        sumB.addi(b.mul(c));
+        addScaled(sumA, p.a(), c);
+        addScaled(sumB, p.b(), c);
         total += c;
         count++;
         if (!keepResidualState) {
             return;
         }
-        if (dense == null && mode == AccumulatorMode.AUTO && factorStorageAfter(count) >= layer.baseShape()[0] * layer.baseShape()[1]) {
+        if (dense == null && mode == AccumulatorMode.AUTO && factorStorageAfter(count) >= (long) dOut * dIn) {
             switchToDense();
         }
         if (dense != null) {
-            LayoutGemm.addProduct(dense, layer.layout(), b, a, c, 1.0);
+            LayoutGemm.addProduct(dense, layer.layout(), matrix(p.b(), dOut, r), matrix(p.a(), r, dIn), c, 1.0);
         } else {
-            storedA.add(a == f.a() ? a.dup() : a);
-            storedB.add(b == f.b() ? b.dup() : b);
+            storedA.add(p.a());
+            storedB.add(p.b());
             storedWeight.add(c);
         }
     }
 
     private long factorStorageAfter(int clients) {
-        return (long) clients * layer.rank() * ((long) layer.dOut() + layer.dIn());
+        return (long) clients * r * ((long) dOut + dIn);
     }
 
     private void switchToDense() {
         dense = Nd4j.zeros(DataType.FLOAT, layer.baseShape());
         for (int i = 0; i < storedA.size(); i++) {
-            LayoutGemm.addProduct(dense, layer.layout(), storedB.get(i), storedA.get(i), storedWeight.get(i), 1.0);
-            storedA.get(i).close();
-            storedB.get(i).close();
+            LayoutGemm.addProduct(dense, layer.layout(), matrix(storedB.get(i), dOut, r), matrix(storedA.get(i), r, dIn),
+                    storedWeight.get(i), 1.0);
         }
         storedA.clear();
         storedB.clear();
@@ -140,26 +157,30 @@ final class LayerAccumulator {
 
     Outcome finish(INDArray base) {
         double s = layer.scaling().scale();
-        INDArray meanB = sumB.div(total);
-        INDArray meanA = rule.frozenA() ? frozenA.dup() : sumA.div(total);
-        LoraFactors global = new LoraFactors(meanA, meanB);
+        float[] meanB = scaled(sumB, 1.0 / total);
+        float[] meanA = rule.frozenA() ? frozenA.clone() : scaled(sumA, 1.0 / total);
+        INDArray meanAArr = matrix(meanA, r, dIn);
+        INDArray meanBArr = matrix(meanB, dOut, r);
+        LoraFactors global = new LoraFactors(meanAArr, meanBArr);
 
         INDArray target = null;
         if (checkMetrics) {
+            // Independent path to sum w_i (W0 + s B_i A_i): raw per-client products, never the centred factors.
             target = base == null ? Nd4j.zeros(DataType.FLOAT, layer.baseShape()) : f32(base).dup('c');
             if (rule.frozenA()) {
-                LayoutGemm.addProduct(target, layer.layout(), sumB, frozenA, s / total, 1.0);
+                LayoutGemm.addProduct(target, layer.layout(), matrix(scaled(sumB, 1.0), dOut, r), matrix(frozenA, r, dIn),
+                        s / total, 1.0);
             } else if (dense != null) {
                 target.addi(dense.mul(s / total));
             } else {
                 for (int i = 0; i < storedA.size(); i++) {
-                    LayoutGemm.addProduct(target, layer.layout(), storedB.get(i), storedA.get(i),
-                            s * storedWeight.get(i) / total, 1.0);
+                    LayoutGemm.addProduct(target, layer.layout(), matrix(storedB.get(i), dOut, r),
+                            matrix(storedA.get(i), r, dIn), s * storedWeight.get(i) / total, 1.0);
                 }
             }
         }
 
-        Residual residual = keepResidualState ? residual(meanA, meanB, s) : null;
+        Residual residual = keepResidualState ? residual(meanAArr, meanBArr, meanA, meanB, s) : null;
 
         Check check = null;
         if (checkMetrics) {
@@ -167,7 +188,7 @@ final class LayerAccumulator {
             if (rule.foldResidual()) {
                 residual.foldInto(published, layer.layout());
             }
-            LayoutGemm.addProduct(published, layer.layout(), meanB, meanA, s, 1.0);
+            LayoutGemm.addProduct(published, layer.layout(), meanBArr, meanAArr, s, 1.0);
             double err = published.distance2(target);
             double ref = target.norm2Number().doubleValue();
             double dev = residual == null ? 0.0 : residualNorm(residual);
@@ -178,30 +199,43 @@ final class LayerAccumulator {
         return new Outcome(global, rule.foldResidual() ? residual : null, check);
     }
 
-    private Residual residual(INDArray meanA, INDArray meanB, double s) {
+    private Residual residual(INDArray meanAArr, INDArray meanBArr, float[] meanA, float[] meanB, double s) {
         if (dense != null) {
             // D <- D/C - B'A', then scale: R in the layer's own layout, no transposed copy.
-            LayoutGemm.addProduct(dense, layer.layout(), meanB, meanA, -1.0, 1.0 / total);
+            LayoutGemm.addProduct(dense, layer.layout(), meanBArr, meanAArr, -1.0, 1.0 / total);
             dense.muli(s);
-            Residual r = Residual.ofScaledDense(dense, layer.layout(), s);
+            Residual res = Residual.ofScaledDense(dense, layer.layout(), s);
             dense = null;
-            return r;
+            return res;
         }
         int n = storedA.size();
-        int r = layer.rank();
-        INDArray u = Nd4j.createUninitialized(DataType.FLOAT, new long[] {layer.dOut(), (long) n * r}, 'f');
-        INDArray v = Nd4j.createUninitialized(DataType.FLOAT, new long[] {(long) n * r, layer.dIn()}, 'c');
+        int k = n * r;
+        // U = [B_1-B' ... B_n-B'] in column-major order (each client's block of r columns is contiguous);
+        // V = [w_1(A_1-A'); ...; w_n(A_n-A')] in row-major order.
+        float[] u = new float[Math.multiplyExact(dOut, k)];
+        float[] v = new float[Math.multiplyExact(k, dIn)];
         for (int i = 0; i < n; i++) {
-            NDArrayIndexRange block = new NDArrayIndexRange((long) i * r, (long) (i + 1) * r);
-            u.get(NDArrayIndex.all(), block.index()).assign(storedB.get(i)).subi(meanB);
-            v.get(block.index(), NDArrayIndex.all()).assign(storedA.get(i)).subi(meanA).muli(storedWeight.get(i) / total);
-            storedA.get(i).close();
-            storedB.get(i).close();
+            float[] b = storedB.get(i);
+            float[] a = storedA.get(i);
+            double w = storedWeight.get(i) / total;
+            for (int j = 0; j < r; j++) {
+                int col = (i * r + j) * dOut;
+                for (int o = 0; o < dOut; o++) {
+                    u[col + o] = b[o * r + j] - meanB[o * r + j];
+                }
+                int row = (i * r + j) * dIn;
+                int src = j * dIn;
+                for (int q = 0; q < dIn; q++) {
+                    v[row + q] = (float) (w * ((double) a[src + q] - meanA[src + q]));
+                }
+            }
+            storedA.set(i, null);
+            storedB.set(i, null);
         }
         storedA.clear();
         storedB.clear();
         storedWeight.clear();
-        return Residual.ofFactors(u, v, s);
+        return Residual.ofFactors(Nd4j.create(u, new long[] {dOut, k}, 'f'), Nd4j.create(v, new long[] {k, dIn}, 'c'), s);
     }
 
     /** {@code ||s U V||_F} via the Gram matrices, {@code sqrt(sum((U^T U) .* (V V^T)))}: k x k work, not d x k. */
@@ -217,14 +251,45 @@ final class LayerAccumulator {
         return Math.abs(res.scale()) * Math.sqrt(Math.max(0.0, sq));
     }
 
-    private static INDArray f32(INDArray x) {
-        return x.dataType() == DataType.FLOAT ? x : x.castTo(DataType.FLOAT);
+    private static void addScaled(double[] acc, float[] x, double c) {
+        for (int i = 0; i < acc.length; i++) {
+            acc[i] += c * x[i];
+        }
     }
 
-    /** A half-open row/column range as an ND4J index. */
-    private record NDArrayIndexRange(long from, long to) {
-        org.nd4j.linalg.indexing.INDArrayIndex index() {
-            return NDArrayIndex.interval(from, to);
+    private static float[] scaled(double[] x, double c) {
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = (float) (x[i] * c);
         }
+        return out;
+    }
+
+    private static boolean allFinite(float[] x) {
+        for (float f : x) {
+            if (!Float.isFinite(f)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A c-order fp32 copy of a matrix's values. */
+    static float[] floats(INDArray x) {
+        INDArray c = x.dataType() == DataType.FLOAT ? x : x.castTo(DataType.FLOAT);
+        if (c.isView() || c.ordering() != 'c' || c.offset() != 0 || c.data().length() != c.length()) {
+            c = c.dup('c');
+        }
+        float[] out = new float[Math.toIntExact(c.length())];
+        c.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer().get(out);
+        return out;
+    }
+
+    private static INDArray matrix(float[] values, int rows, int cols) {
+        return Nd4j.create(values, new long[] {rows, cols}, 'c');
+    }
+
+    private static INDArray f32(INDArray x) {
+        return x.dataType() == DataType.FLOAT ? x : x.castTo(DataType.FLOAT);
     }
 }

@@ -69,13 +69,12 @@ final class StreamingRoundAggregator implements RoundAggregator {
         if (!extra.isEmpty()) {
             throw new InvalidUpdateException(id, extra.iterator().next(), "modules not in this round's task: " + extra);
         }
+        Map<LayerAccumulator, LayerAccumulator.Prepared> prepared = new LinkedHashMap<>();
         for (LayerAccumulator acc : layers.values()) {
-            acc.validate(id, update.factors().get(acc.layer().module()));
+            prepared.put(acc, acc.validate(id, update.factors().get(acc.layer().module())));
         }
         double c = options.weighting().rawWeight(update.numExamples());
-        for (LayerAccumulator acc : layers.values()) {
-            acc.add(update.factors().get(acc.layer().module()), c);
-        }
+        prepared.forEach((acc, p) -> acc.add(p, c));
         clients.add(id);
         log.debug("{}: accepted update from {} ({} examples), {} so far", rule.name(), id, update.numExamples(), clients.size());
     }
@@ -118,7 +117,7 @@ final class StreamingRoundAggregator implements RoundAggregator {
         }
         double exact = refSq == 0 ? Double.NaN : Math.sqrt(errSq / refSq);
         double dev = refSq == 0 ? Double.NaN : Math.sqrt(devSq / refSq);
-        log.info("{}: aggregated {} clients over {} layers: exactness error {}, FedAvg deviation {}",
+        log.debug("{}: aggregated {} clients over {} layers: exactness error {}, FedAvg deviation {}",
                 rule.name(), clients.size(), layers.size(), exact, dev);
         return new AggregationResult(global, residuals, new AggregationMetrics(perLayer, exact, dev));
     }

@@ -1,0 +1,291 @@
+package io.fedlora.aggregation.cli;
+
+import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.LoraLayer;
+import io.fedlora.aggregation.peft.PeftAdapter;
+import io.fedlora.aggregation.peft.PeftAdapterConfig;
+import io.fedlora.aggregation.peft.PeftAdapterReader;
+import io.fedlora.aggregation.peft.PeftExporter;
+import io.fedlora.aggregation.peft.PeftFormatException;
+import io.fedlora.aggregation.safetensors.SafetensorsFormatException;
+import io.fedlora.aggregation.safetensors.SafetensorsReader;
+import io.fedlora.aggregation.safetensors.SafetensorsWriter;
+import io.fedlora.aggregation.safetensors.TensorInfo;
+import io.fedlora.aggregation.strategy.AggregationOptions;
+import io.fedlora.aggregation.strategy.AggregationResult;
+import io.fedlora.aggregation.strategy.AggregationStrategy;
+import io.fedlora.aggregation.strategy.ClientUpdate;
+import io.fedlora.aggregation.strategy.InvalidUpdateException;
+import io.fedlora.aggregation.strategy.LayerMetrics;
+import io.fedlora.aggregation.strategy.Residual;
+import io.fedlora.aggregation.strategy.RoundAggregator;
+import io.fedlora.aggregation.strategy.Strategies;
+import io.fedlora.aggregation.strategy.Weighting;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * {@code aggregate}: reads a frozen base ({@code .safetensors}, original keys) and several PEFT adapter directories
+ * with example counts, aggregates them with the chosen strategy, and writes the PEFT export atomically (into a temp
+ * directory renamed onto {@code --out} at the very end), so any error leaves {@code --out} untouched.
+ */
+final class AggregateCommand {
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    AggregateCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    /** One {@code --update DIR[:N]}. */
+    record UpdateArg(Path dir, long examples) {
+        static UpdateArg parse(String s) {
+            int colon = s.lastIndexOf(':');
+            if (colon > 0 && colon < s.length() - 1 && s.substring(colon + 1).chars().allMatch(Character::isDigit)) {
+                long n;
+                try {
+                    n = Long.parseLong(s.substring(colon + 1));
+                } catch (NumberFormatException e) {
+                    throw new CliException("--update " + s + ": example count is not a number");
+                }
+                if (n <= 0) {
+                    throw new CliException("--update " + s + ": example count must be positive");
+                }
+                return new UpdateArg(Path.of(s.substring(0, colon)), n);
+            }
+            return new UpdateArg(Path.of(s), 1);
+        }
+    }
+
+    void run(List<String> argList) throws IOException {
+        CliArgs args = new CliArgs(argList, Set.of("base", "update", "strategy", "out"), Set.of("uniform"));
+        Path basePath = Path.of(args.required("base"));
+        Path outDir = Path.of(args.required("out")).toAbsolutePath().normalize();
+        List<UpdateArg> updates = args.all("update").stream().map(UpdateArg::parse).toList();
+        if (updates.isEmpty()) {
+            throw new CliException("give at least one --update DIR[:N]");
+        }
+        AggregationStrategy strategy;
+        try {
+            strategy = Strategies.byName(args.get("strategy", "fedex"));
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage());
+        }
+        Weighting weighting = args.flag("uniform") ? Weighting.UNIFORM : Weighting.EXAMPLES;
+        checkOutputFree(outDir);
+        if (!Files.isRegularFile(basePath)) {
+            throw new CliException("--base " + basePath + ": no such file");
+        }
+
+        try (SafetensorsReader base = SafetensorsReader.open(basePath)) {
+            List<PeftAdapter> adapters = new ArrayList<>();
+            for (UpdateArg u : updates) {
+                if (!Files.isDirectory(u.dir())) {
+                    throw new CliException("--update " + u.dir() + ": no such directory");
+                }
+                adapters.add(PeftAdapterReader.read(u.dir()));
+            }
+            PeftAdapter first = adapters.get(0);
+            for (int i = 1; i < adapters.size(); i++) {
+                checkCompatible(updates.get(0).dir(), first, updates.get(i).dir(), adapters.get(i));
+            }
+            List<LoraLayer> layers = first.layers();
+            Map<String, String> baseKeys = new LinkedHashMap<>();
+            Map<String, INDArray> baseWeights = new LinkedHashMap<>();
+            for (LoraLayer layer : layers) {
+                String key = baseKey(base, layer);
+                TensorInfo info = base.info(key);
+                if (!info.dtype().isFloatingPoint()) {
+                    throw new CliException(basePath + ": '" + key + "' has dtype " + info.dtype() + ", not a float weight");
+                }
+                if (!Arrays.equals(info.shape(), layer.baseShape())) {
+                    throw new CliException(basePath + ": '" + key + "' has shape " + Arrays.toString(info.shape())
+                            + " but the adapters' " + layer.layout() + " layer (fan_in_fan_out="
+                            + layer.layout().fanInFanOut() + ", d_out=" + layer.dOut() + ", d_in=" + layer.dIn()
+                            + ") needs " + Arrays.toString(layer.baseShape()));
+                }
+                baseKeys.put(layer.module(), key);
+                baseWeights.put(layer.module(), base.readFloat(key));
+            }
+
+            AggregationOptions options = AggregationOptions.defaults(weighting, Map.of()).withBaseWeights(baseWeights);
+            RoundAggregator agg = strategy.begin(layers, options);
+            long start = System.nanoTime();
+            for (int i = 0; i < adapters.size(); i++) {
+                UpdateArg u = updates.get(i);
+                try {
+                    agg.add(new ClientUpdate(u.dir().toString(), u.examples(), adapters.get(i).factors()));
+                } catch (InvalidUpdateException e) {
+                    throw new CliException(u.dir() + ": " + e.getMessage());
+                }
+            }
+            AggregationResult result = agg.finish();
+            double ms = (System.nanoTime() - start) / 1e6;
+
+            Map<String, INDArray> replaced = new LinkedHashMap<>();
+            for (Map.Entry<String, Residual> e : result.residuals().entrySet()) {
+                INDArray w = baseWeights.get(e.getKey());
+                e.getValue().foldInto(w, first.config().layout());
+                replaced.put(baseKeys.get(e.getKey()), w);
+            }
+            PeftAdapterConfig cfg = new PeftAdapterConfig(first.config().r(), first.config().loraAlpha(),
+                    first.config().targetModules(), first.config().fanInFanOut(), first.config().useRslora(),
+                    first.config().baseModelNameOrPath());
+            writeAtomically(outDir, tmp -> PeftExporter.export(tmp, cfg, result.global(), first.transformerPrefix(),
+                    base, replaced));
+            printSummary(strategy.name(), weighting, updates, layers, result, ms, outDir);
+        } catch (PeftFormatException | SafetensorsFormatException e) {
+            throw new CliException(e.getMessage());
+        }
+    }
+
+    private static String baseKey(SafetensorsReader base, LoraLayer layer) {
+        String plain = layer.baseKey();
+        String prefixed = "transformer." + plain;
+        if (base.tensors().containsKey(plain)) {
+            return plain;
+        }
+        if (base.tensors().containsKey(prefixed)) {
+            return prefixed;
+        }
+        throw new CliException(base.file() + ": missing base weight '" + plain + "' (nor '" + prefixed + "') for module "
+                + layer.module());
+    }
+
+    private static void checkCompatible(Path refDir, PeftAdapter ref, Path dir, PeftAdapter other) {
+        PeftAdapterConfig a = ref.config();
+        PeftAdapterConfig b = other.config();
+        Path cfg = dir.resolve(PeftAdapterConfig.FILE_NAME);
+        if (a.r() != b.r()) {
+            throw new CliException(cfg + ": 'r' is " + b.r() + " but " + refDir + " has " + a.r());
+        }
+        if (a.loraAlpha() != b.loraAlpha()) {
+            throw new CliException(cfg + ": 'lora_alpha' is " + b.loraAlpha() + " but " + refDir + " has " + a.loraAlpha());
+        }
+        if (a.useRslora() != b.useRslora()) {
+            throw new CliException(cfg + ": 'use_rslora' is " + b.useRslora() + " but " + refDir + " has " + a.useRslora());
+        }
+        if (a.fanInFanOut() != b.fanInFanOut()) {
+            throw new CliException(cfg + ": 'fan_in_fan_out' is " + b.fanInFanOut() + " but " + refDir + " has "
+                    + a.fanInFanOut());
+        }
+        if (!a.targetModules().equals(b.targetModules())) {
+            throw new CliException(cfg + ": 'target_modules' " + b.targetModules() + " differ from " + refDir + "'s "
+                    + a.targetModules());
+        }
+        Path weights = dir.resolve(PeftAdapterReader.WEIGHTS_FILE);
+        Set<String> missing = new TreeSet<>(ref.factors().keySet());
+        missing.removeAll(other.factors().keySet());
+        if (!missing.isEmpty()) {
+            throw new CliException(weights + ": missing key '" + PeftAdapter.peftKey(missing.iterator().next(), "lora_A",
+                    other.transformerPrefix()) + "' (present in " + refDir + ")");
+        }
+        Set<String> extra = new TreeSet<>(other.factors().keySet());
+        extra.removeAll(ref.factors().keySet());
+        if (!extra.isEmpty()) {
+            throw new CliException(weights + ": key '" + PeftAdapter.peftKey(extra.iterator().next(), "lora_A",
+                    other.transformerPrefix()) + "' is not in " + refDir);
+        }
+        for (Map.Entry<String, LoraFactors> e : ref.factors().entrySet()) {
+            LoraFactors x = e.getValue();
+            LoraFactors y = other.factors().get(e.getKey());
+            for (String f : List.of("lora_A", "lora_B")) {
+                long[] sx = f.equals("lora_A") ? x.a().shape() : x.b().shape();
+                long[] sy = f.equals("lora_A") ? y.a().shape() : y.b().shape();
+                if (!Arrays.equals(sx, sy)) {
+                    throw new CliException(weights + ": '" + PeftAdapter.peftKey(e.getKey(), f, other.transformerPrefix())
+                            + "' has shape " + Arrays.toString(sy) + " but " + refDir + " has " + Arrays.toString(sx));
+                }
+            }
+        }
+    }
+
+    private static void checkOutputFree(Path outDir) throws IOException {
+        if (Files.exists(outDir)) {
+            if (!Files.isDirectory(outDir)) {
+                throw new CliException("--out " + outDir + " exists and is not a directory");
+            }
+            try (Stream<Path> s = Files.list(outDir)) {
+                if (s.findAny().isPresent()) {
+                    throw new CliException("--out " + outDir + " exists and is not empty");
+                }
+            }
+        }
+    }
+
+    interface Export {
+        void into(Path dir) throws IOException;
+    }
+
+    /** Writes into a sibling temp directory, then renames it onto {@code outDir}; on failure removes the temp dir. */
+    static void writeAtomically(Path outDir, Export export) throws IOException {
+        Path parent = outDir.getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempDirectory(parent, "." + outDir.getFileName() + ".tmp");
+        try {
+            export.into(tmp);
+            checkOutputFree(outDir);
+            Files.deleteIfExists(outDir); // only an empty directory can be here
+            try {
+                Files.move(tmp, outDir, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, outDir);
+            }
+            SafetensorsWriter.fsyncDirectory(parent);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(tmp);
+            throw e;
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private void printSummary(String strategy, Weighting weighting, List<UpdateArg> updates, List<LoraLayer> layers,
+                              AggregationResult result, double ms, Path outDir) {
+        out.printf("strategy %s, weighting %s, %d clients, %d layers, aggregated in %.1f ms%n", strategy,
+                weighting.name().toLowerCase(), updates.size(), layers.size(), ms);
+        for (UpdateArg u : updates) {
+            out.printf("  client %s: %d examples%n", u.dir(), u.examples());
+        }
+        out.printf("%-32s %-7s %-14s %-16s %-18s %s%n", "layer", "layout", "shape", "exactness_error",
+                "fedavg_deviation", "residual");
+        for (LoraLayer l : layers) {
+            LayerMetrics m = result.metrics().perLayer().get(l.module());
+            Residual r = result.residuals().get(l.module());
+            String res = r == null ? "-" : r.hasFactors()
+                    ? "rank<=" + r.innerDim() + (r.factorsSmallerThanDense() ? " (factors smaller)" : " (dense smaller)")
+                    : "dense";
+            out.printf("%-32s %-7s %-14s %-16.3e %-18.3e %s%n", l.module(), l.layout(), l.dOut() + "x" + l.dIn(),
+                    m.exactnessRelError(), m.fedavgDeviationRel(), res);
+        }
+        out.printf("overall: exactness_rel_error %.3e, fedavg_deviation_rel %.3e%n",
+                result.metrics().exactnessRelError(), result.metrics().fedavgDeviationRel());
+        out.printf("wrote %s (%s, %s, %s)%n", outDir, PeftAdapterConfig.FILE_NAME, PeftAdapterReader.WEIGHTS_FILE,
+                PeftExporter.MODEL_FILE);
+    }
+}

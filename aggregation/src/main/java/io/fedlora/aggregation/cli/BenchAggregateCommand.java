@@ -1,0 +1,170 @@
+package io.fedlora.aggregation.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fedlora.aggregation.lora.LayoutGemm;
+import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.LoraLayer;
+import io.fedlora.aggregation.lora.LoraScaling;
+import io.fedlora.aggregation.lora.WeightLayout;
+import io.fedlora.aggregation.strategy.AggregationOptions;
+import io.fedlora.aggregation.strategy.AggregationResult;
+import io.fedlora.aggregation.strategy.ClientUpdate;
+import io.fedlora.aggregation.strategy.FedExStrategy;
+import io.fedlora.aggregation.strategy.Residual;
+import io.fedlora.aggregation.strategy.RoundAggregator;
+import io.fedlora.aggregation.strategy.Weighting;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.DoubleSupplier;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.rng.Random;
+import org.nd4j.linalg.factory.Nd4j;
+
+/**
+ * {@code bench aggregate}: times one FedEx round of one layer (stream n updates in, finish, fold the residual
+ * into W0) against a plain sgemm of the same M = d_out, N = d_in, K = n*r, and against the reference code's way
+ * (a dense d_out x d_in product per client, then averaged). Progress goes to stderr; one JSON object is the last
+ * line on stdout.
+ */
+final class BenchAggregateCommand {
+
+    private final PrintStream out;
+    private final PrintStream err;
+
+    BenchAggregateCommand(PrintStream out, PrintStream err) {
+        this.out = out;
+        this.err = err;
+    }
+
+    void run(List<String> argList) {
+        CliArgs args = new CliArgs(argList, Set.of("d", "k", "r", "clients", "layout", "repeats", "warmup", "seed"),
+                Set.of("json"));
+        int d = args.intValue("d", 4096);
+        int k = args.intValue("k", 4096);
+        int r = args.intValue("r", 16);
+        int n = args.intValue("clients", 10);
+        int repeats = args.intValue("repeats", 5);
+        int warmup = Integer.parseInt(args.get("warmup", "2"));
+        long seed = Long.parseLong(args.get("seed", "42"));
+        WeightLayout layout = switch (args.get("layout", "linear").toLowerCase(Locale.ROOT)) {
+            case "linear" -> WeightLayout.LINEAR;
+            case "conv1d" -> WeightLayout.CONV1D;
+            default -> throw new CliException("--layout must be linear or conv1d");
+        };
+        LoraLayer layer = new LoraLayer("bench", d, k, r, layout, new LoraScaling(2.0 * r, r, false));
+        Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
+        INDArray w0 = Nd4j.rand(rng, layer.baseShape()).subi(0.5).muli(0.2).castTo(DataType.FLOAT);
+        List<ClientUpdate> updates = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            INDArray a = Nd4j.rand(rng, r, k).subi(0.5).divi(Math.sqrt(k)).castTo(DataType.FLOAT);
+            INDArray b = Nd4j.rand(rng, d, r).subi(0.5).muli(0.02).castTo(DataType.FLOAT);
+            updates.add(new ClientUpdate("c" + i, 100L + 37L * i, Map.of("bench", new LoraFactors(a, b))));
+        }
+        err.printf("bench aggregate: d_out=%d d_in=%d r=%d clients=%d layout=%s repeats=%d%n", d, k, r, n, layout, repeats);
+
+        // Exactness, measured once with the dense check (not timed).
+        AggregationOptions withMetrics = AggregationOptions.defaults(Weighting.EXAMPLES, Map.of())
+                .withBaseWeights(Map.of("bench", w0)).withMetrics(true);
+        AggregationResult checked = aggregate(layer, updates, withMetrics);
+        Residual residual = checked.residuals().get("bench");
+
+        INDArray w = w0.dup('c');
+        AggregationOptions timedOpts = AggregationOptions.defaults(Weighting.EXAMPLES, Map.of()).withMetrics(false);
+        double fusedMs = median("fused", warmup, repeats, () -> {
+            long t = System.nanoTime();
+            AggregationResult res = aggregate(layer, updates, timedOpts);
+            res.residuals().get("bench").foldInto(w, layout);
+            return (System.nanoTime() - t) / 1e6;
+        });
+
+        long inner = (long) n * r;
+        INDArray u = Nd4j.rand(rng, d, inner).castTo(DataType.FLOAT);
+        INDArray v = Nd4j.rand(rng, inner, k).castTo(DataType.FLOAT);
+        INDArray c = Nd4j.create(DataType.FLOAT, new long[] {d, k}, 'c');
+        double gemmMs = median("sgemm", warmup, repeats, () -> {
+            long t = System.nanoTime();
+            Nd4j.gemm(u, v, c, false, false, 1.0, 1.0);
+            return (System.nanoTime() - t) / 1e6;
+        });
+
+        INDArray wNaive = w0.dup('c');
+        double naiveMs = median("naive", warmup, repeats, () -> {
+            long t = System.nanoTime();
+            naive(layer, updates, wNaive);
+            return (System.nanoTime() - t) / 1e6;
+        });
+
+        double flops = 2.0 * d * k * inner;
+        ObjectNode json = new ObjectMapper().createObjectNode();
+        json.put("d_out", d).put("d_in", k).put("r", r).put("clients", n).put("layout", layout.name().toLowerCase(Locale.ROOT))
+                .put("inner_dim", inner).put("repeats", repeats)
+                .put("exactness_rel_error", checked.metrics().exactnessRelError())
+                .put("fedavg_deviation_rel", checked.metrics().fedavgDeviationRel())
+                .put("ms", round(fusedMs)).put("gflops", round(flops / fusedMs / 1e6))
+                .put("gemm_ms", round(gemmMs)).put("gemm_gflops", round(flops / gemmMs / 1e6))
+                .put("ratio_to_gemm", round(gemmMs / fusedMs))
+                .put("naive_ms", round(naiveMs)).put("speedup_vs_naive", round(naiveMs / fusedMs))
+                .put("residual_dense_bytes", residual.denseElements() * 4L)
+                .put("residual_factor_bytes", residual.factorElements() * 4L)
+                .put("residual_factors_smaller", residual.factorsSmallerThanDense())
+                .put("backend", Nd4j.getBackend().getClass().getSimpleName())
+                .put("threads", Nd4j.getEnvironment().maxMasterThreads())
+                .put("cpus", Runtime.getRuntime().availableProcessors());
+        if (!args.flag("json")) {
+            out.printf("fused FedEx %.1f ms (%.1f GFLOP/s), plain sgemm %.1f ms, naive %.1f ms%n", fusedMs,
+                    flops / fusedMs / 1e6, gemmMs, naiveMs);
+        }
+        out.println(json);
+    }
+
+    private static AggregationResult aggregate(LoraLayer layer, List<ClientUpdate> updates, AggregationOptions opts) {
+        RoundAggregator agg = new FedExStrategy().begin(List.of(layer), opts);
+        updates.forEach(agg::add);
+        return agg.finish();
+    }
+
+    /**
+     * The reference code's way: a dense {@code B_i A_i} per client, averaged, minus {@code B'A'}, added to W0
+     * (in the layer's layout, to be fair).
+     */
+    static void naive(LoraLayer layer, List<ClientUpdate> updates, INDArray w) {
+        double total = updates.stream().mapToDouble(ClientUpdate::numExamples).sum();
+        INDArray sum = Nd4j.zeros(DataType.FLOAT, layer.dOut(), layer.dIn());
+        INDArray meanA = Nd4j.zeros(DataType.FLOAT, layer.rank(), layer.dIn());
+        INDArray meanB = Nd4j.zeros(DataType.FLOAT, layer.dOut(), layer.rank());
+        for (ClientUpdate u : updates) {
+            LoraFactors f = u.factors().get(layer.module());
+            double wi = u.numExamples() / total;
+            INDArray product = f.b().mmul(f.a());
+            sum.addi(product.muli(wi));
+            meanA.addi(f.a().mul(wi));
+            meanB.addi(f.b().mul(wi));
+        }
+        INDArray residual = sum.subi(meanB.mmul(meanA)).muli(layer.scaling().scale());
+        w.addi(layer.layout() == WeightLayout.LINEAR ? residual : residual.transpose());
+    }
+
+    private double median(String what, int warmup, int repeats, DoubleSupplier run) {
+        for (int i = 0; i < warmup; i++) {
+            run.getAsDouble();
+        }
+        double[] t = new double[repeats];
+        for (int i = 0; i < repeats; i++) {
+            t[i] = run.getAsDouble();
+            err.printf("  %s %d/%d: %.1f ms%n", what, i + 1, repeats, t[i]);
+        }
+        Arrays.sort(t);
+        return repeats % 2 == 1 ? t[repeats / 2] : (t[repeats / 2 - 1] + t[repeats / 2]) / 2;
+    }
+
+    private static double round(double x) {
+        return Math.round(x * 1000.0) / 1000.0;
+    }
+}
