@@ -67,13 +67,24 @@ public final class TestPostgres {
         PostgresServer server = switch (forced) {
             case "embedded" -> EmbeddedServer.start();
             case "testcontainers" -> ContainerServer.start();
-            case "auto", "" -> DockerProbe.forThisProcess().dockerAvailable() ? ContainerServer.start() : EmbeddedServer.start();
+            case "auto", "" -> DockerProbe.forThisProcess().dockerAvailable() ? containerOrEmbedded() : EmbeddedServer.start();
             default -> throw new IllegalArgumentException(
                     "fedlora.test.postgres must be embedded, testcontainers or auto, was " + forced);
         };
         log.info("Test PostgreSQL: {} at {} (ready in {} ms)", server.kind(), server.jdbcUrl("postgres"),
                 (System.nanoTime() - started) / 1_000_000);
         return new TestPostgres(server);
+    }
+
+    /** A Docker engine answered, but it may still fail to start the container (no image offline, for one). */
+    private static PostgresServer containerOrEmbedded() {
+        try {
+            return ContainerServer.start();
+        } catch (RuntimeException e) {
+            log.warn("Docker answered but the PostgreSQL container ({}) did not start ({}); using the embedded server",
+                    ContainerServer.IMAGE, e.toString());
+            return EmbeddedServer.start();
+        }
     }
 
     /** Lazily starts the server once; remembers a failure so every caller sees its cause. */
