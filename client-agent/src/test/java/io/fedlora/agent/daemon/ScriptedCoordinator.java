@@ -76,6 +76,11 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     private final Server server;
 
     ScriptedCoordinator() throws IOException {
+        this(null);
+    }
+
+    /** With {@code tls} set the server speaks TLS (and requires client certificates if the context says so). */
+    ScriptedCoordinator(io.netty.handler.ssl.SslContext tls) throws IOException {
         ServerInterceptor captureAuth = new ServerInterceptor() {
             @Override
             public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call, Metadata headers,
@@ -84,8 +89,12 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
                 return Contexts.interceptCall(Context.current().withValue(AUTH, auth), call, headers, next);
             }
         };
-        server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-                .addService(ServerInterceptors.intercept(this, captureAuth)).build().start();
+        NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+                .addService(ServerInterceptors.intercept(this, captureAuth));
+        if (tls != null) {
+            builder.sslContext(tls);
+        }
+        server = builder.build().start();
     }
 
     String target() {
