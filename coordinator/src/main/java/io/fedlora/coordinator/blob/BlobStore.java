@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.stereotype.Component;
 
 /**
@@ -34,6 +35,7 @@ public class BlobStore {
     private final Path root;
     private final Path tmp;
 
+    @Autowired
     public BlobStore(FedloraProperties properties) {
         this(properties.blobDir());
     }

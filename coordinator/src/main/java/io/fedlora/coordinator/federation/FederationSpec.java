@@ -1,5 +1,6 @@
 package io.fedlora.coordinator.federation;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.DecimalMax;
@@ -53,8 +54,9 @@ public record FederationSpec(
     }
 
     /** A round can only aggregate when at least {@code minClients} were selected. */
+    @JsonIgnore
     @AssertTrue(message = "minClients must not exceed clientsPerRound.minimum")
-    public boolean isMinClients() {
+    public boolean isMinClientsWithinMinimum() {
         return clientsPerRound.minimum() == null || minClients <= clientsPerRound.minimum();
     }
 
@@ -95,8 +97,9 @@ public record FederationSpec(
         }
 
         /** Either epochs or steps must make the client train at all. */
+        @JsonIgnore
         @AssertTrue(message = "localEpochs or localSteps must be positive")
-        public boolean isLocalEpochs() {
+        public boolean isLocalEpochsOrSteps() {
             return localEpochs > 0 || localSteps > 0;
         }
     }
