@@ -73,8 +73,7 @@ public final class Heartbeats implements AutoCloseable {
             return true;
         } catch (StatusRuntimeException e) {
             if (!failing || !Retrier.isRetryable(e.getStatus())) {
-                log.warn("heartbeat failed: {}{}", e.getStatus().getCode(),
-                        e.getStatus().getDescription() == null ? "" : " (" + e.getStatus().getDescription() + ")");
+                log.warn("heartbeat failed: {}", Retrier.describe(e.getStatus()));
             }
             failing = true;
             return false;

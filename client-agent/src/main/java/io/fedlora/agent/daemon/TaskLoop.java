@@ -5,6 +5,7 @@ import io.fedlora.agent.daemon.cache.ModelCache;
 import io.fedlora.agent.daemon.cache.ModelDownloader;
 import io.fedlora.agent.daemon.cache.ModelIntegrityException;
 import io.fedlora.agent.daemon.transport.CoordinatorClient;
+import io.fedlora.agent.daemon.transport.Retrier;
 import io.fedlora.agent.daemon.upload.UpdateUploader;
 import io.fedlora.agent.daemon.upload.UploadOutcome;
 import io.fedlora.agent.daemon.work.EvaluationJob;
@@ -68,6 +69,7 @@ public final class TaskLoop {
     public int run() {
         StoredCredential credential;
         try {
+            checkDataDir();
             credential = enroller.ensureEnrolled();
             downloader.recover();
             status.cachedVersion(cache.newestVersion(credential.federationId()));
@@ -78,6 +80,10 @@ public final class TaskLoop {
             log.info("agent stopped");
             return EXIT_OK;
         } catch (StatusRuntimeException e) {
+            if (Retrier.isRetryable(e.getStatus())) {
+                log.error("the coordinator stayed unreachable: {}", reason(e.getStatus()));
+                return EXIT_BROKEN;
+            }
             log.error("the coordinator refused this agent: {}", reason(e.getStatus()));
             return EXIT_REFUSED;
         } catch (IOException | RuntimeException e) {
@@ -157,12 +163,22 @@ public final class TaskLoop {
         }
     }
 
+    /** Fails fast on a node that could never train, instead of failing every task it is given. */
+    private void checkDataDir() {
+        if (!java.nio.file.Files.isRegularFile(props.trainFile())) {
+            throw new IllegalStateException("no training data: " + props.trainFile() + " does not exist");
+        }
+        if (!java.nio.file.Files.isRegularFile(props.evalFile())) {
+            log.warn("no evaluation data: {} does not exist; EVALUATE tasks will fail", props.evalFile());
+        }
+    }
+
     /** Waits before polling again after a failed task, so a persistent fault does not become a hot loop. */
     private void pause() throws InterruptedException {
         Thread.sleep(props.retry().maxBackoff().toMillis());
     }
 
     private static String reason(Status status) {
-        return status.getDescription() == null ? status.getCode().toString() : status.getCode() + ": " + status.getDescription();
+        return Retrier.describe(status);
     }
 }

@@ -76,8 +76,19 @@ public final class Retrier {
         return Duration.ofMillis(Math.max(1, Math.round(jittered)));
     }
 
-    static String describe(Status status) {
-        return status.getDescription() == null ? status.getCode().toString()
-                : status.getCode() + ": " + status.getDescription();
+    /** Code, description and (for transport failures such as "io exception") the underlying cause. */
+    public static String describe(Status status) {
+        StringBuilder s = new StringBuilder(status.getCode().toString());
+        if (status.getDescription() != null) {
+            s.append(": ").append(status.getDescription());
+        }
+        Throwable cause = status.getCause();
+        while (cause != null && cause.getCause() != null && cause.getMessage() == null) {
+            cause = cause.getCause();
+        }
+        if (cause != null && cause.getMessage() != null) {
+            s.append(" (").append(cause.getMessage()).append(')');
+        }
+        return s.toString();
     }
 }

@@ -88,8 +88,7 @@ public final class UpdateUploader {
                     receipt.getDuplicate() ? " (duplicate of an earlier attempt)" : "", receipt.getBytesReceived());
             return new UploadOutcome(UploadOutcome.Kind.ACCEPTED, receipt.getUpdateId());
         } catch (StatusRuntimeException e) {
-            String reason = e.getStatus().getCode() + (e.getStatus().getDescription() == null ? ""
-                    : ": " + e.getStatus().getDescription());
+            String reason = Retrier.describe(e.getStatus());
             if (Retrier.isRetryable(e.getStatus())) {
                 log.warn("update for round {} not delivered yet ({}); kept on disk for a later attempt", pending.round(), reason);
                 return new UploadOutcome(UploadOutcome.Kind.PENDING, reason);
