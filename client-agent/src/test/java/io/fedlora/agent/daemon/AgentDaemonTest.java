@@ -158,7 +158,9 @@ class AgentDaemonTest {
         assertThat(ffaB).as("ffa trains B away from zero").isNotEqualTo(start.b().data().asFloat());
 
         assertThat(coordinator.heartbeats).isNotEmpty();
-        assertThat(coordinator.heartbeats.get(coordinator.heartbeats.size() - 1).getDevice()).isNotBlank();
+        assertThat(coordinator.heartbeats.get(coordinator.heartbeats.size() - 1).getDevice()).contains("Backend").contains("threads");
+        assertThat(coordinator.heartbeats).anySatisfy(h -> assertThat(h.getCachedModelVersion()).isZero());
+        assertThat(coordinator.heartbeats).anySatisfy(h -> assertThat(h.getState()).startsWith("training round"));
         assertThat(tmp.resolve("work/pending-upload.json")).doesNotExist();
     }
 
