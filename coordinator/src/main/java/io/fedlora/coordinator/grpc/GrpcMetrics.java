@@ -6,7 +6,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Transport counters: {@code fedlora.grpc.bytes} (tag {@code direction} = in | out, serialized message
- * bytes of the Federation service) and {@code fedlora.updates.rejected} (tag {@code reason}).
+ * bytes of the Federation service) and {@code fedlora.updates.rejected} (tag {@code reason}) for the
+ * uploads the transport itself refuses (malformed stream, checksum, size); refusals raised by the
+ * {@code ClientGateway} are counted there, under the same meter name, with the gateway's reasons.
  */
 @Component
 public class GrpcMetrics {

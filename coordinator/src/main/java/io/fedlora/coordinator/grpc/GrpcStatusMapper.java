@@ -51,7 +51,7 @@ public final class GrpcStatusMapper {
                 .asRuntimeException();
     }
 
-    /** The {@code fedlora.updates.rejected} reason tag for a failed upload. */
+    /** The {@code fedlora.updates.rejected} reason tag for an upload the transport refused or failed. */
     public static String rejectionReason(Throwable error) {
         if (error instanceof UploadRejectedException e) {
             return e.reason();

@@ -79,6 +79,10 @@ public final class UploadAssembler {
                         "tensor '" + name + "' has dtype " + spec.dtype() + "; updates are F32, F16, BF16 or F64");
             }
             long expected = byteSize(spec);
+            if (expected > Integer.MAX_VALUE - 8 || expected > maxBytes - total) {
+                throw new UploadRejectedException("oversize", Status.Code.RESOURCE_EXHAUSTED,
+                        "upload declares more than the limit of " + maxBytes + " bytes");
+            }
             if (meta.getByteSize() != expected) {
                 throw UploadRejectedException.invalid("header", "tensor '" + name + "' declares byte_size "
                         + meta.getByteSize() + " but shape " + Arrays.toString(spec.shape()) + " of "
@@ -86,10 +90,6 @@ public final class UploadAssembler {
             }
             if (!SHA256_HEX.matcher(meta.getSha256()).matches()) {
                 throw UploadRejectedException.invalid("header", "tensor '" + name + "' has no valid hex sha256");
-            }
-            if (expected > Integer.MAX_VALUE - 8 || expected > maxBytes - total) {
-                throw new UploadRejectedException("oversize", Status.Code.RESOURCE_EXHAUSTED,
-                        "upload declares more than the limit of " + maxBytes + " bytes");
             }
             total += expected;
             specs.add(spec);

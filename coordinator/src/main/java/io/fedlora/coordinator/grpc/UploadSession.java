@@ -1,6 +1,7 @@
 package io.fedlora.coordinator.grpc;
 
 import io.fedlora.coordinator.clientapi.AuthenticatedClient;
+import io.fedlora.coordinator.clientapi.ClientApiException;
 import io.fedlora.coordinator.clientapi.ClientGateway;
 import io.fedlora.coordinator.clientapi.DecodedTensor;
 import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
@@ -156,8 +157,10 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
     }
 
     private void reject(RuntimeException e) {
-        String reason = GrpcStatusMapper.rejectionReason(e);
-        metrics.uploadRejected(reason);
+        if (!(e instanceof ClientApiException)) {
+            // the gateway counts its own refusals, with its own reasons
+            metrics.uploadRejected(GrpcStatusMapper.rejectionReason(e));
+        }
         var status = GrpcStatusMapper.toStatus(e, "UploadUpdate");
         log.info("Rejected upload {} of client {}: {} {}", header == null ? "(no header)" : header.uploadId(),
                 client.clientId(), status.getStatus().getCode(), status.getStatus().getDescription());

@@ -180,8 +180,7 @@ class GrpcWireTest {
         nan.tensors().get(1).values()[3] = Float.NaN;
         assertStatus(() -> agent.upload(nan), Status.Code.INVALID_ARGUMENT, "holds non-finite values");
         assertThat(gateway.stored).isEmpty();
-        assertThat(registry.get(GrpcMetrics.REJECTED).tag("reason", "failed_precondition").counter().count()).isEqualTo(1);
-        assertThat(registry.get(GrpcMetrics.REJECTED).tag("reason", "invalid_argument").counter().count()).isEqualTo(1);
+        assertThat(registry.find(GrpcMetrics.REJECTED).counters()).as("the gateway counts its own refusals").isEmpty();
     }
 
     @Test
