@@ -42,8 +42,9 @@ public record AgentProperties(
         @DefaultValue("10") int logEverySteps) {
 
     /**
-     * TLS towards the coordinator. With only {@code trustCert} the server is authenticated; adding
-     * {@code clientCert} and {@code clientKey} (PKCS#8 PEM) authenticates the agent too (mTLS).
+     * TLS towards the coordinator. With only {@code trustCert} (PEM CA; absent: the JVM's trust store) the server is
+     * authenticated; adding {@code clientCert} and {@code clientKey} (PKCS#8 PEM) authenticates the agent too (mTLS).
+     * {@code authority} overrides the host name checked against the server certificate.
      */
     public record Tls(@DefaultValue("false") boolean enabled, Path trustCert, Path clientCert, Path clientKey,
                       String authority) {}

@@ -8,6 +8,7 @@ public final class AgentStatus {
 
     private final AtomicReference<String> state = new AtomicReference<>("starting");
     private final AtomicLong cachedVersion = new AtomicLong(-1);
+    private final AtomicLong serverClockOffsetMs = new AtomicLong();
 
     public String state() {
         return state.get();
@@ -23,5 +24,19 @@ public final class AgentStatus {
 
     public void cachedVersion(long version) {
         cachedVersion.set(version);
+    }
+
+    /** Coordinator clock minus local clock, as last estimated from a heartbeat; 0 until then. */
+    public long serverClockOffsetMs() {
+        return serverClockOffsetMs.get();
+    }
+
+    public void serverClockOffsetMs(long offset) {
+        serverClockOffsetMs.set(offset);
+    }
+
+    /** The coordinator's current time as best known here (task deadlines are in its clock). */
+    public long serverNowMs() {
+        return System.currentTimeMillis() + serverClockOffsetMs.get();
     }
 }

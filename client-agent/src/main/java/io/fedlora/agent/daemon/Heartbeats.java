@@ -62,7 +62,12 @@ public final class Heartbeats implements AutoCloseable {
         HeartbeatRequest request = HeartbeatRequest.newBuilder()
                 .setState(status.state()).setCachedModelVersion(status.cachedVersion()).setDevice(device.get()).build();
         try {
+            long sent = System.currentTimeMillis();
             HeartbeatResponse response = client.heartbeat(request);
+            long received = System.currentTimeMillis();
+            if (response.getServerTimeUnixMs() > 0) {
+                status.serverClockOffsetMs(response.getServerTimeUnixMs() - (sent + received) / 2);
+            }
             if (response.getIntervalMs() > 0) {
                 intervalMs = clamp(response.getIntervalMs());
             }

@@ -121,7 +121,7 @@ public final class TaskLoop {
 
     private void runTask(TaskResponse task, StoredCredential credential) throws InterruptedException {
         String what = task.getKind() + " round " + task.getRound() + " (version " + task.getModelVersion() + ")";
-        if (task.getDeadlineUnixMs() > 0 && System.currentTimeMillis() > task.getDeadlineUnixMs()) {
+        if (task.getDeadlineUnixMs() > 0 && status.serverNowMs() > task.getDeadlineUnixMs()) {
             log.warn("{}: deadline already passed, skipping", what);
             return;
         }

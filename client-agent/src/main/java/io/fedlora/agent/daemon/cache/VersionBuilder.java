@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -85,10 +86,10 @@ final class VersionBuilder {
                 case RESIDUAL_DENSE -> {
                     INDArray w = target(weights, m);
                     INDArray r = decode(t);
-                    if (!java.util.Arrays.equals(w.shape(), r.shape())) {
+                    if (!Arrays.equals(w.shape(), r.shape())) {
                         throw new ModelIntegrityException("dense residual " + m.getName() + " shape "
-                                + java.util.Arrays.toString(r.shape()) + " does not match " + m.getTarget() + " "
-                                + java.util.Arrays.toString(w.shape()));
+                                + Arrays.toString(r.shape()) + " does not match " + m.getTarget() + " "
+                                + Arrays.toString(w.shape()));
                     }
                     w.addi(r);
                 }

@@ -62,7 +62,7 @@ public final class EvaluationJob {
         EvalResult result = evaluator.evaluate(base, adapter, scaling, data);
         double seconds = (System.nanoTime() - start) / 1e9;
         log.info("round {}: version {} evaluated on {} examples: loss {}, accuracy {} ({} s)", task.getRound(),
-                version.version(), result.numExamples(), result.loss(), result.accuracy(), String.format("%.2f", seconds));
+                version.version(), result.numExamples(), result.loss(), result.accuracy(), String.format(java.util.Locale.ROOT, "%.2f", seconds));
         return EvaluationReport.newBuilder()
                 .setFederationId(task.getFederationId()).setRound(task.getRound()).setModelVersion(version.version())
                 .setNumExamples(result.numExamples()).setLoss(result.loss()).setAccuracy(result.accuracy())

@@ -20,7 +20,6 @@ import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.lora.LoraScaling;
 import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.TensorMeta;
-import io.fedlora.proto.v1.TensorRole;
 import io.fedlora.proto.v1.TrainingPlan;
 import java.io.IOException;
 import java.util.ArrayList;
