@@ -57,7 +57,8 @@ public class ModelExporter {
             PeftAdapterConfig config = new PeftAdapterConfig(f.spec().rank(), f.spec().alpha(), f.spec().targetModules(),
                     conv1d, f.spec().useRslora(), f.spec().baseModelPath());
             try (SafetensorsReader base = SafetensorsReader.open(blobs.path(m.baseBlob()))) {
-                PeftExporter.export(dir, config, factors, !m.keyPrefix().isEmpty(), base, replaced);
+                // PEFT wraps GPT2LMHeadModel, whose body is "transformer.", whether or not the checkpoint had the prefix
+                PeftExporter.export(dir, config, factors, conv1d || !m.keyPrefix().isEmpty(), base, replaced);
             }
             for (Map.Entry<String, String> file : federations.files(f.id()).entrySet()) {
                 Path target = dir.resolve(file.getKey());

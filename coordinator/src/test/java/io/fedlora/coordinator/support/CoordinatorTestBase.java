@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.test.context.DynamicPropertyRegistry;
@@ -27,6 +28,7 @@ import org.springframework.test.context.DynamicPropertySource;
  * One Spring context (real PostgreSQL database, temp data dir, fast scheduler tick) shared by every
  * test class extending this; tests isolate themselves by creating their own federations.
  */
+@AutoConfigureObservability
 @SpringBootTest(classes = CoordinatorApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"spring.grpc.server.port=0", "fedlora.scheduler.tick=50ms", "fedlora.admin.api-key=" + CoordinatorTestBase.API_KEY})
 public abstract class CoordinatorTestBase {
@@ -80,7 +82,7 @@ public abstract class CoordinatorTestBase {
                 .map(ClientService.IssuedToken::token).toList();
         List<SimulatedClient> out = new java.util.ArrayList<>();
         for (int i = 0; i < examples.length; i++) {
-            out.add(new SimulatedClient(gateway, tokens.get(i), "client-" + i, examples[i], 100 + i));
+            out.add(new SimulatedClient(gateway, tokens.get(i), "client-" + NAMES.incrementAndGet(), examples[i], 100 + i));
         }
         return out;
     }

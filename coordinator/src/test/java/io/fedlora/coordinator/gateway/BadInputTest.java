@@ -1,0 +1,112 @@
+package io.fedlora.coordinator.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.fedlora.aggregation.safetensors.DType;
+import io.fedlora.coordinator.clientapi.ClientApiException;
+import io.fedlora.coordinator.clientapi.ClientTask;
+import io.fedlora.coordinator.clientapi.DecodedTensor;
+import io.fedlora.coordinator.clientapi.TensorSpec;
+import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
+import io.fedlora.coordinator.federation.Federation;
+import io.fedlora.coordinator.support.CoordinatorTestBase;
+import io.fedlora.coordinator.support.SimulatedClient;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** Every bad update is refused with a reason and leaves the database exactly as it was. */
+class BadInputTest extends CoordinatorTestBase {
+
+    private Map<String, Long> counts() {
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (String t : List.of("updates", "blobs", "round_participants", "round_metrics", "model_versions")) {
+            m.put(t, jdbc.sql("SELECT count(*) FROM " + t).query(Long.class).single());
+        }
+        m.put("reported", jdbc.sql("SELECT count(*) FROM round_participants WHERE status = 'REPORTED'").query(Long.class).single());
+        return m;
+    }
+
+    private void rejected(SimulatedClient c, SimulatedClient.Upload u, ClientApiException.Kind kind, String reason) {
+        Map<String, Long> before = counts();
+        assertThatThrownBy(() -> c.upload(u)).isInstanceOfSatisfying(ClientApiException.class, e -> {
+            assertThat(e.kind()).isEqualTo(kind);
+            assertThat(e.getMessage()).contains(reason);
+        });
+        assertThat(counts()).isEqualTo(before);
+    }
+
+    @Test
+    void badUpdatesAreRejectedAndChangeNothing() {
+        Federation f = createAndStart(spec(uniqueName("bad"), 1, 2, 2, 60, 0, false, "fedex"));
+        List<SimulatedClient> clients = enrol(f, 10, 10);
+        SimulatedClient c = clients.get(0);
+        ClientTask task = c.awaitTask(ClientTask.Kind.TRAIN, Duration.ofSeconds(10));
+        SimulatedClient.Upload good = c.prepare(task);
+        UpdateHeaderInfo h = good.header();
+
+        rejected(c, good.withHeader(header(h, h.round() + 5, h.numExamples(), h.baseModelVersion(), h.tensors())),
+                ClientApiException.Kind.NOT_FOUND, "round 6");
+        rejected(c, good.withHeader(header(h, h.round(), 0, h.baseModelVersion(), h.tensors())),
+                ClientApiException.Kind.INVALID_ARGUMENT, "num_examples must be positive");
+        rejected(c, good.withHeader(header(h, h.round(), 5, 7, h.tensors())),
+                ClientApiException.Kind.INVALID_ARGUMENT, "trained from version 7");
+        List<TensorSpec> wrongShape = new ArrayList<>(h.tensors());
+        TensorSpec first = wrongShape.get(0);
+        wrongShape.set(0, new TensorSpec(first.name(), first.module(), first.role(), first.dtype(), new long[] {3, 3}));
+        rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), wrongShape)),
+                ClientApiException.Kind.INVALID_ARGUMENT, "has shape [3, 3]");
+        List<TensorSpec> wrongDtype = new ArrayList<>(h.tensors());
+        wrongDtype.set(0, new TensorSpec(first.name(), first.module(), first.role(), DType.F16, first.shape()));
+        rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), wrongDtype)),
+                ClientApiException.Kind.INVALID_ARGUMENT, "dtype F16");
+        rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), h.tensors().subList(1, h.tensors().size()))),
+                ClientApiException.Kind.INVALID_ARGUMENT, "missing tensor");
+        rejected(c, good.withTensors(mapFirst(good, v -> { v.putScalar(0, Float.NaN); return v; })),
+                ClientApiException.Kind.INVALID_ARGUMENT, "NaN or infinite");
+        rejected(c, good.withTensors(mapFirst(good, v -> v.mul(1e6))),
+                ClientApiException.Kind.INVALID_ARGUMENT, "above the federation's bound");
+
+        Federation other = createAndStart(spec(uniqueName("other"), 1, 2, 2, 60, 0, false, "fedex"));
+        rejected(c, good.withHeader(new UpdateHeaderInfo(other.id(), h.round(), h.uploadId(), h.numExamples(),
+                h.baseModelVersion(), h.tensors(), h.metrics())), ClientApiException.Kind.PERMISSION_DENIED, "belongs to federation");
+
+        // the good update still goes through afterwards, and a second one (new upload id) is refused
+        assertThat(c.upload(good).duplicate()).isFalse();
+        SimulatedClient.Upload second = c.prepare(task);
+        rejected(c, second, ClientApiException.Kind.ALREADY_EXISTS, "already accepted");
+    }
+
+    @Test
+    void unselectedOrRevokedClientsAreRefused() {
+        Federation f = createAndStart(spec(uniqueName("unsel"), 1, 2, 2, 60, 0, false, "fedex"));
+        List<SimulatedClient> clients = enrol(f, 10, 10);
+        ClientTask task = clients.get(0).awaitTask(ClientTask.Kind.TRAIN, Duration.ofSeconds(10));
+        SimulatedClient late = enrol(f, 5).get(0);
+        rejected(late, late.prepare(task), ClientApiException.Kind.PERMISSION_DENIED, "was not selected");
+
+        clientService.revokeClient(late.id(), "test");
+        assertThatThrownBy(() -> gateway.authenticate("not-a-credential"))
+                .isInstanceOfSatisfying(ClientApiException.class, e -> assertThat(e.kind()).isEqualTo(ClientApiException.Kind.UNAUTHENTICATED));
+        assertThatThrownBy(() -> gateway.enrol("used-or-unknown", "x", Map.of()))
+                .isInstanceOfSatisfying(ClientApiException.class, e -> assertThat(e.kind()).isEqualTo(ClientApiException.Kind.UNAUTHENTICATED));
+    }
+
+    private static UpdateHeaderInfo header(UpdateHeaderInfo h, int round, long examples, long base, List<TensorSpec> tensors) {
+        return new UpdateHeaderInfo(h.federationId(), round, h.uploadId(), examples, base, tensors, h.metrics());
+    }
+
+    private static Map<String, DecodedTensor> mapFirst(SimulatedClient.Upload u, Function<INDArray, INDArray> f) {
+        Map<String, DecodedTensor> out = new LinkedHashMap<>(u.tensors());
+        String name = out.keySet().iterator().next();
+        DecodedTensor d = out.get(name);
+        out.put(name, new DecodedTensor(d.spec(), d.sha256(), f.apply(d.values().dup())));
+        return out;
+    }
+}
