@@ -6,7 +6,6 @@ import io.fedlora.coordinator.clientapi.AuthenticatedClient;
 import io.fedlora.coordinator.clientapi.ClientGateway;
 import io.fedlora.coordinator.clientapi.ClientTask;
 import io.fedlora.coordinator.clientapi.DecodedTensor;
-import io.fedlora.coordinator.clientapi.Enrolment;
 import io.fedlora.coordinator.clientapi.EvaluationInfo;
 import io.fedlora.coordinator.clientapi.TensorRole;
 import io.fedlora.coordinator.clientapi.TensorSpec;
@@ -37,13 +36,24 @@ public final class SimulatedClient {
     /** Factors of the last accepted update, module to (A, B). */
     private final Map<String, LoraFactors> lastFactors = new LinkedHashMap<>();
 
+    private final String credential;
+
     public SimulatedClient(ClientGateway gateway, String token, String name, long numExamples, long seed) {
+        this(gateway, gateway.enrol(token, name, Map.of("site", name)).credential(), numExamples, seed);
+    }
+
+    private SimulatedClient(ClientGateway gateway, String credential, long numExamples, long seed) {
         this.gateway = gateway;
-        Enrolment e = gateway.enrol(token, name, Map.of("site", name));
-        this.auth = gateway.authenticate(e.credential());
+        this.credential = credential;
+        this.auth = gateway.authenticate(credential);
         this.numExamples = numExamples;
         this.seed = seed;
         gateway.heartbeat(auth, "idle", -1, "test");
+    }
+
+    /** The same client (same credential) talking to another coordinator instance, e.g. after a restart. */
+    public SimulatedClient reconnect(ClientGateway other) {
+        return new SimulatedClient(other, credential, numExamples, seed);
     }
 
     public AuthenticatedClient auth() {
