@@ -120,6 +120,12 @@ final class AggregateCommand {
                             + layer.layout().fanInFanOut() + ", d_out=" + layer.dOut() + ", d_in=" + layer.dIn()
                             + ") needs " + Arrays.toString(layer.baseShape()));
                 }
+                if (strategy.name().equals("fedex") && (info.dtype() == io.fedlora.aggregation.safetensors.DType.BF16
+                        || info.dtype() == io.fedlora.aggregation.safetensors.DType.F16)) {
+                    err.println("warning: " + basePath + ": '" + key + "' is " + info.dtype() + "; the folded residual is"
+                            + " stored back in " + info.dtype() + ", which rounds away part of it (the exactness"
+                            + " printed below is before that rounding)");
+                }
                 baseKeys.put(layer.module(), key);
                 baseWeights.put(layer.module(), base.readFloat(key));
             }

@@ -2,7 +2,6 @@ package io.fedlora.aggregation.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.fedlora.aggregation.lora.LayoutGemm;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.lora.LoraScaling;
@@ -21,7 +20,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.DoubleSupplier;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.rng.Random;
@@ -44,7 +42,7 @@ final class BenchAggregateCommand {
     }
 
     void run(List<String> argList) {
-        CliArgs args = new CliArgs(argList, Set.of("d", "k", "r", "clients", "layout", "repeats", "warmup", "seed"),
+        CliArgs args = new CliArgs(argList, Set.of("d", "k", "r", "clients", "layout", "repeats", "warmup", "seed", "naive-repeats"),
                 Set.of("json"));
         int d = args.intValue("d", 4096);
         int k = args.intValue("k", 4096);
@@ -75,41 +73,56 @@ final class BenchAggregateCommand {
         AggregationResult checked = aggregate(layer, updates, withMetrics);
         Residual residual = checked.residuals().get("bench");
 
+        // Fused round and plain sgemm are interleaved, repeat by repeat, so that load on a shared machine hits both
+        // alike; ratio_to_gemm is the median of the paired ratios.
         INDArray w = w0.dup('c');
         AggregationOptions timedOpts = AggregationOptions.defaults(Weighting.EXAMPLES, Map.of()).withMetrics(false);
-        double fusedMs = median("fused", warmup, repeats, () -> {
-            long t = System.nanoTime();
-            AggregationResult res = aggregate(layer, updates, timedOpts);
-            res.residuals().get("bench").foldInto(w, layout);
-            return (System.nanoTime() - t) / 1e6;
-        });
-
         long inner = (long) n * r;
         INDArray u = Nd4j.rand(rng, d, inner).castTo(DataType.FLOAT);
         INDArray v = Nd4j.rand(rng, inner, k).castTo(DataType.FLOAT);
-        INDArray c = Nd4j.create(DataType.FLOAT, new long[] {d, k}, 'c');
-        double gemmMs = median("sgemm", warmup, repeats, () -> {
-            long t = System.nanoTime();
+        INDArray c = w0.dup('c');
+        double[] fused = new double[repeats];
+        double[] gemm = new double[repeats];
+        double[] ratios = new double[repeats];
+        for (int i = -warmup; i < repeats; i++) {
+            long t0 = System.nanoTime();
+            AggregationResult res = aggregate(layer, updates, timedOpts);
+            res.residuals().get("bench").foldInto(w, layout);
+            long t1 = System.nanoTime();
             Nd4j.gemm(u, v, c, false, false, 1.0, 1.0);
-            return (System.nanoTime() - t) / 1e6;
-        });
+            long t2 = System.nanoTime();
+            if (i >= 0) {
+                fused[i] = (t1 - t0) / 1e6;
+                gemm[i] = (t2 - t1) / 1e6;
+                ratios[i] = gemm[i] / fused[i];
+                err.printf("  repeat %d/%d: fused %.1f ms, sgemm %.1f ms%n", i + 1, repeats, fused[i], gemm[i]);
+            }
+        }
+        double fusedMs = median(fused);
+        double gemmMs = median(gemm);
 
+        int naiveRepeats = Math.min(repeats, args.intValue("naive-repeats", 3));
         INDArray wNaive = w0.dup('c');
-        double naiveMs = median("naive", warmup, repeats, () -> {
-            long t = System.nanoTime();
+        double[] naive = new double[naiveRepeats];
+        for (int i = -Math.min(warmup, 1); i < naiveRepeats; i++) {
+            long t0 = System.nanoTime();
             naive(layer, updates, wNaive);
-            return (System.nanoTime() - t) / 1e6;
-        });
+            if (i >= 0) {
+                naive[i] = (System.nanoTime() - t0) / 1e6;
+                err.printf("  naive %d/%d: %.1f ms%n", i + 1, naiveRepeats, naive[i]);
+            }
+        }
+        double naiveMs = median(naive);
 
         double flops = 2.0 * d * k * inner;
         ObjectNode json = new ObjectMapper().createObjectNode();
         json.put("d_out", d).put("d_in", k).put("r", r).put("clients", n).put("layout", layout.name().toLowerCase(Locale.ROOT))
-                .put("inner_dim", inner).put("repeats", repeats)
+                .put("inner_dim", inner).put("repeats", repeats).put("naive_repeats", naiveRepeats)
                 .put("exactness_rel_error", checked.metrics().exactnessRelError())
                 .put("fedavg_deviation_rel", checked.metrics().fedavgDeviationRel())
                 .put("ms", round(fusedMs)).put("gflops", round(flops / fusedMs / 1e6))
                 .put("gemm_ms", round(gemmMs)).put("gemm_gflops", round(flops / gemmMs / 1e6))
-                .put("ratio_to_gemm", round(gemmMs / fusedMs))
+                .put("ratio_to_gemm", round(median(ratios)))
                 .put("naive_ms", round(naiveMs)).put("speedup_vs_naive", round(naiveMs / fusedMs))
                 .put("residual_dense_bytes", residual.denseElements() * 4L)
                 .put("residual_factor_bytes", residual.factorElements() * 4L)
@@ -151,17 +164,11 @@ final class BenchAggregateCommand {
         w.addi(layer.layout() == WeightLayout.LINEAR ? residual : residual.transpose());
     }
 
-    private double median(String what, int warmup, int repeats, DoubleSupplier run) {
-        for (int i = 0; i < warmup; i++) {
-            run.getAsDouble();
-        }
-        double[] t = new double[repeats];
-        for (int i = 0; i < repeats; i++) {
-            t[i] = run.getAsDouble();
-            err.printf("  %s %d/%d: %.1f ms%n", what, i + 1, repeats, t[i]);
-        }
+    private static double median(double[] values) {
+        double[] t = values.clone();
         Arrays.sort(t);
-        return repeats % 2 == 1 ? t[repeats / 2] : (t[repeats / 2 - 1] + t[repeats / 2]) / 2;
+        int m = t.length;
+        return m % 2 == 1 ? t[m / 2] : (t[m / 2 - 1] + t[m / 2]) / 2;
     }
 
     private static double round(double x) {
