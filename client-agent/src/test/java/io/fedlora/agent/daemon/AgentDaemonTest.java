@@ -207,4 +207,27 @@ class AgentDaemonTest {
             }).get(10, TimeUnit.SECONDS)).isEqualTo(TaskLoop.EXIT_REFUSED);
         }
     }
+
+    @Test
+    void closingTheContextDuringTrainingAbandonsTheRoundWithoutLeavingAPendingUpload() throws Exception {
+        coordinator.waitWhenIdle = true;
+        TaskResponse longTask = train(1, "fedex").toBuilder()
+                .setPlan(plan("fedex").toBuilder().setLocalSteps(100_000)).build();
+        coordinator.tasks.add(longTask);
+        ConfigurableApplicationContext ctx = startAgent();
+        AgentRunner runner = ctx.getBean(AgentRunner.class);
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (coordinator.heartbeats.stream().noneMatch(h -> h.getState().contains("step"))
+                && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(coordinator.heartbeats).anySatisfy(h -> assertThat(h.getState()).contains("step"));
+        long start = System.nanoTime();
+        ctx.close();
+        assertThat(runner.isRunning()).isFalse();
+        assertThat(runner.awaitExit()).isEqualTo(TaskLoop.EXIT_OK);
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(10_000);
+        assertThat(coordinator.uploads).isEmpty();
+        assertThat(tmp.resolve("work/pending-upload.json")).doesNotExist();
+    }
 }
