@@ -278,7 +278,7 @@ final class AggregateCommand {
         for (UpdateArg u : updates) {
             out.printf("  client %s: %d examples%n", u.dir(), u.examples());
         }
-        out.printf("%-32s %-7s %-14s %-16s %-18s %s%n", "layer", "layout", "shape", "exactness_error",
+        out.printf("%-32s %-7s %-14s %-16s %-18s %s%n", "layer", "layout", "d_out x d_in", "exactness_error",
                 "fedavg_deviation", "residual");
         for (LoraLayer l : layers) {
             LayerMetrics m = result.metrics().perLayer().get(l.module());

@@ -80,7 +80,7 @@ final class BenchAggregateCommand {
         long inner = (long) n * r;
         INDArray u = Nd4j.rand(rng, d, inner).castTo(DataType.FLOAT);
         INDArray v = Nd4j.rand(rng, inner, k).castTo(DataType.FLOAT);
-        INDArray c = w0.dup('c');
+        INDArray c = Nd4j.rand(rng, d, k).castTo(DataType.FLOAT); // plain sgemm: M = d_out, N = d_in, K = n*r
         double[] fused = new double[repeats];
         double[] gemm = new double[repeats];
         double[] ratios = new double[repeats];

@@ -210,19 +210,21 @@ final class LayerAccumulator {
         }
         int n = storedA.size();
         int k = n * r;
-        // U = [B_1-B' ... B_n-B'] in column-major order (each client's block of r columns is contiguous);
-        // V = [w_1(A_1-A'); ...; w_n(A_n-A')] in row-major order.
+        // U = [B_1-B' ... B_n-B'] (d_out x k) and V = [w_1(A_1-A'); ...; w_n(A_n-A')] (k x d_in), both row-major.
         float[] u = new float[Math.multiplyExact(dOut, k)];
         float[] v = new float[Math.multiplyExact(k, dIn)];
         for (int i = 0; i < n; i++) {
             float[] b = storedB.get(i);
             float[] a = storedA.get(i);
             double w = storedWeight.get(i) / total;
-            for (int j = 0; j < r; j++) {
-                int col = (i * r + j) * dOut;
-                for (int o = 0; o < dOut; o++) {
-                    u[col + o] = b[o * r + j] - meanB[o * r + j];
+            for (int o = 0; o < dOut; o++) {
+                int dst = o * k + i * r;
+                int src = o * r;
+                for (int j = 0; j < r; j++) {
+                    u[dst + j] = b[src + j] - meanB[src + j];
                 }
+            }
+            for (int j = 0; j < r; j++) {
                 int row = (i * r + j) * dIn;
                 int src = j * dIn;
                 for (int q = 0; q < dIn; q++) {
@@ -235,7 +237,7 @@ final class LayerAccumulator {
         storedA.clear();
         storedB.clear();
         storedWeight.clear();
-        return Residual.ofFactors(Nd4j.create(u, new long[] {dOut, k}, 'f'), Nd4j.create(v, new long[] {k, dIn}, 'c'), s);
+        return Residual.ofFactors(Nd4j.create(u, new long[] {dOut, k}, 'c'), Nd4j.create(v, new long[] {k, dIn}, 'c'), s);
     }
 
     /** {@code ||s U V||_F} via the Gram matrices, {@code sqrt(sum((U^T U) .* (V V^T)))}: k x k work, not d x k. */

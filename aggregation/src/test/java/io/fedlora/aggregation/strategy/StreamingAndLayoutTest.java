@@ -146,6 +146,29 @@ class StreamingAndLayoutTest {
     }
 
     @Test
+    void concurrentAddsGiveTheSameResultAsSequentialOnes() throws Exception {
+        Fixture f = new Fixture(30, 20, 3, 12, WeightLayout.CONV1D, 21, false);
+        RoundAggregator agg = Strategies.byName("fedex").begin(List.of(f.layer),
+                AggregationOptions.defaults(Weighting.EXAMPLES, Map.of()).withBaseWeights(Map.of(f.layer.module(), f.base())));
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<?>> futures = new ArrayList<>();
+            for (int i = 0; i < f.clients(); i++) {
+                int c = i;
+                futures.add(pool.submit(() -> agg.add(f.update(c))));
+            }
+            for (var fut : futures) {
+                fut.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
+        INDArray concurrent = folded(f, agg.finish());
+        INDArray sequential = folded(f, f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.AUTO, f.inOrder()));
+        assertThat(concurrent.distance2(sequential) / sequential.norm2Number().doubleValue()).isLessThan(1e-6);
+    }
+
+    @Test
     void metricsCanBeSkippedForHugeLayers() {
         Fixture f = new Fixture(16, 16, 2, 2, WeightLayout.LINEAR, 4, false);
         AggregationOptions opts = new AggregationOptions(Weighting.EXAMPLES, Map.of(), Map.of(), true, 100, AccumulatorMode.AUTO);
