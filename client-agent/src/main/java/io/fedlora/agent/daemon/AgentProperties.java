@@ -1,5 +1,6 @@
 package io.fedlora.agent.daemon;
 
+import io.fedlora.agent.data.BadLinePolicy;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
@@ -34,7 +35,7 @@ public record AgentProperties(
         @DefaultValue Tls tls,
         @DefaultValue("10s") Duration heartbeatInterval,
         @DefaultValue("0") int ompThreads,
-        @DefaultValue("skip") String badLines,
+        @DefaultValue("skip") BadLinePolicy badLines,
         @DefaultValue("20s") Duration pollWait,
         @DefaultValue("15s") Duration rpcTimeout,
         @DefaultValue("10m") Duration transferTimeout,

@@ -159,8 +159,6 @@ class AgentDaemonTest {
 
         assertThat(coordinator.heartbeats).isNotEmpty();
         assertThat(coordinator.heartbeats.get(coordinator.heartbeats.size() - 1).getDevice()).contains("Backend").contains("threads");
-        assertThat(coordinator.heartbeats).anySatisfy(h -> assertThat(h.getCachedModelVersion()).isZero());
-        assertThat(coordinator.heartbeats).anySatisfy(h -> assertThat(h.getState()).startsWith("training round"));
         assertThat(tmp.resolve("work/pending-upload.json")).doesNotExist();
     }
 
@@ -221,7 +219,11 @@ class AgentDaemonTest {
                 && System.currentTimeMillis() < deadline) {
             Thread.sleep(20);
         }
-        assertThat(coordinator.heartbeats).anySatisfy(h -> assertThat(h.getState()).contains("step"));
+        // a heartbeat during training reports progress and the version just cached
+        assertThat(coordinator.heartbeats).anySatisfy(h -> {
+            assertThat(h.getState()).matches("training round 1 step \\d+/100000");
+            assertThat(h.getCachedModelVersion()).isZero();
+        });
         long start = System.nanoTime();
         ctx.close();
         assertThat(runner.isRunning()).isFalse();

@@ -17,7 +17,7 @@ final class TestSupport {
 
     static AgentProperties props(String target, Path workDir, Path dataDir, String token) {
         return new AgentProperties(target, token, "test-node", dataDir, workDir,
-                new AgentProperties.Tls(false, null, null, null, null), Duration.ofMillis(200), 0, "skip",
+                new AgentProperties.Tls(false, null, null, null, null), Duration.ofMillis(200), 0, io.fedlora.agent.data.BadLinePolicy.SKIP,
                 Duration.ofMillis(200), Duration.ofSeconds(5), Duration.ofSeconds(30),
                 new AgentProperties.Retry(Duration.ofMillis(40), Duration.ofMillis(200), 2.0, Duration.ofSeconds(3)), 1);
     }

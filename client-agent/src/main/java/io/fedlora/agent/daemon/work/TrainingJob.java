@@ -93,7 +93,7 @@ public final class TrainingJob {
     }
 
     static BadLinePolicy badLinePolicy(AgentProperties props) {
-        return BadLinePolicy.valueOf(props.badLines().trim().toUpperCase(Locale.ROOT));
+        return props.badLines() == null ? BadLinePolicy.SKIP : props.badLines();
     }
 
     /**
