@@ -4,6 +4,7 @@ import io.fedlora.aggregation.lora.LayoutGemm;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -210,34 +211,40 @@ final class LayerAccumulator {
         }
         int n = storedA.size();
         int k = n * r;
-        // U = [B_1-B' ... B_n-B'] (d_out x k) and V = [w_1(A_1-A'); ...; w_n(A_n-A')] (k x d_in), both row-major.
-        float[] u = new float[Math.multiplyExact(dOut, k)];
-        float[] v = new float[Math.multiplyExact(k, dIn)];
+        // U = [B_1-B' ... B_n-B'] (d_out x k) and V = [w_1(A_1-A'); ...; w_n(A_n-A')] (k x d_in), both row-major,
+        // written row by row straight into the arrays' native buffers (no second whole-matrix copy).
+        INDArray uArr = Nd4j.createUninitialized(DataType.FLOAT, new long[] {dOut, k}, 'c');
+        INDArray vArr = Nd4j.createUninitialized(DataType.FLOAT, new long[] {k, dIn}, 'c');
+        FloatBuffer uBuf = uArr.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer vBuf = vArr.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        float[] row = new float[Math.max(k, dIn)];
         for (int i = 0; i < n; i++) {
-            float[] b = storedB.get(i);
             float[] a = storedA.get(i);
             double w = storedWeight.get(i) / total;
-            for (int o = 0; o < dOut; o++) {
-                int dst = o * k + i * r;
-                int src = o * r;
-                for (int j = 0; j < r; j++) {
-                    u[dst + j] = b[src + j] - meanB[src + j];
-                }
-            }
             for (int j = 0; j < r; j++) {
-                int row = (i * r + j) * dIn;
                 int src = j * dIn;
                 for (int q = 0; q < dIn; q++) {
-                    v[row + q] = (float) (w * ((double) a[src + q] - meanA[src + q]));
+                    row[q] = (float) (w * ((double) a[src + q] - meanA[src + q]));
+                }
+                vBuf.put(row, 0, dIn);
+            }
+            storedA.set(i, null); // V holds it now; release early to keep the finish-time peak down
+        }
+        for (int o = 0; o < dOut; o++) {
+            int src = o * r;
+            for (int i = 0; i < n; i++) {
+                float[] b = storedB.get(i);
+                int dst = i * r;
+                for (int j = 0; j < r; j++) {
+                    row[dst + j] = b[src + j] - meanB[src + j];
                 }
             }
-            storedA.set(i, null);
-            storedB.set(i, null);
+            uBuf.put(row, 0, k);
         }
         storedA.clear();
         storedB.clear();
         storedWeight.clear();
-        return Residual.ofFactors(Nd4j.create(u, new long[] {dOut, k}, 'c'), Nd4j.create(v, new long[] {k, dIn}, 'c'), s);
+        return Residual.ofFactors(uArr, vArr, s);
     }
 
     /** {@code ||s U V||_F} via the Gram matrices, {@code sqrt(sum((U^T U) .* (V V^T)))}: k x k work, not d x k. */
