@@ -120,7 +120,8 @@ public final class DemoRunner {
 
         Path agentRoot = options.compare() ? work.resolve(strategy) : work;
         List<FederationDriver.AgentSpec> agentSpecs = new ArrayList<>();
-        for (int i = 0; i < options.clients(); i++) {
+        // init-model numbers its client datasets from 1
+        for (int i = 1; i <= options.clients(); i++) {
             String name = "client-" + i;
             agentSpecs.add(new FederationDriver.AgentSpec(options.compare() ? strategy + "-" + name : name,
                     init.resolve("clients").resolve(name), agentRoot.resolve("agent-" + i)));

@@ -97,8 +97,9 @@ public final class FederationEnvironment implements ExtensionContext.Store.Close
         return initDir().resolve("model");
     }
 
+    /** Client {@code i}'s dataset, 0-based here; init-model numbers its directories from 1. */
     public Path clientData(int i) throws InterruptedException {
-        return initDir().resolve("clients").resolve("client-" + i);
+        return initDir().resolve("clients").resolve("client-" + (i + 1));
     }
 
     /** The coordinator shared by tests that do not disturb it. */
