@@ -81,6 +81,11 @@ final class LayerAccumulator {
         return dense != null;
     }
 
+    /** Numbers currently held for the residual: stored factors, or the dense accumulator. */
+    long residualStateElements() {
+        return dense != null ? dense.length() : (long) storedA.size() * r * ((long) dOut + dIn);
+    }
+
     /** Checks one client's factors for this layer without changing any state, and copies them out. */
     Prepared validate(String clientId, LoraFactors f) {
         try {

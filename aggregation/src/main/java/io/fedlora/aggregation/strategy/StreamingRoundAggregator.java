@@ -79,6 +79,11 @@ final class StreamingRoundAggregator implements RoundAggregator {
         log.debug("{}: accepted update from {} ({} examples), {} so far", rule.name(), id, update.numExamples(), clients.size());
     }
 
+    /** Numbers held for residuals over all layers (for tests of the memory bound). */
+    synchronized long residualStateElements() {
+        return layers.values().stream().mapToLong(LayerAccumulator::residualStateElements).sum();
+    }
+
     @Override
     public synchronized int clientCount() {
         return clients.size();

@@ -66,6 +66,20 @@ class StreamingAndLayoutTest {
     }
 
     @Test
+    void streamingStateNeverExceedsTheSmallerOfFactorsAndOneDenseMatrix() {
+        Fixture f = new Fixture(16, 16, 2, 20, WeightLayout.LINEAR, 3, false);
+        StreamingRoundAggregator agg = (StreamingRoundAggregator) Strategies.byName("fedex")
+                .begin(List.of(f.layer), Weighting.EXAMPLES, Map.of());
+        long dense = 16 * 16;
+        for (int n = 1; n <= f.clients(); n++) {
+            agg.add(f.update(n - 1));
+            long factors = (long) n * 2 * (16 + 16);
+            assertThat(agg.residualStateElements()).as("after %d clients", n).isLessThanOrEqualTo(Math.min(factors, dense));
+        }
+        assertThat(agg.residualStateElements()).isEqualTo(dense);
+    }
+
+    @Test
     void residualFactorsHaveInnerDimensionNTimesR() {
         Fixture f = new Fixture(64, 48, 4, 3, WeightLayout.CONV1D, 9, false);
         Residual r = f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.AUTO, f.inOrder()).residuals().get(f.layer.module());
