@@ -24,7 +24,9 @@ import org.nd4j.linalg.factory.Nd4j;
  *       layer's layout, one GEMM per arriving client; at the end {@code R = D/C - B'A'} (a GEMM with
  *       {@code beta = 1/C}).</li>
  * </ul>
- * Storage therefore never exceeds {@code min(n*r*(d_out+d_in), d_out*d_in)} plus the two sums.
+ * Storage therefore never exceeds {@code min(n*r*(d_out+d_in), d_out*d_in)} plus the two sums; only while
+ * {@link #finish} builds {@code U, V} do they coexist briefly with the stored factors (each client's A is released as
+ * soon as it is in V).
  *
  * <p>The per-client work on the small factors (validation, sums, centring, stacking) is plain Java over
  * {@code float[]}/{@code double[]}: it is memory-bound and tiny next to the GEMM, and running it as dozens of
@@ -74,11 +76,6 @@ final class LayerAccumulator {
 
     LoraLayer layer() {
         return layer;
-    }
-
-    /** True once the residual state is a dense matrix rather than stored factors. */
-    boolean isDense() {
-        return dense != null;
     }
 
     /** Numbers currently held for the residual: stored factors, or the dense accumulator. */
