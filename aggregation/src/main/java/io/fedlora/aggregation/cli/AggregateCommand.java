@@ -27,7 +27,6 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -94,17 +93,8 @@ final class AggregateCommand {
         }
 
         try (SafetensorsReader base = SafetensorsReader.open(basePath)) {
-            List<PeftAdapter> adapters = new ArrayList<>();
-            for (UpdateArg u : updates) {
-                if (!Files.isDirectory(u.dir())) {
-                    throw new CliException("--update " + u.dir() + ": no such directory");
-                }
-                adapters.add(PeftAdapterReader.read(u.dir()));
-            }
-            PeftAdapter first = adapters.get(0);
-            for (int i = 1; i < adapters.size(); i++) {
-                checkCompatible(updates.get(0).dir(), first, updates.get(i).dir(), adapters.get(i));
-            }
+            // Adapters are read one at a time and streamed into the aggregator; only the first stays as reference.
+            PeftAdapter first = readAdapter(updates.get(0));
             List<LoraLayer> layers = first.layers();
             Map<String, String> baseKeys = new LinkedHashMap<>();
             Map<String, INDArray> baseWeights = new LinkedHashMap<>();
@@ -133,10 +123,14 @@ final class AggregateCommand {
             AggregationOptions options = AggregationOptions.defaults(weighting, Map.of()).withBaseWeights(baseWeights);
             RoundAggregator agg = strategy.begin(layers, options);
             long start = System.nanoTime();
-            for (int i = 0; i < adapters.size(); i++) {
+            for (int i = 0; i < updates.size(); i++) {
                 UpdateArg u = updates.get(i);
+                PeftAdapter adapter = i == 0 ? first : readAdapter(u);
+                if (i > 0) {
+                    checkCompatible(updates.get(0).dir(), first, u.dir(), adapter);
+                }
                 try {
-                    agg.add(new ClientUpdate(u.dir().toString(), u.examples(), adapters.get(i).factors()));
+                    agg.add(new ClientUpdate(u.dir().toString(), u.examples(), adapter.factors()));
                 } catch (InvalidUpdateException e) {
                     throw new CliException(u.dir() + ": " + e.getMessage());
                 }
@@ -159,6 +153,13 @@ final class AggregateCommand {
         } catch (PeftFormatException | SafetensorsFormatException e) {
             throw new CliException(e.getMessage());
         }
+    }
+
+    private static PeftAdapter readAdapter(UpdateArg u) throws IOException {
+        if (!Files.isDirectory(u.dir())) {
+            throw new CliException("--update " + u.dir() + ": no such directory");
+        }
+        return PeftAdapterReader.read(u.dir());
     }
 
     private static String baseKey(SafetensorsReader base, LoraLayer layer) {

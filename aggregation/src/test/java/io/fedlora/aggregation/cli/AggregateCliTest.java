@@ -23,7 +23,6 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
 /** {@code aggregate} end to end on temp dirs: a GPT-2 style (Conv1D, {@code transformer.} keys) base and 3 adapters. */
