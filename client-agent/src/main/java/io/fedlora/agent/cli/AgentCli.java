@@ -1,6 +1,7 @@
 package io.fedlora.agent.cli;
 
 import io.fedlora.agent.bench.TrainBenchmark;
+import io.fedlora.agent.daemon.NativeThreads;
 import io.fedlora.agent.initmodel.InitModel;
 
 import java.io.PrintStream;
@@ -17,7 +18,7 @@ public final class AgentCli {
 
     private static final String USAGE = """
             usage: fedlora init-model --out DIR [--clients N] [--seed N]
-                   fedlora bench train [--json] [--steps N] [--batch N] [--seed N]""";
+                   fedlora bench train [--json] [--steps N] [--batch N] [--seed N] [--threads N]""";
 
     private final PrintStream out;
     private final PrintStream err;
@@ -70,7 +71,9 @@ public final class AgentCli {
         int steps = o.intValue("--steps", 20);
         int batch = o.intValue("--batch", 8);
         long seed = o.longValue("--seed", 42);
+        int threads = o.intValue("--threads", 0);
         o.checkAllUsed();
+        NativeThreads.apply(threads);
         TrainBenchmark.Result r = new TrainBenchmark(steps, batch, seed).run();
         out.printf("backend: %s%n", r.backend().summary());
         out.printf("LoRA train (fwd+bwd+AdamW): %.0f tokens/s, %.1f ms/step, peak heap %.1f MiB%n",

@@ -3,6 +3,7 @@ package io.fedlora.agent.model;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.lora.LoraScaling;
+import io.fedlora.agent.daemon.NativeThreads;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -34,6 +35,8 @@ class GradientCheckTest {
 
     @BeforeAll
     static void setUp() {
+        // one native thread: tiny ops gain nothing from OpenMP, and its barriers stall on a shared 2-core box
+        NativeThreads.apply(1);
         Gpt2Config config = new Gpt2Config(2, 2, 16, 12, 23, 1e-5);
         model = Gpt2Model.initialise(config, 11).castTo(DataType.DOUBLE);
         // GPT-2's 0.02 init makes every gradient tiny; larger weights exercise the non-linearities
