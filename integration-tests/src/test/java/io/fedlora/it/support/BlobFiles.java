@@ -6,8 +6,9 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /**
- * Finds a blob of the coordinator's content-addressed store by its sha256, whatever the directory
- * fan-out under the data directory, and checks that the file's bytes hash to its name.
+ * Finds a blob of the coordinator's content-addressed store by its sha256 (stored as
+ * {@code <2 hex>/<62 hex>} somewhere under the data directory, or under its full name), and checks that
+ * the file's bytes hash to its name.
  */
 public final class BlobFiles {
 
@@ -17,7 +18,7 @@ public final class BlobFiles {
     public static Path find(Path dataDir, String sha256) throws IOException {
         try (Stream<Path> files = Files.walk(dataDir)) {
             Path file = files.filter(Files::isRegularFile)
-                    .filter(p -> p.getFileName().toString().startsWith(sha256))
+                    .filter(p -> isNamed(p, sha256))
                     .findFirst()
                     .orElseThrow(() -> new IOException("no blob " + sha256 + " under " + dataDir));
             String actual = Hashes.sha256(Files.readAllBytes(file));
@@ -26,5 +27,12 @@ public final class BlobFiles {
             }
             return file;
         }
+    }
+
+    private static boolean isNamed(Path file, String sha256) {
+        String name = file.getFileName().toString();
+        Path parent = file.getParent();
+        return name.startsWith(sha256)
+                || parent != null && (parent.getFileName() + name).equals(sha256);
     }
 }
