@@ -12,12 +12,13 @@ import java.util.List;
 
 /**
  * Plain-{@code main} entry for the agent's offline commands (no Spring): {@code init-model} and {@code bench train}.
- * Exit status 0 on success, 2 on a usage error, 1 on a failure.
+ * Exit status 0 on success, 2 on a usage error, 1 on a failure. Both default to one native thread ({@code --threads}):
+ * the init-model network's ops are too small for OpenMP to pay off, and its barriers stall on a busy 2-core machine.
  */
 public final class AgentCli {
 
     private static final String USAGE = """
-            usage: fedlora init-model --out DIR [--clients N] [--seed N]
+            usage: fedlora init-model --out DIR [--clients N] [--seed N] [--threads N]
                    fedlora bench train [--json] [--steps N] [--batch N] [--seed N] [--threads N]""";
 
     private final PrintStream out;
@@ -61,7 +62,9 @@ public final class AgentCli {
         Path dir = Path.of(o.value("--out", null));
         int clients = o.intValue("--clients", 3);
         long seed = o.longValue("--seed", 42);
+        int threads = o.intValue("--threads", 1);
         o.checkAllUsed();
+        NativeThreads.apply(threads);
         InitModel.run(dir, clients, seed, out);
         return 0;
     }
@@ -71,7 +74,7 @@ public final class AgentCli {
         int steps = o.intValue("--steps", 20);
         int batch = o.intValue("--batch", 8);
         long seed = o.longValue("--seed", 42);
-        int threads = o.intValue("--threads", 0);
+        int threads = o.intValue("--threads", 1);
         o.checkAllUsed();
         NativeThreads.apply(threads);
         TrainBenchmark.Result r = new TrainBenchmark(steps, batch, seed).run();
