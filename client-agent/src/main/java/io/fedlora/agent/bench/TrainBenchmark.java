@@ -10,6 +10,7 @@ import io.fedlora.agent.initmodel.TaskExample;
 import io.fedlora.agent.model.Gpt2Config;
 import io.fedlora.agent.model.Gpt2Model;
 import io.fedlora.agent.model.Gpt2Network;
+import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.model.TokenBatch;
 import io.fedlora.agent.tokenizer.ByteTokenizer;
 import io.fedlora.agent.tokenizer.Tokenizer;
@@ -19,6 +20,7 @@ import io.fedlora.agent.train.TrainingConfig;
 import io.fedlora.agent.train.TrainingListener;
 import io.fedlora.agent.train.TrainingResult;
 import org.bytedeco.javacpp.Pointer;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -127,7 +129,9 @@ public final class TrainBenchmark {
         resetPeaks();
         long t1 = System.nanoTime();
         for (TokenBatch b : batches) {
-            network.loss(b);
+            try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-forward")) {
+                network.loss(b);
+            }
         }
         double fwdSeconds = (System.nanoTime() - t1) / 1e9;
         Phase forward = new Phase(fwdTokens, fwdSeconds, fwdTokens / fwdSeconds, 1000 * fwdSeconds / steps, peakHeap(),

@@ -5,8 +5,10 @@ import io.fedlora.agent.model.GradientTarget;
 import io.fedlora.agent.model.Gpt2Model;
 import io.fedlora.agent.model.Gpt2Network;
 import io.fedlora.agent.model.Gradients;
+import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.train.AdamW;
 import io.fedlora.agent.train.GradientClipping;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -50,16 +52,20 @@ final class Pretrainer {
             for (int i = 0; i < idx.length; i++) {
                 idx[i] = rng.nextInt(n);
             }
-            Gradients g = network.lossAndGradients(corpus.batch(idx), GradientTarget.BASE);
-            GradientClipping.clipGlobalNorm(g.grads().values(), 1.0);
             double lr = step <= warmup ? learningRate * step / warmup
                     : learningRate * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * (step - warmup) / (steps - warmup))));
-            optimiser.step(model.weights(), g.grads(), lr);
+            double loss;
+            try (MemoryWorkspace ws = StepWorkspace.open("fedlora-pretrain-step")) {
+                Gradients g = network.lossAndGradients(corpus.batch(idx), GradientTarget.BASE);
+                GradientClipping.clipGlobalNorm(g.grads().values(), 1.0);
+                optimiser.step(model.weights(), g.grads(), lr);
+                loss = g.loss();
+            }
             if (step > steps - Math.max(1, steps / 10)) {
-                tail += g.loss();
+                tail += loss;
                 tailCount++;
             }
-            progress.onStep(step, steps, g.loss());
+            progress.onStep(step, steps, loss);
         }
         return tail / tailCount;
     }

@@ -225,7 +225,7 @@ public final class Gpt2Network {
                     m[i * len + j] = MASK_VALUE;
                 }
             }
-            return Nd4j.create(m, new long[]{1, (long) len * len}, 'c').castTo(dtype);
+            return StepWorkspace.outside(() -> Nd4j.create(m, new long[]{1, (long) len * len}, 'c').castTo(dtype));
         });
     }
 

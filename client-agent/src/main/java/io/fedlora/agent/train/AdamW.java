@@ -1,6 +1,8 @@
 package io.fedlora.agent.train;
 
+import io.fedlora.agent.model.StepWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.HashMap;
@@ -9,7 +11,7 @@ import java.util.Map;
 /**
  * AdamW with decoupled weight decay, exactly as PyTorch's {@code torch.optim.AdamW}: {@code p ← p·(1 − lr·wd)}, then
  * the bias-corrected Adam step. Decay applies to matrices only (biases and layer-norm gains are not decayed).
- * Updates parameters in place; state is per parameter name.
+ * Updates parameters in place; state is per parameter name and lives outside any step workspace.
  */
 public final class AdamW {
 
@@ -45,8 +47,8 @@ public final class AdamW {
                 continue;
             }
             INDArray p = e.getValue();
-            INDArray mi = m.computeIfAbsent(e.getKey(), k -> p.ulike().assign(0));
-            INDArray vi = v.computeIfAbsent(e.getKey(), k -> p.ulike().assign(0));
+            INDArray mi = m.computeIfAbsent(e.getKey(), k -> StepWorkspace.outside(() -> Nd4j.zeros(p.dataType(), p.shape())));
+            INDArray vi = v.computeIfAbsent(e.getKey(), k -> StepWorkspace.outside(() -> Nd4j.zeros(p.dataType(), p.shape())));
             mi.muli(beta1).addi(g.mul(1 - beta1));
             vi.muli(beta2).addi(g.mul(g).muli(1 - beta2));
             if (weightDecay > 0 && p.rank() >= 2) {

@@ -4,10 +4,12 @@ import io.fedlora.agent.data.Example;
 import io.fedlora.agent.data.JsonlDataset;
 import io.fedlora.agent.model.Gpt2Model;
 import io.fedlora.agent.model.Gpt2Network;
+import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.model.TokenBatch;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraScaling;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -54,11 +56,14 @@ public final class Evaluator {
                 idx[i] = from + i;
             }
             TokenBatch batch = data.batch(idx);
-            INDArray logits = network.logits(batch);
             double count = batch.targetCount();
-            lossSum += network.lossOf(logits, batch) * count;
+            int[] argmax;
+            try (MemoryWorkspace ws = StepWorkspace.open("fedlora-eval-step")) {
+                INDArray logits = network.logits(batch);
+                lossSum += network.lossOf(logits, batch) * count;
+                argmax = Nd4j.argMax(logits, 1).castTo(DataType.INT).toIntVector();
+            }
             targets += count;
-            int[] argmax = Nd4j.argMax(logits, 1).castTo(DataType.INT).toIntVector();
             int t = batch.seqLen();
             for (int i = 0; i < idx.length; i++) {
                 Example e = data.examples().get(idx[i]);

@@ -7,11 +7,12 @@ import io.fedlora.agent.model.Gpt2Model;
 import io.fedlora.agent.model.Gpt2Network;
 import io.fedlora.agent.model.Gradients;
 import io.fedlora.agent.model.LoraTargets;
-import io.fedlora.agent.model.TokenBatch;
+import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraInit;
 import io.fedlora.aggregation.lora.LoraLayer;
 import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.memory.MemoryWorkspace;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Arrays;
@@ -27,6 +28,8 @@ import java.util.concurrent.CancellationException;
  * Reproducible on CPU: the same config, start factors and data give the same factors.
  */
 public final class LoraTrainer {
+
+    private static final String WORKSPACE = "fedlora-lora-step";
 
     private final Gpt2Model base;
     private final TrainingConfig config;
@@ -105,17 +108,22 @@ public final class LoraTrainer {
             }
             int[] idx = Arrays.copyOfRange(order, cursor, Math.min(cursor + batchSize, n));
             cursor += batchSize;
-            TokenBatch batch = data.batch(idx);
-            Gradients g = network.lossAndGradients(batch, target);
-            GradientClipping.clipGlobalNorm(g.grads().values(), config.maxGradNorm());
-            optimiser.step(params, g.grads());
+            double stepLoss;
+            double stepTargets;
+            try (MemoryWorkspace ws = StepWorkspace.open(WORKSPACE)) {
+                Gradients g = network.lossAndGradients(data.batch(idx), target);
+                GradientClipping.clipGlobalNorm(g.grads().values(), config.maxGradNorm());
+                optimiser.step(params, g.grads());
+                stepLoss = g.loss();
+                stepTargets = g.targetTokens();
+            }
             for (int i : idx) {
                 tokens += data.examples().get(i).tokens().length;
             }
-            lossSum += g.loss() * g.targetTokens();
-            targetSum += g.targetTokens();
+            lossSum += stepLoss * stepTargets;
+            targetSum += stepTargets;
             double seconds = (System.nanoTime() - startNanos) / 1e9;
-            listener.onStep(step, totalSteps, g.loss(), tokens / Math.max(seconds, 1e-9));
+            listener.onStep(step, totalSteps, stepLoss, tokens / Math.max(seconds, 1e-9));
         }
         double seconds = (System.nanoTime() - startNanos) / 1e9;
         Map<String, Double> metrics = new LinkedHashMap<>();
