@@ -301,7 +301,12 @@ public final class Gpt2Network {
             // x_mid = x_in + attn(ln_1(x_in))
             INDArray dY = linearBackward(dXMid, bc.attnY, bc.uProj, p + "attn.c_proj", target, grads);
             INDArray dQkv = attentionBackward(dY, bc, b, t);
-            INDArray dH1 = linearBackward(dQkv, bc.h1, bc.uAttn, p + "attn.c_attn", target, grads);
+            // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
+            boolean needDx = base || i > lowest;
+            INDArray dH1 = linearBackward(dQkv, bc.h1, bc.uAttn, p + "attn.c_attn", target, grads, needDx);
+            if (!needDx) {
+                break;
+            }
             dx = NnOps.layerNormBackward(dH1, model.weight(p + "ln_1.weight"), bc.ln1, pg).addi(dXMid);
             putLn(grads, p + "ln_1", pg);
         }
@@ -337,7 +342,13 @@ public final class Gpt2Network {
     /** dx of an (adapted) Conv1D layer, recording the gradients the target asks for. */
     private INDArray linearBackward(INDArray dy, INDArray x, INDArray u, String module, GradientTarget target,
                                     Map<String, INDArray> grads) {
-        INDArray dx = Nd4j.gemm(dy, model.weight(module + ".weight"), false, true);
+        return linearBackward(dy, x, u, module, target, grads, true);
+    }
+
+    /** As above; with {@code needDx} false only the parameter gradients are computed and null is returned. */
+    private INDArray linearBackward(INDArray dy, INDArray x, INDArray u, String module, GradientTarget target,
+                                    Map<String, INDArray> grads, boolean needDx) {
+        INDArray dx = needDx ? Nd4j.gemm(dy, model.weight(module + ".weight"), false, true) : null;
         LoraFactors f = adapters.get(module);
         if (f != null) {
             INDArray du = Nd4j.gemm(dy, f.b(), false, false).muli(loraScale);
@@ -347,7 +358,9 @@ public final class Gpt2Network {
                     grads.put(module + ".lora_A", Nd4j.gemm(du, x, true, false));
                 }
             }
-            Nd4j.gemm(du, f.a(), dx, false, false, 1.0, 1.0);
+            if (needDx) {
+                Nd4j.gemm(du, f.a(), dx, false, false, 1.0, 1.0);
+            }
         }
         if (target == GradientTarget.BASE) {
             grads.put(module + ".weight", Nd4j.gemm(x, dy, true, false));

@@ -50,7 +50,8 @@ public final class LoraTrainer {
      * Trains from {@code start} (module → factors; copied, never modified). Modules missing from {@code start} begin
      * at PEFT's init ({@link LoraInit}, from the config's seed and the module name).
      *
-     * @throws CancellationException when the thread is interrupted (the cause is an {@link InterruptedException})
+     * @throws CancellationException when the thread is interrupted (the cause is an {@link InterruptedException}; the
+     *                               thread's interrupt status is set again)
      */
     public TrainingResult train(Map<String, LoraFactors> start, JsonlDataset data, TrainingListener listener) {
         if (data.size() == 0) {
@@ -100,6 +101,7 @@ public final class LoraTrainer {
             if (Thread.interrupted()) {
                 CancellationException ce = new CancellationException("local training interrupted at step " + step + "/" + totalSteps);
                 ce.initCause(new InterruptedException());
+                Thread.currentThread().interrupt();
                 throw ce;
             }
             if (cursor >= n) {

@@ -121,6 +121,7 @@ class LoraTrainerTest {
             assertThatThrownBy(() -> new LoraTrainer(BASE, config(false, 1, 5)).train(Map.of(), DATA, TrainingListener.none()))
                     .isInstanceOf(CancellationException.class)
                     .hasCauseInstanceOf(InterruptedException.class);
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
         } finally {
             Thread.interrupted();
         }
