@@ -25,12 +25,16 @@ import java.util.Map;
  */
 public final class Evaluator {
 
+    /** Most logits elements one evaluation batch may produce (128 MiB of fp32). */
+    private static final long LOGITS_BUDGET = 32L << 20;
+
     private final int batchSize;
 
     public Evaluator() {
         this(32);
     }
 
+    /** @param batchSize examples per forward pass (fewer when the vocabulary is large) */
     public Evaluator(int batchSize) {
         if (batchSize <= 0) {
             throw new IllegalArgumentException("batchSize must be positive");
@@ -50,8 +54,11 @@ public final class Evaluator {
         double targets = 0;
         long correct = 0;
         int n = data.size();
-        for (int from = 0; from < n; from += batchSize) {
-            int[] idx = new int[Math.min(batchSize, n - from)];
+        int maxLen = data.examples().stream().mapToInt(e -> e.tokens().length).max().orElse(1);
+        // cap the logits of one batch (rows × vocabulary) so a 50k-token vocabulary does not need gigabytes
+        int step = (int) Math.max(1, Math.min(batchSize, LOGITS_BUDGET / ((long) maxLen * base.config().vocabSize())));
+        for (int from = 0; from < n; from += step) {
+            int[] idx = new int[Math.min(step, n - from)];
             for (int i = 0; i < idx.length; i++) {
                 idx[i] = from + i;
             }
