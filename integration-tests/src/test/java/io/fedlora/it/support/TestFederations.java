@@ -16,12 +16,18 @@ public final class TestFederations {
 
     public static FederationSpec spec(String strategy, int rounds, int selectMinimum, int minClients,
                                       int deadlineSeconds, boolean evaluate, Path modelDir) {
+        return spec(strategy, rounds, selectMinimum, minClients, deadlineSeconds, evaluate, modelDir, 4);
+    }
+
+    /** As above with {@code localSteps} optimiser steps per round (more steps: a longer window while an agent trains). */
+    public static FederationSpec spec(String strategy, int rounds, int selectMinimum, int minClients,
+                                      int deadlineSeconds, boolean evaluate, Path modelDir, int localSteps) {
         return new FederationSpec(
                 "it-" + strategy + "-" + UUID.randomUUID().toString().substring(0, 8),
                 modelDir.toAbsolutePath().toString(),
                 List.of("c_attn"), 8, 16, false, strategy, "examples", rounds,
                 new FederationSpec.ClientsPerRound(1.0, selectMinimum), deadlineSeconds, minClients, 2, evaluate,
-                new FederationSpec.TrainingSpec(1, 4, 8, 0.02, 0.0, 1.0, FederationEnvironment.SEED, 64),
+                new FederationSpec.TrainingSpec(1, localSteps, 8, 0.02, 0.0, 1.0, FederationEnvironment.SEED, 64),
                 1000.0);
     }
 
