@@ -11,7 +11,6 @@ import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,8 +30,6 @@ import io.fedlora.it.support.TestFederations;
  * stored credential (no new enrolment) and its cached version 0, so it downloads only the delta to
  * version 1 (its log says so, and the coordinator sent a fraction of a full state in that round).
  */
-@EnabledIfSystemProperty(named = "fedlora.e2e", matches = "true",
-        disabledReason = "end-to-end federations run with -Dfedlora.e2e=true (not yet verified against the full coordinator/agent)")
 @ExtendWith(EnvironmentExtension.class)
 class AgentCrashTest {
 

@@ -10,7 +10,6 @@ import java.util.function.Supplier;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.fedlora.demo.admin.AdminClient;
@@ -32,8 +31,6 @@ import io.grpc.StatusRuntimeException;
  * process: each is refused with its status and a reason, and nothing stored changes (no update rows,
  * no new model version, the round still collecting). A well-formed upload afterwards is accepted.
  */
-@EnabledIfSystemProperty(named = "fedlora.e2e", matches = "true",
-        disabledReason = "end-to-end federations run with -Dfedlora.e2e=true (not yet verified against the full coordinator/agent)")
 @ExtendWith(EnvironmentExtension.class)
 class BadInputOverTheWireTest {
 

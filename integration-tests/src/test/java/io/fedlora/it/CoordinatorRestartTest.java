@@ -9,7 +9,6 @@ import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,17 +18,17 @@ import io.fedlora.demo.process.ChildProcess;
 import io.fedlora.demo.run.FederationDriver;
 import io.fedlora.it.support.Database;
 import io.fedlora.it.support.EnvironmentExtension;
+import io.fedlora.it.support.ExactAggregationCheck;
 import io.fedlora.it.support.FederationEnvironment;
 import io.fedlora.it.support.TestFederations;
 
 /**
  * The coordinator is SIGKILLed twice during a federation — once while round 1 is collecting (some
  * updates acknowledged, not all) and once when round 2 has every update but is not yet published — and
- * restarted on the same data directory and PostgreSQL database. The federation completes, and every
- * update acknowledged before a kill is aggregated exactly once.
+ * restarted on the same data directory and PostgreSQL database. The federation completes, every
+ * update acknowledged before a kill is aggregated exactly once, and every published model is still the
+ * exact weighted average of its round's updates.
  */
-@EnabledIfSystemProperty(named = "fedlora.e2e", matches = "true",
-        disabledReason = "end-to-end federations run with -Dfedlora.e2e=true (not yet verified against the full coordinator/agent)")
 @ExtendWith(EnvironmentExtension.class)
 class CoordinatorRestartTest {
 
@@ -80,6 +79,9 @@ class CoordinatorRestartTest {
                 assertThat(((Number) round.get("reported")).longValue()).isEqualTo(aggregated);
             }
             assertThat(db.count("SELECT count(*) FROM model_versions WHERE federation_id = ?", fid)).isEqualTo(4);
+            // and each published model is the exact average of those updates, each counted once
+            ExactAggregationCheck.verify(driver, coordinator, id, 3, 3, TestFederations.SCALE, env.modelDir(),
+                    env.newDir("restart-export"));
         } finally {
             agents.forEach(ChildProcess::close);
         }

@@ -9,7 +9,6 @@ import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.fedlora.demo.admin.FederationView;
@@ -26,8 +25,6 @@ import io.fedlora.it.support.TestFederations;
  * its first upload. The agent retries with the same upload id and the coordinator stores the update
  * exactly once.
  */
-@EnabledIfSystemProperty(named = "fedlora.e2e", matches = "true",
-        disabledReason = "end-to-end federations run with -Dfedlora.e2e=true (not yet verified against the full coordinator/agent)")
 @ExtendWith(EnvironmentExtension.class)
 class UploadConnectionCutTest {
 

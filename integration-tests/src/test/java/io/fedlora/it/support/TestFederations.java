@@ -11,6 +11,9 @@ import io.fedlora.demo.run.FederationDriver;
 /** Federation specs and agent layouts the end-to-end tests use: small, few local steps, short deadlines. */
 public final class TestFederations {
 
+    /** LoRA scale alpha / rank of every spec here (16 / 8, not rsLoRA). */
+    public static final double SCALE = 16.0 / 8;
+
     private TestFederations() {
     }
 
