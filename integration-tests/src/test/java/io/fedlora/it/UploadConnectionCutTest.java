@@ -2,6 +2,7 @@ package io.fedlora.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,25 +22,72 @@ import io.fedlora.it.support.FederationEnvironment;
 import io.fedlora.it.support.TestFederations;
 
 /**
- * One agent reaches the coordinator through a TCP proxy that closes the connection in the middle of
- * its first upload. The agent retries with the same upload id and the coordinator stores the update
- * exactly once.
+ * One agent reaches the coordinator through a TCP proxy that breaks the connection carrying its first
+ * upload: either in the middle of the upload, or after the whole upload went through but before the
+ * coordinator's acknowledgement came back. The agent retries with the same upload id and the
+ * coordinator stores the update exactly once (the second time it answers that the retry is a duplicate).
  */
 @ExtendWith(EnvironmentExtension.class)
 class UploadConnectionCutTest {
+
+    /** Larger than any heartbeat or poll, smaller than one upload (16 KiB of adapter factors here). */
+    private static final int UPLOAD_BURST_BYTES = 4096;
 
     @Test
     @Timeout(value = 6, unit = java.util.concurrent.TimeUnit.MINUTES)
     void aRetriedUploadAfterACutConnectionIsAcceptedOnce(FederationEnvironment env) throws Exception {
         FederationEnvironment.Coordinator coordinator = env.sharedCoordinator();
+        try (CuttingTcpProxy proxy = new CuttingTcpProxy("127.0.0.1", coordinator.process().settings().grpcPort(),
+                UPLOAD_BURST_BYTES, CuttingTcpProxy.Mode.CUT_MID_UPLOAD)) {
+            Federation f = runBehindProxy(env, coordinator, proxy, "cut", () -> { });
+            assertThat(proxy.cutHappened()).as("the proxy cut a connection mid-upload").isTrue();
+            assertThat(f.proxiedAgentLog()).as("log of the agent behind the proxy")
+                    .contains("retrying")
+                    .contains("update for round 1 accepted");
+        }
+    }
+
+    @Test
+    @Timeout(value = 6, unit = java.util.concurrent.TimeUnit.MINUTES)
+    void aRetryAfterALostAcknowledgementIsADuplicate(FederationEnvironment env) throws Exception {
+        FederationEnvironment.Coordinator coordinator = env.sharedCoordinator();
+        try (CuttingTcpProxy proxy = new CuttingTcpProxy("127.0.0.1", coordinator.process().settings().grpcPort(),
+                UPLOAD_BURST_BYTES, CuttingTcpProxy.Mode.HOLD_REPLIES)) {
+            Federation f = runBehindProxy(env, coordinator, proxy, "ack-lost", () -> {
+                // the upload went through; once the coordinator has stored it, break the connection
+                // before the agent hears so
+                assertThat(proxy.awaitHolding(Duration.ofMinutes(2))).as("an upload passed the proxy").isTrue();
+                awaitStoredUpdate(coordinator, "ack-lost-client-0", Duration.ofMinutes(1));
+                proxy.cutHeld();
+            });
+            assertThat(f.proxiedAgentLog()).as("log of the agent behind the proxy")
+                    .contains("update for round 1 accepted")
+                    .contains("(duplicate of an earlier attempt)");
+        }
+    }
+
+    /** What a federation behind the proxy left: its id and the proxied agent's log. */
+    private record Federation(String id, String proxiedAgentLog) {
+    }
+
+    private interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs a 1-round, 2-client federation in which client 0 talks through {@code proxy}; {@code duringRound}
+     * runs after the start. Checks the federation completed with both reports and one stored update each.
+     */
+    private static Federation runBehindProxy(FederationEnvironment env, FederationEnvironment.Coordinator coordinator,
+                                             CuttingTcpProxy proxy, String prefix, Step duringRound) throws Exception {
         FederationDriver driver = env.driver(coordinator);
         FederationView federation = driver.admin().createFederation(
                 TestFederations.spec("fedex", 1, 2, 2, 180, false, env.modelDir()));
         String id = federation.id();
-        List<FederationDriver.AgentSpec> specs = TestFederations.agents(env, "cut", env.newDir("cut"), 2);
+        List<FederationDriver.AgentSpec> specs = TestFederations.agents(env, prefix, env.newDir(prefix), 2);
         List<String> tokens = driver.admin().issueEnrolmentTokens(id, 2, 600);
         List<ChildProcess> agents = new ArrayList<>();
-        try (CuttingTcpProxy proxy = new CuttingTcpProxy("127.0.0.1", coordinator.process().settings().grpcPort(), 4096)) {
+        try {
             for (int i = 0; i < 2; i++) {
                 FederationDriver.AgentSpec a = specs.get(i);
                 String address = i == 0 ? proxy.address() : coordinator.process().grpcAddress();
@@ -48,21 +96,37 @@ class UploadConnectionCutTest {
             }
             driver.awaitEnrolled(id, 2, Duration.ofMinutes(2), agents);
             driver.admin().start(id);
+            duringRound.run();
             FederationView end = driver.awaitFinished(id, Duration.ofMinutes(4), rounds -> { }, agents);
             assertThat(end.status()).isEqualTo("COMPLETED");
-            assertThat(proxy.cutHappened()).as("the proxy cut a connection mid-upload").isTrue();
 
             UUID fid = UUID.fromString(id);
-            assertThat(coordinator.database().count("""
-                    SELECT count(*) FROM updates u JOIN rounds r ON r.id = u.round_id JOIN clients c ON c.id = u.client_id
-                    WHERE r.federation_id = ? AND r.number = 1 AND c.name = ?""", fid, specs.get(0).name()))
-                    .as("updates stored for the agent behind the proxy").isEqualTo(1);
+            for (FederationDriver.AgentSpec a : specs) {
+                assertThat(coordinator.database().count("""
+                        SELECT count(*) FROM updates u JOIN rounds r ON r.id = u.round_id JOIN clients c ON c.id = u.client_id
+                        WHERE r.federation_id = ? AND r.number = 1 AND c.name = ?""", fid, a.name()))
+                        .as("updates stored for %s", a.name()).isEqualTo(1);
+            }
             assertThat(coordinator.database().count("""
                     SELECT count(*) FROM round_participants p JOIN rounds r ON r.id = p.round_id
                     WHERE r.federation_id = ? AND r.number = 1 AND r.status = 'PUBLISHED' AND p.status = 'REPORTED'""", fid))
                     .isEqualTo(2);
+            return new Federation(id, Files.readString(agents.get(0).logFile()));
         } finally {
             agents.forEach(ChildProcess::close);
         }
+    }
+
+    private static void awaitStoredUpdate(FederationEnvironment.Coordinator coordinator, String clientName, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (coordinator.database().count("""
+                    SELECT count(*) FROM updates u JOIN clients c ON c.id = u.client_id WHERE c.name = ?""", clientName) > 0) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("the coordinator stored no update of " + clientName + " within " + timeout.toSeconds() + " s");
     }
 }

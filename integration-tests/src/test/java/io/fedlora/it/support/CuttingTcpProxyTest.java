@@ -72,4 +72,38 @@ class CuttingTcpProxyTest {
             }
         }
     }
+
+    @Test
+    void holdsTheRepliesToTheFirstLargeBurstUntilCut() throws Exception {
+        try (CuttingTcpProxy proxy = new CuttingTcpProxy("127.0.0.1", echo.getLocalPort(), 10_000,
+                CuttingTcpProxy.Mode.HOLD_REPLIES)) {
+            try (Socket s = new Socket("127.0.0.1", proxy.port())) {
+                s.setSoTimeout(500);
+                s.getOutputStream().write(new byte[100]);
+                assertThat(s.getInputStream().readNBytes(100)).hasSize(100);
+                s.getOutputStream().write(new byte[50_000]);
+                s.getOutputStream().flush();
+                assertThat(proxy.awaitHolding(java.time.Duration.ofSeconds(5))).isTrue();
+                assertThat(proxy.cutHappened()).isFalse();
+                // what the echo returned before the burst crossed the threshold comes back, the rest never does
+                int returned = 0;
+                try {
+                    for (int n = s.getInputStream().read(new byte[8192]); n > 0; n = s.getInputStream().read(new byte[8192])) {
+                        returned += n;
+                    }
+                } catch (java.net.SocketTimeoutException expected) {
+                    // nothing more within the timeout
+                }
+                assertThat(returned).isLessThanOrEqualTo(10_000);
+                proxy.cutHeld();
+                assertThat(proxy.cutHappened()).isTrue();
+                s.setSoTimeout(5000);
+                assertThat(s.getInputStream().read()).isEqualTo(-1);
+            }
+            try (Socket again = new Socket("127.0.0.1", proxy.port())) {
+                again.getOutputStream().write(new byte[50_000]);
+                assertThat(again.getInputStream().readNBytes(50_000)).hasSize(50_000);
+            }
+        }
+    }
 }
