@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -30,6 +31,7 @@ import io.fedlora.it.support.TestFederations;
  * stored credential (no new enrolment) and its cached version 0, so it downloads only the delta to
  * version 1 (its log says so, and the coordinator sent a fraction of a full state in that round).
  */
+@Tag("e2e")
 @ExtendWith(EnvironmentExtension.class)
 class AgentCrashTest {
 

@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.function.Supplier;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -31,6 +32,7 @@ import io.grpc.StatusRuntimeException;
  * process: each is refused with its status and a reason, and nothing stored changes (no update rows,
  * no new model version, the round still collecting). A well-formed upload afterwards is accepted.
  */
+@Tag("e2e")
 @ExtendWith(EnvironmentExtension.class)
 class BadInputOverTheWireTest {
 

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -29,6 +30,7 @@ import io.fedlora.it.support.TestFederations;
  * update acknowledged before a kill is aggregated exactly once, and every published model is still the
  * exact weighted average of its round's updates.
  */
+@Tag("e2e")
 @ExtendWith(EnvironmentExtension.class)
 class CoordinatorRestartTest {
 

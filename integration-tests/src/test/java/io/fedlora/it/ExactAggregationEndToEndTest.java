@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import java.util.List;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -23,6 +24,7 @@ import io.fedlora.it.support.TestFederations;
  * the clients' effective weights {@code Σ w_i (W_prev + s·B_i A_i)} ({@link ExactAggregationCheck}),
  * and FedIT's formula on the same updates must miss it by far more: the check can tell the two apart.
  */
+@Tag("e2e")
 @ExtendWith(EnvironmentExtension.class)
 class ExactAggregationEndToEndTest {
 

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -27,6 +28,7 @@ import io.fedlora.it.support.TestFederations;
  * coordinator's acknowledgement came back. The agent retries with the same upload id and the
  * coordinator stores the update exactly once (the second time it answers that the retry is a duplicate).
  */
+@Tag("e2e")
 @ExtendWith(EnvironmentExtension.class)
 class UploadConnectionCutTest {
 
