@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -35,6 +36,9 @@ class UploadConnectionCutTest {
     /** Larger than any heartbeat or poll, smaller than one upload (16 KiB of adapter factors here). */
     private static final int UPLOAD_BURST_BYTES = 4096;
     /** The agent's log line for a failed upload attempt that it retries. */
+    /** The agent's log line for the final outcome of its round-1 upload. */
+    private static final Pattern UPLOAD_OUTCOME = Pattern.compile(
+            "update for round 1 (accepted .*\\(\\d+ bytes\\)|not delivered)|coordinator rejected the update for round 1");
     private static final String UPLOAD_RETRIED = "UploadUpdate round 1 \\(upload [0-9a-f-]+\\) failed .*retrying";
 
     @Test
@@ -117,9 +121,25 @@ class UploadConnectionCutTest {
                     SELECT count(*) FROM round_participants p JOIN rounds r ON r.id = p.round_id
                     WHERE r.federation_id = ? AND r.number = 1 AND r.status = 'PUBLISHED' AND p.status = 'REPORTED'""", fid))
                     .isEqualTo(2);
-            return new Federation(id, Files.readString(agents.get(0).logFile()));
+            // the round can close on the coordinator's side before the agent has heard the answer to its retry
+            return new Federation(id, awaitLog(agents.get(0), UPLOAD_OUTCOME, Duration.ofMinutes(1)));
         } finally {
             agents.forEach(ChildProcess::close);
+        }
+    }
+
+    /** Waits until the agent's log matches {@code pattern} and returns the log. */
+    private static String awaitLog(ChildProcess agent, Pattern pattern, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            String text = Files.readString(agent.logFile());
+            if (pattern.matcher(text).find()) {
+                return text;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(agent.name() + " never logged /" + pattern + "/; log tail:\n" + agent.logTail(30));
+            }
+            Thread.sleep(50);
         }
     }
 
