@@ -156,4 +156,44 @@ class LoraTrainerTest {
         assertThat(p.getDouble(0)).isCloseTo(1.0 * 0.95 - 0.1, org.assertj.core.data.Offset.offset(1e-6));
         assertThat(p.getDouble(1)).isCloseTo(-2.0 * 0.95 + 0.1, org.assertj.core.data.Offset.offset(1e-6));
     }
+
+    @Test
+    void adamWMatchesAScalarReferenceOverSeveralSteps() {
+        // bias correction matters from step 2 on: compare with torch.optim.AdamW's update written out for one scalar
+        double lr = 0.01;
+        double wd = 0.1;
+        double[] grads = {0.3, -1.2, 0.05, 2.0, -0.4};
+        INDArray p = org.nd4j.linalg.factory.Nd4j.createFromArray(new double[][]{{0.7}});
+        AdamW adam = new AdamW(lr, wd);
+        double ref = 0.7;
+        double m = 0;
+        double v = 0;
+        for (int t = 1; t <= grads.length; t++) {
+            double g = grads[t - 1];
+            adam.step(Map.of("p", p), Map.of("p", org.nd4j.linalg.factory.Nd4j.createFromArray(new double[][]{{g}})));
+            ref *= 1 - lr * wd;
+            m = 0.9 * m + 0.1 * g;
+            v = 0.999 * v + 0.001 * g * g;
+            double mHat = m / (1 - Math.pow(0.9, t));
+            double vHat = v / (1 - Math.pow(0.999, t));
+            ref -= lr * mHat / (Math.sqrt(vHat) + 1e-8);
+            assertThat(p.getDouble(0)).as("step %d", t).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-9));
+        }
+    }
+
+    @Test
+    void trainingLossIsTheQuantityTheEvaluatorMeasures() {
+        // non-zero B so the adapter (and its scale alpha/r) changes the loss; one full batch, loss taken before the step
+        TrainingConfig cfg = new TrainingConfig(List.of("c_attn", "c_fc"), 4, 8, false, false, 1, 1, DATA.size(), 1e-2, 0.0,
+                1.0, 11, 16);
+        Map<String, LoraFactors> start = new LoraTrainer(BASE, config(false, 2, 5)).train(Map.of(), DATA, TrainingListener.none())
+                .factors();
+        List<Double> losses = new ArrayList<>();
+        new LoraTrainer(BASE, cfg).train(start, DATA, (step, total, loss, tps) -> losses.add(loss));
+        Evaluator eval = new Evaluator(3);
+        double evaluated = eval.evaluate(BASE, start, cfg.scaling(), DATA).loss();
+        assertThat(losses.get(0)).isCloseTo(evaluated, org.assertj.core.data.Offset.offset(1e-4));
+        double unscaled = eval.evaluate(BASE, start, new io.fedlora.aggregation.lora.LoraScaling(4, 4, false), DATA).loss();
+        assertThat(Math.abs(unscaled - evaluated)).as("the adapter's scale matters here").isGreaterThan(1e-3);
+    }
 }

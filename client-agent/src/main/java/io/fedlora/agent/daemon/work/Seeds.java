@@ -1,22 +1,23 @@
 package io.fedlora.agent.daemon.work;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Derives a client's local training seed from the federation's seed and the client id: reproducible for one
- * client, different between clients (so their data order and dropout-free noise do not coincide).
+ * Derives a client's local training seed for one round from the federation's seed, the client id and the round:
+ * reproducible for one client and round (a restarted agent retrains a round exactly), different between clients
+ * (their data orders do not coincide) and between rounds (a client does not see the same batches every round).
  */
 public final class Seeds {
 
     private Seeds() {}
 
-    public static long forClient(long federationSeed, String clientId) {
+    public static long forClientRound(long federationSeed, String clientId, int round) {
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            sha.update(ByteBuffer.allocate(Long.BYTES).putLong(federationSeed).array());
+            sha.update(ByteBuffer.allocate(Long.BYTES + Integer.BYTES).putLong(federationSeed).putInt(round).array());
             sha.update(clientId.getBytes(StandardCharsets.UTF_8));
             return ByteBuffer.wrap(sha.digest()).getLong();
         } catch (NoSuchAlgorithmException e) {

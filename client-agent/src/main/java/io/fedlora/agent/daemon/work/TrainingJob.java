@@ -56,7 +56,7 @@ public final class TrainingJob {
     public UploadOutcome run(TaskResponse task, CachedVersion version, String clientId) throws IOException, InterruptedException {
         TrainingPlan plan = task.getPlan();
         Gpt2Model base = models.get(version);
-        TrainingConfig config = config(plan, clientId);
+        TrainingConfig config = config(plan, clientId, task.getRound());
         JsonlDataset data = JsonlDataset.read(props.trainFile(), Tokenizers.forModelDir(version.dir()),
                 config.maxSeqLen(), badLinePolicy(props));
         if (data.size() == 0) {
@@ -85,11 +85,12 @@ public final class TrainingJob {
         return uploader.upload(update);
     }
 
-    static TrainingConfig config(TrainingPlan plan, String clientId) {
+    /** The plan as trainer settings; the data order is seeded per client and per round. */
+    static TrainingConfig config(TrainingPlan plan, String clientId, int round) {
         boolean freezeA = "ffa".equalsIgnoreCase(plan.getStrategy());
         return new TrainingConfig(plan.getTargetModulesList(), plan.getRank(), plan.getAlpha(), plan.getUseRslora(), freezeA,
                 plan.getLocalEpochs(), plan.getLocalSteps(), plan.getBatchSize(), plan.getLearningRate(),
-                plan.getWeightDecay(), plan.getMaxGradNorm(), Seeds.forClient(plan.getSeed(), clientId), plan.getMaxSeqLen());
+                plan.getWeightDecay(), plan.getMaxGradNorm(), Seeds.forClientRound(plan.getSeed(), clientId, round), plan.getMaxSeqLen());
     }
 
     static BadLinePolicy badLinePolicy(AgentProperties props) {

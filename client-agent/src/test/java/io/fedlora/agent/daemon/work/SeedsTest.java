@@ -7,10 +7,11 @@ import org.junit.jupiter.api.Test;
 class SeedsTest {
 
     @Test
-    void clientSeedIsReproducibleAndDiffersBetweenClientsAndFederationSeeds() {
-        long a = Seeds.forClient(42, "client-a");
-        assertThat(Seeds.forClient(42, "client-a")).isEqualTo(a);
-        assertThat(Seeds.forClient(42, "client-b")).isNotEqualTo(a);
-        assertThat(Seeds.forClient(43, "client-a")).isNotEqualTo(a);
+    void seedIsReproducibleAndDiffersBetweenClientsRoundsAndFederationSeeds() {
+        long a = Seeds.forClientRound(42, "client-a", 1);
+        assertThat(Seeds.forClientRound(42, "client-a", 1)).isEqualTo(a);
+        assertThat(Seeds.forClientRound(42, "client-b", 1)).isNotEqualTo(a);
+        assertThat(Seeds.forClientRound(43, "client-a", 1)).isNotEqualTo(a);
+        assertThat(Seeds.forClientRound(42, "client-a", 2)).isNotEqualTo(a);
     }
 }
