@@ -19,18 +19,19 @@ public final class DemoArgs {
               Runs a whole federation on this machine: an embedded PostgreSQL, a coordinator and N client
               agents as separate processes on loopback, then prints per-round results.
 
-              --clients N        client agents and non-IID datasets (default 3)
-              --rounds N         federated rounds (default 4)
-              --strategy S       fedex | fedit | ffa (default fedex)
-              --seed N           seed for the model, the data split and training (default 42)
-              --local-steps N    optimiser steps per client per round (default 10)
-              --lr X             local learning rate (default 0.005)
+              --clients N        client agents and non-IID datasets (default %d)
+              --rounds N         federated rounds (default %d)
+              --strategy S       fedex | fedit | ffa (default %s)
+              --seed N           seed for the model, the data split and training (default %d)
+              --local-steps N    optimiser steps per client per round (default %d)
+              --lr X             local learning rate (default %s)
               --json             the last line of stdout is one JSON object with the results
               --compare          run fedex and fedit on the same seed and data, side by side
               --work-dir DIR     write everything under DIR (default: a new temporary directory)
               --keep             keep the work directory after a successful run
               -h, --help         this text
-            """;
+            """.formatted(DemoOptions.defaults().clients(), DemoOptions.defaults().rounds(), DemoOptions.defaults().strategy(),
+            DemoOptions.defaults().seed(), DemoOptions.defaults().localSteps(), DemoOptions.defaults().learningRate());
 
     private static final java.util.Set<String> VALUE_OPTIONS =
             java.util.Set.of("--clients", "--rounds", "--strategy", "--seed", "--local-steps", "--lr", "--work-dir");

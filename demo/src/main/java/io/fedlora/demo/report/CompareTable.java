@@ -3,7 +3,7 @@ package io.fedlora.demo.report;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Several runs on the same inputs side by side: final evaluation, then per-round exactness error and deviation. */
+/** Several runs on the same inputs side by side: final evaluation, then per round exactness error, deviation and evaluation. */
 public final class CompareTable {
 
     private CompareTable() {
@@ -21,12 +21,17 @@ public final class CompareTable {
         int maxRounds = runs.stream().mapToInt(r -> r.rounds().size()).max().orElse(0);
         for (int i = 0; i < maxRounds; i++) {
             int index = i;
-            table.add(row("round " + (i + 1) + " exactness err", runs,
+            // label by the round's own number: the list starts with round 0 (the base model) when it was evaluated
+            String label = "round " + runs.stream().map(r -> round(r, index)).filter(java.util.Objects::nonNull)
+                    .findFirst().map(RoundResult::round).orElse(index);
+            table.add(row(label + " exactness err", runs,
                     r -> Formats.sci(round(r, index) == null ? null : round(r, index).exactnessRelError())));
-            table.add(row("round " + (i + 1) + " FedAvg deviation", runs,
+            table.add(row(label + " FedAvg deviation", runs,
                     r -> Formats.sci(round(r, index) == null ? null : round(r, index).fedavgDeviationRel())));
-            table.add(row("round " + (i + 1) + " eval loss", runs,
+            table.add(row(label + " eval loss", runs,
                     r -> Formats.loss(round(r, index) == null ? null : round(r, index).evalLoss())));
+            table.add(row(label + " eval accuracy", runs,
+                    r -> Formats.percent(round(r, index) == null ? null : round(r, index).evalAccuracy())));
         }
         return table.render();
     }

@@ -116,7 +116,9 @@ public final class DemoRunner {
         FederationView federation = driver.admin().createFederation(spec);
         String id = federation.id();
         say(prefix + "federation " + id + " created: " + strategy + ", " + options.rounds() + " rounds, "
-                + options.clients() + " clients, LoRA r=" + spec.rank() + " alpha=" + (int) spec.alpha() + " on c_attn");
+                + options.clients() + " clients, LoRA r=" + spec.rank() + " alpha=" + (int) spec.alpha() + " on "
+                + String.join(", ", spec.targetModules()) + ", " + spec.training().localSteps() + " local steps at lr "
+                + spec.training().learningRate());
 
         Path agentRoot = options.compare() ? work.resolve(strategy) : work;
         List<FederationDriver.AgentSpec> agentSpecs = new ArrayList<>();

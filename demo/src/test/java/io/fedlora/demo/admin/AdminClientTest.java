@@ -84,7 +84,7 @@ class AdminClientTest {
         assertThat(requests).containsExactly("POST /api/v1/federations key=k");
         JsonNode body = mapper.readTree(bodies.get(0));
         assertThat(body.path("baseModelPath").asText()).isEqualTo("/w/init/model");
-        assertThat(body.path("targetModules").get(0).asText()).isEqualTo("c_attn");
+        assertThat(body.path("targetModules")).extracting(JsonNode::asText).containsExactly("c_attn", "c_proj", "c_fc");
         assertThat(body.path("rank").asInt()).isEqualTo(8);
         assertThat(body.path("alpha").asDouble()).isEqualTo(16);
         assertThat(body.path("useRslora").asBoolean(true)).isFalse();
@@ -93,7 +93,9 @@ class AdminClientTest {
         assertThat(body.path("clientsPerRound").path("minimum").asInt()).isEqualTo(3);
         assertThat(body.path("minClients").asInt()).isEqualTo(3);
         assertThat(body.path("evaluate").asBoolean()).isTrue();
-        assertThat(body.path("training").path("localSteps").asInt()).isEqualTo(10);
+        assertThat(body.path("training").path("localSteps").asInt()).isEqualTo(150);
+        assertThat(body.path("training").path("learningRate").asDouble()).isEqualTo(0.005);
+        assertThat(body.path("training").path("batchSize").asInt()).isEqualTo(8);
         assertThat(body.path("training").path("maxSeqLen").asInt()).isEqualTo(64);
         assertThat(body.path("maxUpdateNorm").asDouble()).isEqualTo(1000.0);
     }

@@ -15,9 +15,13 @@ class DemoArgsTest {
         DemoOptions o = DemoArgs.parse(List.of()).options().orElseThrow();
         assertThat(o).isEqualTo(DemoOptions.defaults());
         assertThat(o.clients()).isEqualTo(3);
-        assertThat(o.rounds()).isEqualTo(4);
+        assertThat(o.rounds()).isEqualTo(5);
         assertThat(o.strategy()).isEqualTo("fedex");
         assertThat(o.seed()).isEqualTo(42);
+        assertThat(o.localSteps()).isEqualTo(150);
+        assertThat(o.learningRate()).isEqualTo(0.005);
+        assertThat(DemoArgs.USAGE).contains("federated rounds (default 5)").contains("per round (default 150)")
+                .contains("learning rate (default 0.005)");
         assertThat(o.strategiesToRun()).containsExactly("fedex");
     }
 

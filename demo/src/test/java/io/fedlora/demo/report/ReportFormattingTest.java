@@ -63,4 +63,18 @@ class ReportFormattingTest {
         assertThat(text).containsPattern("round 2 exactness err\\s+1\\.10e-07\\s+2\\.20e-03");
         assertThat(text).containsPattern("round 1 FedAvg deviation\\s+2\\.50e-03\\s+2\\.50e-03");
     }
+
+    @Test
+    void compareTableNamesRowsByTheRoundNumberFromTheBaseRoundOn() {
+        RoundResult base = new RoundResult(0, 0, 0, null, null, 1.15, 0.29, null, null, null, null);
+        RunResult fedex = new RunResult("fedex", "a", "COMPLETED", List.of(base,
+                new RoundResult(1, 3, 3, 6e-8, 0.15, 1.03, 0.35, 30.0, 1.0, 1.0, 1.0)), Optional.empty(), 1.0);
+        RunResult fedit = new RunResult("fedit", "b", "COMPLETED", List.of(base,
+                new RoundResult(1, 3, 3, 0.16, 0.16, 1.08, 0.33, 30.0, 1.0, 1.0, 1.0)), Optional.empty(), 1.0);
+        String text = CompareTable.render(List.of(fedex, fedit));
+        assertThat(text).containsPattern("round 0 eval loss\\s+1\\.1500\\s+1\\.1500");
+        assertThat(text).containsPattern("round 1 eval loss\\s+1\\.0300\\s+1\\.0800");
+        assertThat(text).containsPattern("round 1 eval accuracy\\s+35\\.0%\\s+33\\.0%");
+        assertThat(text).doesNotContain("round 2");
+    }
 }
