@@ -86,9 +86,11 @@ final class BenchAggregateCommand {
         double[] ratios = new double[repeats];
         for (int i = -warmup; i < repeats; i++) {
             long t0 = System.nanoTime();
-            AggregationResult res = aggregate(layer, updates, timedOpts);
-            res.residuals().get("bench").foldInto(w, layout);
-            long t1 = System.nanoTime();
+            long t1;
+            try (AggregationResult res = aggregate(layer, updates, timedOpts)) {
+                res.residuals().get("bench").foldInto(w, layout);
+                t1 = System.nanoTime();
+            }
             Nd4j.gemm(u, v, c, false, false, 1.0, 1.0);
             long t2 = System.nanoTime();
             if (i >= 0) {

@@ -16,7 +16,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * switched to a dense sum (because factors would have been larger), only the dense form exists:
  * {@link #hasFactors()} is then false and {@link #factorsSmallerThanDense()} too.
  */
-public final class Residual {
+public final class Residual implements AutoCloseable {
 
     private final int dOut;
     private final int dIn;
@@ -126,6 +126,16 @@ public final class Residual {
             return out;
         }
         return (layout == denseLayout ? scaledDense : scaledDense.transpose()).dup('c');
+    }
+
+    /** Frees the off-heap factors (or dense matrix); the residual may not be used afterwards. */
+    @Override
+    public void close() {
+        for (INDArray x : new INDArray[] {u, v, scaledDense}) {
+            if (x != null && x.closeable()) {
+                x.close();
+            }
+        }
     }
 
     private void requireFactors() {

@@ -158,6 +158,7 @@ public class RoundAggregation {
         StoredBlob weightsBlob = blobs.putSafetensors(weights, Map.of(), DType.F32);
         StoredBlob residualBlob = kind == ModelVersion.ResidualKind.NONE ? null
                 : blobs.putSafetensors(residualTensors, residualMeta, DType.F32);
+        result.close(); // persisted: free the off-heap factors now rather than at the next GC
         long aggregateMs = (System.nanoTime() - t0) / 1_000_000;
 
         AggregationMetrics am = result.metrics();
