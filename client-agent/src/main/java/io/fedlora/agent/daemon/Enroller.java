@@ -50,7 +50,7 @@ public final class Enroller {
         log.info("enrolling with {} as '{}'", props.coordinator(), name);
         EnrolResponse response = client.enrol(props.token(), name, Map.of());
         StoredCredential c = new StoredCredential(response.getClientId(), response.getCredential(),
-                response.getFederationId(), props.coordinator());
+                response.getFederationId(), props.coordinator(), name);
         store.save(c);
         log.info("enrolled as client {} in federation {}; credential stored in {}", c.clientId(), c.federationId(), store.file());
         client.useCredential(c.credential());

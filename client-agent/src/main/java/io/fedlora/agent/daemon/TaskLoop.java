@@ -132,7 +132,7 @@ public final class TaskLoop {
             if (task.getKind() == TaskKind.TRAIN) {
                 lastPlan = task.getPlan();
                 status.state("training round " + task.getRound());
-                UploadOutcome outcome = training.run(task, version, credential.clientId());
+                UploadOutcome outcome = training.run(task, version, credential.seedIdentity());
                 log.info("{}: update {}", what, outcome.kind().name().toLowerCase(java.util.Locale.ROOT));
             } else {
                 status.state("evaluating version " + task.getModelVersion());

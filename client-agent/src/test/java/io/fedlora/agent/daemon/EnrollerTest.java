@@ -73,6 +73,22 @@ class EnrollerTest {
     }
 
     @Test
+    void trainingSeedsFollowTheEnrolmentNameAndOldCredentialFilesFallBackToTheClientId() throws Exception {
+        StoredCredential c = enrolOnce("token-1");
+        assertThat(c.name()).isNotBlank();
+        assertThat(c.seedIdentity()).as("the operator's name, stable across federations").isEqualTo(c.name())
+                .isNotEqualTo(c.clientId());
+
+        // a credential file written before names were recorded still loads, and seeds from the coordinator's id
+        Path file = work.resolve("credential.json");
+        Files.writeString(file, Files.readString(file).replaceAll(",?\\s*\"name\"\\s*:\\s*\"[^\"]*\"", ""));
+        assertThat(Files.readString(file)).doesNotContain("\"name\"");
+        StoredCredential legacy = new CredentialStore(work).load().orElseThrow();
+        assertThat(legacy.name()).isNull();
+        assertThat(legacy.seedIdentity()).isEqualTo(ScriptedCoordinator.CLIENT_ID);
+    }
+
+    @Test
     void refusedTokenStoresNothingAndIsNotRetried() {
         assertThatThrownBy(() -> enrolOnce("wrong-token"))
                 .isInstanceOf(StatusRuntimeException.class).hasMessageContaining("PERMISSION_DENIED");

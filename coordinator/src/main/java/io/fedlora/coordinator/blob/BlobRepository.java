@@ -13,6 +13,11 @@ public class BlobRepository {
         this.jdbc = jdbc;
     }
 
+    /** Every registered blob's sha256. */
+    public java.util.Set<String> registered() {
+        return new java.util.HashSet<>(jdbc.sql("SELECT sha256 FROM blobs").query(String.class).list());
+    }
+
     /** Records a blob (idempotent); call inside the transaction that inserts the referencing row. */
     public void register(StoredBlob blob) {
         jdbc.sql("INSERT INTO blobs (sha256, size_bytes) VALUES (:sha, :size) ON CONFLICT (sha256) DO NOTHING")

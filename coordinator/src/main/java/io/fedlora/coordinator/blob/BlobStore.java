@@ -50,6 +50,16 @@ public class BlobStore {
         }
     }
 
+    /** The store's top directory: {@code ab/cdef...} blob files and {@code tmp/}. */
+    Path root() {
+        return root;
+    }
+
+    /** Where blobs are written before they get their name. */
+    Path tmpDir() {
+        return tmp;
+    }
+
     /** Where the blob with this sha256 lives (whether or not it exists). */
     public Path path(String sha256) {
         if (!sha256.matches("[0-9a-f]{64}")) {

@@ -42,9 +42,11 @@ public interface ClientGateway {
     /**
      * Validates (finite values, norm bound, shapes) and durably stores a complete update: blob files
      * fsynced, then the row committed. Only then may the transport acknowledge it. Idempotent per
-     * (client, round, upload id).
+     * (client, round, upload id). {@code uploadSha256} is the whole upload's checksum, already verified by the
+     * transport against the bytes received; it is recorded with the update.
      */
-    UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, Map<String, DecodedTensor> tensors);
+    UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
+                                   Map<String, DecodedTensor> tensors);
 
     /** Records a federated evaluation of a published version; returns false for a duplicate report. */
     boolean recordEvaluation(AuthenticatedClient client, EvaluationInfo evaluation);

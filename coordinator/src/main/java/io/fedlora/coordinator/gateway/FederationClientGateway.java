@@ -269,7 +269,7 @@ public class FederationClientGateway implements ClientGateway {
     }
 
     @Override
-    public UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header,
+    public UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
             Map<String, DecodedTensor> tensors) {
         try {
             Optional<StoredUpdate> earlier = earlier(client, header);
@@ -285,7 +285,7 @@ public class FederationClientGateway implements ClientGateway {
             StoredBlob blob = blobs.putSafetensors(data, Map.of("client", client.clientId(), "upload", header.uploadId()));
             long bytes = UploadRules.byteSize(t.expected());
             StoredUpdate update = new StoredUpdate(UUID.randomUUID().toString(), t.round().id(), client.clientId(),
-                    header.uploadId(), blob.sha256(), null, header.numExamples(), header.baseModelVersion(), bytes,
+                    header.uploadId(), blob.sha256(), uploadSha256, header.numExamples(), header.baseModelVersion(), bytes,
                     new LinkedHashMap<>(finiteMetrics(header.metrics())), "ACCEPTED", null);
             UploadReceiptInfo receipt = tx.execute(s -> {
                 federations.lock(t.federation().id());

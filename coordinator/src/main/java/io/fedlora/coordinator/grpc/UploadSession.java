@@ -36,6 +36,7 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
 
     private State state = State.AWAIT_HEADER;
     private UpdateHeaderInfo header;
+    private String uploadSha256;
     private UploadAssembler assembler;
     private UploadReceiptInfo earlierReceipt;
     private long ignoredBytes;
@@ -108,7 +109,8 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
             case VERIFIED -> throw UploadRejectedException.invalid("protocol", "upload stream sent a second trailer");
             case DUPLICATE -> { }
             default -> {
-                tensors = assembler.finish(chunk.getTrailer().getUploadSha256());
+                uploadSha256 = chunk.getTrailer().getUploadSha256().toLowerCase(java.util.Locale.ROOT);
+                tensors = assembler.finish(uploadSha256);
                 state = State.VERIFIED;
             }
         }
@@ -149,7 +151,7 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
     }
 
     private UploadReceiptInfo accept() {
-        UploadReceiptInfo receipt = gateway.acceptUpload(client, header, tensors);
+        UploadReceiptInfo receipt = gateway.acceptUpload(client, header, uploadSha256, tensors);
         log.info("Accepted upload {} of client {} for federation {} round {}: {} bytes, update {}{}",
                 header.uploadId(), client.clientId(), header.federationId(), header.round(),
                 assembler.receivedBytes(), receipt.updateId(), receipt.duplicate() ? " (duplicate)" : "");

@@ -153,8 +153,14 @@ public class RoundEngine {
         List<String> eligible = eligible(f);
         int needed = Math.max(spec.clientsPerRound().minimum(), spec.minClients());
         if (eligible.size() < needed) {
+            // Like Flower's min_available_clients: wait for enough live clients, but say so where the operator looks.
+            String waiting = "waiting for clients: " + eligible.size() + " of the " + needed + " needed are connected";
+            if (rounds.noteSelecting(r.id(), waiting)) {
+                log.info("federation {}: round {} attempt {} {}", f.id(), r.number(), r.attempt(), waiting);
+            }
             return Step.IDLE;
         }
+        rounds.noteSelecting(r.id(), null);
         Instant now = clock.instant();
         if (r.number() == 0) {
             eligible.forEach(c -> evaluations.assign(r.id(), c, 0));

@@ -86,6 +86,12 @@ public class RoundRepository {
                 .update() == 1;
     }
 
+    /** Sets or clears the reason of a round still selecting; true when it changed. */
+    public boolean noteSelecting(long id, String reason) {
+        return jdbc.sql("UPDATE rounds SET reason = :r WHERE id = :id AND status = 'SELECTING' AND reason IS DISTINCT FROM :r")
+                .param("r", reason).param("id", id).update() == 1;
+    }
+
     public void setDeadline(long id, Instant deadline) {
         jdbc.sql("UPDATE rounds SET deadline = :d WHERE id = :id").param("d", java.sql.Timestamp.from(deadline)).param("id", id).update();
     }

@@ -164,6 +164,9 @@ class GrpcLoopbackFederationTest extends CoordinatorTestBase {
         assertThat(first.getDuplicate()).isFalse();
         assertThat(again.getDuplicate()).isTrue();
         assertThat(again.getUpdateId()).isEqualTo(first.getUpdateId());
+        assertThat(jdbc.sql("SELECT upload_sha256 FROM updates WHERE id = :id::uuid").param("id", first.getUpdateId())
+                .query(String.class).single()).as("the verified trailer checksum is recorded with the update")
+                .isEqualTo(TestAgent.uploadSha256(good));
         long[] after = counts(f.id());
         assertThat(after[0]).isEqualTo(before[0] + 1);
         assertThat(after[2]).isEqualTo(before[2] + 1);

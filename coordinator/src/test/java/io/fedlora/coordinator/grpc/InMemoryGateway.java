@@ -105,7 +105,7 @@ final class InMemoryGateway implements ClientGateway {
     }
 
     @Override
-    public UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header,
+    public UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
             Map<String, DecodedTensor> tensors) {
         if (failAccept != null) {
             throw failAccept;

@@ -53,6 +53,13 @@ import java.util.concurrent.TimeoutException;
  */
 public final class TestAgent implements AutoCloseable {
 
+    /** sha256 over every tensor's bytes in order: what the trailer of a correct upload declares. */
+    static String uploadSha256(Upload u) {
+        MessageDigest whole = digest();
+        u.tensors().forEach(t -> whole.update(t.bytes()));
+        return HEX.formatHex(whole.digest());
+    }
+
     private static final HexFormat HEX = HexFormat.of();
 
     private final ManagedChannel owned;

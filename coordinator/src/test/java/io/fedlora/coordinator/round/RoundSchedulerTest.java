@@ -33,6 +33,20 @@ class RoundSchedulerTest extends CoordinatorTestBase {
     @Autowired EvaluationRepository evaluations;
 
     @Test
+    void aRoundShortOfLiveClientsWaitsInSelectingAndSaysWhy() {
+        Federation f = createAndStart(spec(uniqueName("short"), 1, 2, 2, 30, 0, false, "fedex"));
+        enrol(f, 10);
+        await("the round to say what it waits for", Duration.ofSeconds(10), () -> rounds.live(f.id())
+                .filter(r -> r.status() == RoundStatus.SELECTING)
+                .map(r -> "waiting for clients: 1 of the 2 needed are connected".equals(r.reason())).orElse(false));
+
+        enrol(f, 20);
+        await("the round to collect once a second client is live", Duration.ofSeconds(10), () -> rounds.live(f.id())
+                .map(r -> r.status() == RoundStatus.COLLECTING).orElse(false));
+        assertThat(rounds.live(f.id()).orElseThrow().reason()).as("the waiting note is cleared").isNull();
+    }
+
+    @Test
     void fullRoundWithThreeClientsPublishesAnExactVersion() {
         Federation f = createAndStart(spec(uniqueName("full"), 1, 2, 3, 30, 0, false, "fedex"));
         List<SimulatedClient> clients = enrol(f, 10, 20, 40);

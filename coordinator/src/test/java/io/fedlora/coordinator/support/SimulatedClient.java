@@ -108,7 +108,7 @@ public final class SimulatedClient {
 
     public UploadReceiptInfo upload(Upload u) {
         gateway.checkUpload(auth, u.header());
-        UploadReceiptInfo r = gateway.acceptUpload(auth, u.header(), u.tensors());
+        UploadReceiptInfo r = gateway.acceptUpload(auth, u.header(), uploadSha(u.tensors()), u.tensors());
         lastFactors.clear();
         lastFactors.putAll(u.factors());
         return r;
@@ -122,6 +122,18 @@ public final class SimulatedClient {
     public boolean evaluate(ClientTask task, double loss, double accuracy) {
         return gateway.recordEvaluation(auth, new EvaluationInfo(task.federationId(), task.round(), task.modelVersion(),
                 numExamples, loss, accuracy, Map.of()));
+    }
+
+    /** sha256 over all tensors' bytes in header order, as the agent's trailer declares it. */
+    static String uploadSha(Map<String, DecodedTensor> tensors) {
+        try {
+            MessageDigest whole = MessageDigest.getInstance("SHA-256");
+            tensors.values().forEach(t -> whole.update(SafetensorsWriter.toBytes(t.values(),
+                    io.fedlora.aggregation.safetensors.DType.F32)));
+            return HexFormat.of().formatHex(whole.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static String sha(INDArray v) {

@@ -6,7 +6,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Derives a client's local training seed for one round from the federation's seed, the client id and the round:
+ * Derives a client's local training seed for one round from the federation's seed, the client's identity (its enrolment name) and the round:
  * reproducible for one client and round (a restarted agent retrains a round exactly), different between clients
  * (their data orders do not coincide) and between rounds (a client does not see the same batches every round).
  */

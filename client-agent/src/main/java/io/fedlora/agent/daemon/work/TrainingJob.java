@@ -53,10 +53,11 @@ public final class TrainingJob {
         this.uploader = uploader;
     }
 
-    public UploadOutcome run(TaskResponse task, CachedVersion version, String clientId) throws IOException, InterruptedException {
+    /** Trains one round; {@code seedIdentity} (the client's enrolment name) seeds its data order for that round. */
+    public UploadOutcome run(TaskResponse task, CachedVersion version, String seedIdentity) throws IOException, InterruptedException {
         TrainingPlan plan = task.getPlan();
         Gpt2Model base = models.get(version);
-        TrainingConfig config = config(plan, clientId, task.getRound());
+        TrainingConfig config = config(plan, seedIdentity, task.getRound());
         JsonlDataset data = JsonlDataset.read(props.trainFile(), Tokenizers.forModelDir(version.dir()),
                 config.maxSeqLen(), badLinePolicy(props));
         if (data.size() == 0) {
@@ -86,11 +87,11 @@ public final class TrainingJob {
     }
 
     /** The plan as trainer settings; the data order is seeded per client and per round. */
-    static TrainingConfig config(TrainingPlan plan, String clientId, int round) {
+    static TrainingConfig config(TrainingPlan plan, String seedIdentity, int round) {
         boolean freezeA = "ffa".equalsIgnoreCase(plan.getStrategy());
         return new TrainingConfig(plan.getTargetModulesList(), plan.getRank(), plan.getAlpha(), plan.getUseRslora(), freezeA,
                 plan.getLocalEpochs(), plan.getLocalSteps(), plan.getBatchSize(), plan.getLearningRate(),
-                plan.getWeightDecay(), plan.getMaxGradNorm(), Seeds.forClientRound(plan.getSeed(), clientId, round), plan.getMaxSeqLen());
+                plan.getWeightDecay(), plan.getMaxGradNorm(), Seeds.forClientRound(plan.getSeed(), seedIdentity, round), plan.getMaxSeqLen());
     }
 
     static BadLinePolicy badLinePolicy(AgentProperties props) {
