@@ -69,6 +69,10 @@ public final class TrainBenchmark {
             root.put("steps", steps);
             phase(root.putObject("train"), train);
             phase(root.putObject("forward"), forward);
+            // Baseline in the same run: a LoRA step needs the forward pass plus activation gradients through every
+            // layer above the lowest adapter (about one more forward's matmuls) and no frozen-weight gradients, so
+            // about 2x a forward pass is the floor; more is overhead of the backward and optimiser code.
+            root.put("train_step_over_forward", train.msPerStep() / forward.msPerStep());
             return root.toString();
         }
 
@@ -81,6 +85,9 @@ public final class TrainBenchmark {
             n.put("native_bytes", p.nativeBytes());
         }
     }
+
+    /** Untimed steps before each timed phase; fewer left the first timed steps in the interpreter. */
+    static final int WARMUP_STEPS = 20;
 
     private final int steps;
     private final int batchSize;
@@ -102,7 +109,7 @@ public final class TrainBenchmark {
         Tokenizer tokenizer = new ByteTokenizer(config.vocabSize());
         JsonlDataset data = completions(SyntheticTasks.mixed(Math.max(batchSize * steps, 64), new SplittableRandom(seed)), tokenizer);
         TrainingConfig base = TrainingConfig.defaults();
-        TrainingConfig warm = withSteps(base, Math.min(3, steps));
+        TrainingConfig warm = withSteps(base, WARMUP_STEPS); // until the JIT has compiled the hot loops
         TrainingConfig timed = withSteps(base, steps);
 
         new LoraTrainer(model, warm).train(Map.of(), data, TrainingListener.none());
@@ -125,7 +132,11 @@ public final class TrainBenchmark {
             }
             batches.add(data.batch(idx));
         }
-        network.loss(batches.get(0));
+        for (int s = 0; s < WARMUP_STEPS; s++) {
+            try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-forward")) {
+                network.loss(batches.get(s % batches.size()));
+            }
+        }
         resetPeaks();
         long t1 = System.nanoTime();
         for (TokenBatch b : batches) {

@@ -71,7 +71,7 @@ public final class AgentCli {
 
     private int benchTrain(Options o) {
         boolean json = o.flag("--json");
-        int steps = o.intValue("--steps", 20);
+        int steps = o.intValue("--steps", 100);
         int batch = o.intValue("--batch", 8);
         long seed = o.longValue("--seed", 42);
         int threads = o.intValue("--threads", 1);
@@ -83,6 +83,8 @@ public final class AgentCli {
                 r.train().tokensPerSecond(), r.train().msPerStep(), r.train().peakHeapBytes() / 1048576.0);
         out.printf("forward only:               %.0f tokens/s, %.1f ms/step, peak heap %.1f MiB%n",
                 r.forward().tokensPerSecond(), r.forward().msPerStep(), r.forward().peakHeapBytes() / 1048576.0);
+        out.printf("a train step costs %.2f forward passes (about 2 is the floor for LoRA-only gradients)%n",
+                r.train().msPerStep() / r.forward().msPerStep());
         if (json) {
             out.println(r.toJson());
         }

@@ -44,5 +44,7 @@ class AgentCliTest {
         assertThat(json.path("forward").path("tokens_per_second").asDouble()).isPositive();
         assertThat(json.path("train").path("peak_heap_bytes").asLong()).isPositive();
         assertThat(json.path("backend").asText()).isNotBlank();
+        assertThat(json.path("train_step_over_forward").asDouble()).as("a training step costs more than a forward pass")
+                .isGreaterThan(1.0);
     }
 }
