@@ -125,7 +125,8 @@ public final class DemoRunner {
         // init-model numbers its client datasets from 1
         for (int i = 1; i <= options.clients(); i++) {
             String name = "client-" + i;
-            agentSpecs.add(new FederationDriver.AgentSpec(options.compare() ? strategy + "-" + name : name,
+            // the same names in both federations of --compare: local data order is seeded by the client's name
+            agentSpecs.add(new FederationDriver.AgentSpec(name,
                     init.resolve("clients").resolve(name), agentRoot.resolve("agent-" + i)));
         }
         List<ChildProcess> agents = driver.startAgents(id, agentSpecs, List.of());
