@@ -2,11 +2,9 @@ package io.fedlora.agent.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.fedlora.agent.data.Example;
 import io.fedlora.agent.data.JsonlDataset;
 import io.fedlora.agent.initmodel.InitModel;
 import io.fedlora.agent.initmodel.SyntheticTasks;
-import io.fedlora.agent.initmodel.TaskExample;
 import io.fedlora.agent.model.Gpt2Config;
 import io.fedlora.agent.model.Gpt2Model;
 import io.fedlora.agent.model.Gpt2Network;
@@ -107,7 +105,7 @@ public final class TrainBenchmark {
         Gpt2Config config = InitModel.Settings.defaults().config();
         Gpt2Model model = Gpt2Model.initialise(config, seed);
         Tokenizer tokenizer = new ByteTokenizer(config.vocabSize());
-        JsonlDataset data = completions(SyntheticTasks.mixed(Math.max(batchSize * steps, 64), new SplittableRandom(seed)), tokenizer);
+        JsonlDataset data = InitModel.asCompletions("benchmark tasks", SyntheticTasks.mixed(Math.max(batchSize * steps, 64), new SplittableRandom(seed)), tokenizer);
         TrainingConfig base = TrainingConfig.defaults();
         TrainingConfig warm = withSteps(base, WARMUP_STEPS); // until the JIT has compiled the hot loops
         TrainingConfig timed = withSteps(base, steps);
@@ -153,20 +151,6 @@ public final class TrainBenchmark {
     private TrainingConfig withSteps(TrainingConfig c, int localSteps) {
         return new TrainingConfig(c.targetModules(), c.rank(), c.alpha(), c.rslora(), c.freezeA(), c.localEpochs(), localSteps,
                 batchSize, c.learningRate(), c.weightDecay(), c.maxGradNorm(), seed, c.maxSeqLen());
-    }
-
-    private static JsonlDataset completions(List<TaskExample> examples, Tokenizer tokenizer) {
-        List<Example> out = new ArrayList<>(examples.size());
-        for (TaskExample e : examples) {
-            int[] p = tokenizer.encode(e.prompt());
-            int[] c = tokenizer.encode(e.completion());
-            int[] seq = new int[p.length + c.length + 1];
-            System.arraycopy(p, 0, seq, 0, p.length);
-            System.arraycopy(c, 0, seq, p.length, c.length);
-            seq[seq.length - 1] = tokenizer.eosId();
-            out.add(new Example(seq, p.length));
-        }
-        return JsonlDataset.of("benchmark tasks", out);
     }
 
     private static void resetPeaks() {

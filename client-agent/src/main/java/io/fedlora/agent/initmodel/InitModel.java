@@ -110,7 +110,7 @@ public final class InitModel {
             for (int i = 0; i < 100; i++) {
                 examples.add(f.sample(heldOut));
             }
-            EvalResult r = evaluator.evaluate(model, Map.of(), null, asCompletions(examples, tokenizer));
+            EvalResult r = evaluator.evaluate(model, Map.of(), null, asCompletions("held-out", examples, tokenizer));
             accuracy.put(f, r.accuracy());
             lossSum += r.loss();
         }
@@ -137,7 +137,7 @@ public final class InitModel {
     }
 
     /** Prompt/completion examples scored on the completion and its EOS, as the clients' JSONL files are. */
-    static JsonlDataset asCompletions(List<TaskExample> examples, Tokenizer tokenizer) {
+    public static JsonlDataset asCompletions(String name, List<TaskExample> examples, Tokenizer tokenizer) {
         List<Example> out = new ArrayList<>(examples.size());
         for (TaskExample e : examples) {
             int[] p = tokenizer.encode(e.prompt());
@@ -148,6 +148,6 @@ public final class InitModel {
             seq[seq.length - 1] = tokenizer.eosId();
             out.add(new Example(seq, p.length));
         }
-        return JsonlDataset.of("held-out", out);
+        return JsonlDataset.of(name, out);
     }
 }
