@@ -56,8 +56,11 @@ public class UpdateRepository {
 
     /** Accepted updates of an attempt in a fixed order, so a recomputed aggregation sums identically. */
     public List<StoredUpdate> forAggregation(long roundId) {
-        return jdbc.sql("SELECT " + COLUMNS + " FROM updates u WHERE u.round_id = :r AND u.status IN ('ACCEPTED','AGGREGATED')"
-                        + " ORDER BY u.client_id")
+        // by client name (byte order, whatever the server's collation), then id: the names are the operator's and
+        // stay the same when a federation is re-run, so the fp32 sums, and with them the results, repeat exactly
+        return jdbc.sql("SELECT " + COLUMNS + " FROM updates u JOIN clients c ON c.id = u.client_id"
+                        + " WHERE u.round_id = :r AND u.status IN ('ACCEPTED','AGGREGATED')"
+                        + " ORDER BY c.name COLLATE \"C\", u.client_id")
                 .param("r", roundId).query(this::map).list();
     }
 

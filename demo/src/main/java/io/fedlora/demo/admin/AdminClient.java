@@ -83,6 +83,15 @@ public final class AdminClient {
         return send("GET", "federations/" + federationId + "/clients", null);
     }
 
+    /** The federation's clients with the state of their last heartbeat. */
+    public List<ClientView> clientViews(String federationId) {
+        List<ClientView> out = new ArrayList<>();
+        for (JsonNode c : clients(federationId)) {
+            out.add(ClientView.from(c));
+        }
+        return out;
+    }
+
     public void revokeClient(String clientId) {
         send("POST", "clients/" + clientId + "/revoke", null);
     }

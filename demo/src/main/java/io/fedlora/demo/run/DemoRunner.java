@@ -96,7 +96,9 @@ public final class DemoRunner {
 
         say("starting the coordinator (embedded PostgreSQL under " + work.resolve("coordinator") + ")");
         CoordinatorProcess coordinator = processes.startCoordinator(
-                CoordinatorSettings.onFreePorts("coordinator", work.resolve("coordinator"), List.of()), COORDINATOR_READY);
+                CoordinatorSettings.onFreePorts("coordinator", work.resolve("coordinator"),
+                        // heartbeats every 2 s: they carry the agents' training steps the progress lines show
+                        List.of("--fedlora.grpc.heartbeat-interval=2s")), COORDINATOR_READY);
         say("coordinator up: REST " + coordinator.baseUri() + ", gRPC " + coordinator.grpcAddress());
 
         AdminClient admin = new AdminClient(coordinator.baseUri(), coordinator.apiKey(), mapper);
@@ -137,7 +139,7 @@ public final class DemoRunner {
 
             ProgressPrinter progress = new ProgressPrinter(out, prefix, strategy, options.rounds());
             Duration budget = Duration.ofSeconds((long) options.rounds() * (spec.roundDeadlineSeconds() + 60) + 120);
-            FederationView end = driver.awaitFinished(id, budget, progress::update, agents);
+            FederationView end = driver.awaitFinished(id, budget, progress::update, progress::clients, agents);
             if (!"COMPLETED".equals(end.status())) {
                 throw new DemoFailure("federation " + id + " ended " + end.status()
                         + (end.reason().isBlank() ? "" : ": " + end.reason()));

@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.fedlora.demo.admin.AdminClient;
+import io.fedlora.demo.admin.ClientView;
 import io.fedlora.demo.admin.FederationView;
 import io.fedlora.demo.admin.RoundView;
 import io.fedlora.demo.process.AgentSettings;
@@ -92,12 +93,22 @@ public final class FederationDriver {
      */
     public FederationView awaitFinished(String federationId, Duration timeout, Consumer<List<RoundView>> progress,
                                         List<ChildProcess> agents) throws InterruptedException {
+        return awaitFinished(federationId, timeout, progress, null, agents);
+    }
+
+    /** As above, also handing each snapshot of the clients (their heartbeat states) to {@code clients}. */
+    public FederationView awaitFinished(String federationId, Duration timeout, Consumer<List<RoundView>> progress,
+                                        Consumer<List<ClientView>> clients, List<ChildProcess> agents)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         List<ChildProcess> deadReported = new ArrayList<>();
         while (true) {
             checkCoordinator();
             FederationView federation = admin.federation(federationId);
             progress.accept(admin.rounds(federationId));
+            if (clients != null && !federation.isFinished()) {
+                clients.accept(admin.clientViews(federationId));
+            }
             if (federation.isFinished()) {
                 return federation;
             }
