@@ -23,11 +23,15 @@ public record AgentSettings(String name, String coordinator, String token, Path 
     public List<String> args() {
         List<String> args = new java.util.ArrayList<>(List.of(
                 "--coordinator", coordinator,
-                "--token", token,
                 "--data", dataDir.toAbsolutePath().toString(),
                 "--work-dir", workDir.toAbsolutePath().toString(),
                 "--name", name));
         args.addAll(extraArgs);
         return args;
+    }
+
+    /** The enrolment token travels in the environment: command lines are readable by every local user. */
+    public java.util.Map<String, String> environment() {
+        return java.util.Map.of("FEDLORA_AGENT_TOKEN", token);
     }
 }

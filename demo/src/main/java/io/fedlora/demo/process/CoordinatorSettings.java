@@ -33,9 +33,13 @@ public record CoordinatorSettings(String name, Path dataDir, int httpPort, int g
                 "--server.port=" + httpPort,
                 "--server.address=127.0.0.1",
                 "--spring.grpc.server.port=" + grpcPort,
-                "--spring.grpc.server.host=127.0.0.1",
-                "--fedlora.admin.api-key=" + apiKey));
+                "--spring.grpc.server.host=127.0.0.1"));
         args.addAll(extraArgs);
         return args;
+    }
+
+    /** The admin API key travels in the environment: command lines are readable by every local user. */
+    public java.util.Map<String, String> environment() {
+        return java.util.Map.of("FEDLORA_ADMIN_API_KEY", apiKey);
     }
 }

@@ -63,7 +63,7 @@ public final class FederationProcesses {
     public CoordinatorProcess startCoordinator(CoordinatorSettings settings, Duration readyTimeout)
             throws InterruptedException {
         JavaCommand cmd = new JavaCommand(settings.name(), coordinatorClasspath(), jvm("-Xmx1g"), COORDINATOR_MAIN,
-                settings.springArgs(), Map.of());
+                settings.springArgs(), settings.environment());
         ChildProcess child = launcher.start(cmd);
         CoordinatorProcess coordinator = new CoordinatorProcess(child, settings);
         awaitHealthy(coordinator, readyTimeout);
@@ -73,7 +73,8 @@ public final class FederationProcesses {
     /** Starts a client agent (one JVM, one BLAS thread). */
     public ChildProcess startAgent(AgentSettings settings) {
         JavaCommand cmd = new JavaCommand(settings.name(), agentClasspath(), jvm("-Xmx768m"), AGENT_MAIN,
-                settings.args(), Map.of("OMP_NUM_THREADS", "1", "OPENBLAS_NUM_THREADS", "1"));
+                settings.args(), Map.of("OMP_NUM_THREADS", "1", "OPENBLAS_NUM_THREADS", "1"))
+                .withEnvironment(settings.environment());
         return launcher.start(cmd);
     }
 
