@@ -80,6 +80,13 @@ final class AggregateCommand {
         if (updates.isEmpty()) {
             throw new CliException("give at least one --update DIR[:N]");
         }
+        java.util.Set<Path> seen = new java.util.HashSet<>();
+        for (UpdateArg u : updates) {
+            if (!seen.add(u.dir().toAbsolutePath().normalize())) {
+                throw new CliException("--update " + u.dir() + " is given twice: each adapter directory is one client's"
+                        + " update and counts once (weight a client by its example count, DIR:N)");
+            }
+        }
         AggregationStrategy strategy;
         try {
             strategy = Strategies.byName(args.get("strategy", "fedex"));

@@ -187,6 +187,12 @@ class AggregateCliTest {
     }
 
     @Test
+    void theSameAdapterTwiceIsRejectedAsSuch() {
+        adapters.set(2, adapters.get(0));
+        assertFails(dir.resolve("out"), "is given twice", adapters.get(0).getFileName().toString());
+    }
+
+    @Test
     void mismatchedTargetsAreRejected() throws IOException {
         adapters.set(2, writeAdapter("targets", factors.get(2), R, List.of("c_attn"), true));
         assertFails(dir.resolve("out"), "targets", "target_modules");
