@@ -84,7 +84,9 @@ public final class TaskLoop {
                 log.error("the coordinator stayed unreachable: {}", reason(e.getStatus()));
                 return EXIT_BROKEN;
             }
-            log.error("the coordinator refused this agent: {}", reason(e.getStatus()));
+            log.error("the coordinator refused this agent: {}{}", reason(e.getStatus()),
+                    e.getStatus().getCode() == Status.Code.ALREADY_EXISTS
+                            ? " (give each agent its own --name / fedlora.agent.name; the default is the host name)" : "");
             return EXIT_REFUSED;
         } catch (IOException | RuntimeException e) {
             log.error("agent cannot go on: {}", e.getMessage(), e);

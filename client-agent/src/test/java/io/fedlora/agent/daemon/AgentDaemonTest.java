@@ -207,6 +207,19 @@ class AgentDaemonTest {
     }
 
     @Test
+    @org.junit.jupiter.api.extension.ExtendWith(org.springframework.boot.test.system.OutputCaptureExtension.class)
+    void aNameAlreadyTakenEndsWithExit2AndSaysToGiveEachAgentItsOwnName(
+            org.springframework.boot.test.system.CapturedOutput output) throws Exception {
+        coordinator.enrolFailure = io.grpc.Status.ALREADY_EXISTS
+                .withDescription("a client named 'node-a' is already enrolled in federation " + FED);
+        try (ConfigurableApplicationContext ctx = startAgent()) {
+            assertThat(ctx.getBean(AgentRunner.class).awaitExit()).isEqualTo(TaskLoop.EXIT_REFUSED);
+        }
+        assertThat(output.getAll()).contains("already enrolled", "give each agent its own --name");
+        assertThat(tmp.resolve("work/credential.json")).doesNotExist();
+    }
+
+    @Test
     void closingTheContextDuringTrainingAbandonsTheRoundWithoutLeavingAPendingUpload() throws Exception {
         coordinator.waitWhenIdle = true;
         TaskResponse longTask = train(1, "fedex").toBuilder()

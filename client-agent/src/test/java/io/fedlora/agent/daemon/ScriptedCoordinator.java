@@ -68,6 +68,8 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     final Map<Long, List<ModelChunk>> bundles = Collections.synchronizedMap(new HashMap<>());
     /** Status to fail upload attempt n (0-based) with after reading it, or null to accept it. */
     volatile IntFunction<Status> uploadFailure = n -> null;
+    /** Status to fail every Enrol with while non-null. */
+    volatile Status enrolFailure;
     /** When the task queue is empty: hold the poll and answer WAIT (true) or answer DONE (false). */
     volatile boolean waitWhenIdle;
     /** Status to fail every GetTask with while non-null. */
@@ -115,6 +117,10 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     public void enrol(EnrolRequest request, StreamObserver<EnrolResponse> out) {
         enrolCalls.incrementAndGet();
         enrolTokens.add(request.getEnrolmentToken());
+        if (enrolFailure != null) {
+            out.onError(enrolFailure.asRuntimeException());
+            return;
+        }
         if (!request.getEnrolmentToken().equals("token-1")) {
             out.onError(Status.PERMISSION_DENIED.withDescription("unknown or used token").asRuntimeException());
             return;
