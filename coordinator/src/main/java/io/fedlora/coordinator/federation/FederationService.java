@@ -13,6 +13,8 @@ import io.fedlora.coordinator.blob.BlobStore;
 import io.fedlora.coordinator.blob.StoredBlob;
 import io.fedlora.coordinator.model.BaseModelDirectory;
 import io.fedlora.coordinator.model.BaseModelInspector;
+import io.fedlora.coordinator.model.BaseModelRegistry;
+import io.fedlora.coordinator.model.RegisteredModel;
 import io.fedlora.coordinator.model.InvalidModelException;
 import io.fedlora.coordinator.model.LayerShape;
 import io.fedlora.coordinator.model.ModelTensors;
@@ -50,13 +52,15 @@ public class FederationService {
     private final BlobStore blobs;
     private final BlobRepository blobRows;
     private final BaseModelInspector inspector;
+    private final BaseModelRegistry registry;
     private final AuditLog audit;
     private final Signals signals;
     private final TransactionTemplate tx;
 
     public FederationService(FederationRepository federations, ModelVersionRepository versions, RoundRepository rounds,
-            BlobStore blobs, BlobRepository blobRows, BaseModelInspector inspector, AuditLog audit, Signals signals,
-            TransactionTemplate tx) {
+            BlobStore blobs, BlobRepository blobRows, BaseModelInspector inspector, BaseModelRegistry registry,
+            AuditLog audit, Signals signals, TransactionTemplate tx) {
+        this.registry = registry;
         this.federations = federations;
         this.versions = versions;
         this.rounds = rounds;
@@ -72,11 +76,34 @@ public class FederationService {
         if (federations.nameTaken(spec.name())) {
             throw new InvalidModelException("name", "a federation named '" + spec.name() + "' already exists");
         }
-        BaseModelDirectory model = inspector.inspect(spec.baseModelPath(), spec.targetModules());
+        if (!spec.isBaseModelGivenOnce()) {
+            throw new InvalidModelException("baseModelPath", "give exactly one of baseModelPath and baseModel");
+        }
+        RegisteredModel registered = spec.baseModel() == null ? null : registry.find(spec.baseModel())
+                .orElseThrow(() -> new InvalidModelException("baseModel", "no registered base model '" + spec.baseModel()
+                        + "' (register it with POST /api/v1/base-models)"));
+        Path linked = registered == null ? null : registry.linkedDirectory(registered);
+        try {
+            return create(spec, actor, registered, linked == null ? inspector.inspect(spec.baseModelPath(),
+                    spec.targetModules()) : inspector.inspect("baseModel", linked.toString(), spec.targetModules()));
+        } finally {
+            if (linked != null) {
+                deleteLinks(linked);
+            }
+        }
+    }
+
+    private Federation create(FederationSpec spec, String actor, RegisteredModel registered, BaseModelDirectory model) {
         LoraScaling scaling = new LoraScaling(spec.alpha(), spec.rank(), spec.useRslora());
-        StoredBlob base = blobs.putFile(model.weights());
+        StoredBlob base;
         Map<String, StoredBlob> files = new LinkedHashMap<>();
-        model.auxFiles().forEach((name, path) -> files.put(name, blobs.putFile(path)));
+        if (registered != null) {
+            base = registry.weightsBlob(registered); // already in the store: no second copy of the weights
+            files.putAll(registry.fileBlobs(registered));
+        } else {
+            base = blobs.putFile(model.weights());
+            model.auxFiles().forEach((name, path) -> files.put(name, blobs.putFile(path)));
+        }
         Map<String, LoraFactors> initial = new LinkedHashMap<>();
         List<LayerShape> layers = model.layers();
         for (int i = 0; i < layers.size(); i++) {
@@ -96,11 +123,23 @@ public class FederationService {
             versions.insert(new ModelVersion(id, 0, null, adapter.sha256(), weights.sha256(), null,
                     ModelVersion.ResidualKind.NONE, null));
             audit.record(actor, "federation.create", id, spec.name(),
-                    Map.of("baseModelPath", spec.baseModelPath(), "layers", layers.size(), "strategy", spec.strategy()));
+                    Map.of(registered != null ? "baseModel" : "baseModelPath", spec.baseModelDescription(),
+                            "layers", layers.size(), "strategy", spec.strategy()));
         });
         log.info("federation {} '{}' created: {} LoRA layers ({}), rank {}, strategy {}", id, spec.name(),
                 layers.size(), layers.get(0).layout(), spec.rank(), spec.strategy());
         return get(id);
+    }
+
+    private static void deleteLinks(Path dir) {
+        try (java.util.stream.Stream<Path> links = java.nio.file.Files.list(dir)) {
+            for (Path link : links.toList()) {
+                java.nio.file.Files.deleteIfExists(link); // the link, never the blob it points at
+            }
+            java.nio.file.Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            log.warn("cannot remove scratch directory {}: {}", dir, e.getMessage());
+        }
     }
 
     private static Map<String, INDArray> targetWeights(BaseModelDirectory model) {

@@ -15,12 +15,13 @@ import jakarta.validation.constraints.Size;
 import java.util.List;
 
 /**
- * What an admin asks for when creating a federation (CONTRACTS.md "REST admin API"). Only
- * {@code name} and {@code baseModelPath} are required; the rest default to the documented values.
+ * What an admin asks for when creating a federation (CONTRACTS.md "REST admin API"). Only {@code name} and the
+ * base model are required: {@code baseModelPath} (an HF directory on the coordinator) or {@code baseModel} (a
+ * name registered under {@code /api/v1/base-models}), exactly one; the rest default to the documented values.
  */
 public record FederationSpec(
         @NotBlank @Size(max = 200) String name,
-        @NotBlank String baseModelPath,
+        String baseModelPath,
         @NotEmpty List<@NotBlank @Pattern(regexp = "[A-Za-z0-9_.]+") String> targetModules,
         @Min(1) @Max(1024) Integer rank,
         @Positive Double alpha,
@@ -34,9 +35,21 @@ public record FederationSpec(
         @Min(0) @Max(100) Integer maxRoundRetries,
         Boolean evaluate,
         @Valid TrainingSpec training,
-        @Positive Double maxUpdateNorm) {
+        @Positive Double maxUpdateNorm,
+        String baseModel) {
+
+    /** A spec naming its base model by directory path. */
+    public FederationSpec(String name, String baseModelPath, List<String> targetModules, Integer rank, Double alpha,
+                          Boolean useRslora, String strategy, String weighting, Integer rounds,
+                          ClientsPerRound clientsPerRound, Integer roundDeadlineSeconds, Integer minClients,
+                          Integer maxRoundRetries, Boolean evaluate, TrainingSpec training, Double maxUpdateNorm) {
+        this(name, baseModelPath, targetModules, rank, alpha, useRslora, strategy, weighting, rounds, clientsPerRound,
+                roundDeadlineSeconds, minClients, maxRoundRetries, evaluate, training, maxUpdateNorm, null);
+    }
 
     public FederationSpec {
+        baseModelPath = baseModelPath == null || baseModelPath.isBlank() ? null : baseModelPath;
+        baseModel = baseModel == null || baseModel.isBlank() ? null : baseModel;
         targetModules = targetModules == null ? List.of("c_attn") : List.copyOf(targetModules);
         rank = rank == null ? 8 : rank;
         alpha = alpha == null ? 16.0 : alpha;
@@ -51,6 +64,20 @@ public record FederationSpec(
         evaluate = evaluate == null || evaluate;
         training = training == null ? TrainingSpec.defaults() : training;
         maxUpdateNorm = maxUpdateNorm == null ? 1000.0 : maxUpdateNorm;
+    }
+
+    /** The base model is named exactly once: by directory or by registered name. */
+    @JsonIgnore
+    @AssertTrue(message = "give exactly one of baseModelPath (an HF directory on the coordinator) and baseModel"
+            + " (a registered name)")
+    public boolean isBaseModelGivenOnce() {
+        return (baseModelPath == null) != (baseModel == null);
+    }
+
+    /** How the base model is named, for logs, the audit log and PEFT's base_model_name_or_path. */
+    @JsonIgnore
+    public String baseModelDescription() {
+        return baseModel != null ? baseModel : baseModelPath;
     }
 
     /** A round can only aggregate when at least {@code minClients} were selected. */

@@ -35,24 +35,29 @@ public class BaseModelInspector {
     }
 
     public BaseModelDirectory inspect(String baseModelPath, List<String> targetModules) {
+        return inspect("baseModelPath", baseModelPath, targetModules);
+    }
+
+    /** As {@link #inspect(String, List)}, naming {@code field} (the request field that gave the path) in errors. */
+    public BaseModelDirectory inspect(String field, String baseModelPath, List<String> targetModules) {
         Path dir = Path.of(baseModelPath).toAbsolutePath().normalize();
         if (!Files.isDirectory(dir)) {
-            throw new InvalidModelException("baseModelPath", "no such directory on the coordinator: " + dir);
+            throw new InvalidModelException(field, "no such directory on the coordinator: " + dir);
         }
         Path config = dir.resolve("config.json");
         Path weights = dir.resolve("model.safetensors");
         if (!Files.isRegularFile(config)) {
-            throw new InvalidModelException("baseModelPath", dir + " has no config.json");
+            throw new InvalidModelException(field, dir + " has no config.json");
         }
         if (!Files.isRegularFile(weights)) {
-            throw new InvalidModelException("baseModelPath", dir + " has no model.safetensors");
+            throw new InvalidModelException(field, dir + " has no model.safetensors");
         }
-        WeightLayout layout = layoutOf(config);
+        WeightLayout layout = layoutOf(field, config);
         Map<String, TensorInfo> tensors;
         try (SafetensorsReader reader = SafetensorsReader.open(weights)) {
             tensors = reader.tensors();
         } catch (IOException | RuntimeException e) {
-            throw new InvalidModelException("baseModelPath", "cannot read " + weights + ": " + e.getMessage());
+            throw new InvalidModelException(field, "cannot read " + weights + ": " + e.getMessage());
         }
         String prefix = tensors.keySet().stream().allMatch(k -> k.startsWith(PREFIX)) && !tensors.isEmpty() ? PREFIX : "";
         List<LayerShape> layers = new ArrayList<>();
@@ -91,7 +96,7 @@ public class BaseModelInspector {
         return new BaseModelDirectory(dir, weights, aux, List.copyOf(layers), prefix);
     }
 
-    private WeightLayout layoutOf(Path config) {
+    private WeightLayout layoutOf(String field, Path config) {
         try {
             JsonNode root = mapper.readTree(config.toFile());
             String type = root.path("model_type").asText("");
@@ -101,7 +106,7 @@ public class BaseModelInspector {
             }
             return gpt2 ? WeightLayout.CONV1D : WeightLayout.LINEAR;
         } catch (IOException e) {
-            throw new InvalidModelException("baseModelPath", "cannot parse " + config + ": " + e.getMessage());
+            throw new InvalidModelException(field, "cannot parse " + config + ": " + e.getMessage());
         }
     }
 }

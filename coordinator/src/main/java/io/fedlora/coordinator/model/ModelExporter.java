@@ -55,7 +55,7 @@ public class ModelExporter {
             folded.forEach((key, w) -> replaced.put(m.keyPrefix() + key, w));
             boolean conv1d = m.layers().get(0).layout() == WeightLayout.CONV1D;
             PeftAdapterConfig config = new PeftAdapterConfig(f.spec().rank(), f.spec().alpha(), f.spec().targetModules(),
-                    conv1d, f.spec().useRslora(), f.spec().baseModelPath());
+                    conv1d, f.spec().useRslora(), f.spec().baseModelDescription());
             try (SafetensorsReader base = SafetensorsReader.open(blobs.path(m.baseBlob()))) {
                 // PEFT wraps GPT2LMHeadModel, whose body is "transformer.", whether or not the checkpoint had the prefix
                 PeftExporter.export(dir, config, factors, conv1d || !m.keyPrefix().isEmpty(), base, replaced);

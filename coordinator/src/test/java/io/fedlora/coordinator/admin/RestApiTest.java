@@ -87,6 +87,60 @@ class RestApiTest extends CoordinatorTestBase {
     }
 
     @Test
+    void aRegisteredBaseModelServesFederationsByName() throws Exception {
+        String name = "tiny-" + System.nanoTime();
+        String dir = modelDir().toString().replace("\\", "\\\\");
+        HttpResponse<byte[]> registered = call("POST", "/api/v1/base-models",
+                "{\"name\":\"" + name + "\",\"path\":\"" + dir + "\"}", API_KEY);
+        assertThat(registered.statusCode()).as(new String(registered.body())).isEqualTo(201);
+        JsonNode model = json(registered);
+        assertThat(model.path("weightsBlob").asText()).matches("[0-9a-f]{64}");
+        assertThat(model.path("files").has("config.json")).isTrue();
+        assertThat(model.path("sizeBytes").asLong()).isPositive();
+
+        assertThat(call("POST", "/api/v1/base-models", "{\"name\":\"" + name + "\",\"path\":\"" + dir + "\"}", API_KEY)
+                .statusCode()).as("the name is taken").isEqualTo(409);
+        HttpResponse<byte[]> badPath = call("POST", "/api/v1/base-models", "{\"name\":\"other-" + name
+                + "\",\"path\":\"/nonexistent\"}", API_KEY);
+        assertThat(badPath.statusCode()).isEqualTo(400);
+        assertThat(json(badPath).path("errors").get(0).path("field").asText()).isEqualTo("path");
+        assertThat(call("POST", "/api/v1/base-models", "{\"name\":\"bad name!\",\"path\":\"" + dir + "\"}", API_KEY)
+                .statusCode()).isEqualTo(400);
+        assertThat(json(call("GET", "/api/v1/base-models", null, API_KEY)).findValuesAsText("name")).contains(name);
+        assertThat(call("GET", "/api/v1/base-models/no-such-model", null, API_KEY).statusCode()).isEqualTo(404);
+
+        // a federation by name: same model, same layers, version 0 published, the weights stored once
+        String byName = "{\"name\":\"" + uniqueName("registered") + "\",\"baseModel\":\"" + name + "\",\"rank\":4,"
+                + "\"alpha\":8,\"rounds\":1,\"minClients\":2,\"evaluate\":false}";
+        HttpResponse<byte[]> created = call("POST", "/api/v1/federations", byName, API_KEY);
+        assertThat(created.statusCode()).as(new String(created.body())).isEqualTo(201);
+        assertThat(json(created).path("spec").path("baseModel").asText()).isEqualTo(name);
+        String id = json(created).path("id").asText();
+        assertThat(jdbc.sql("SELECT base_blob_sha256 FROM federations WHERE id = :id::uuid").param("id", id)
+                .query(String.class).single()).isEqualTo(model.path("weightsBlob").asText());
+        assertThat(jdbc.sql("SELECT count(*) FROM federation_files WHERE federation_id = :id::uuid").param("id", id)
+                .query(Long.class).single()).isEqualTo(model.path("files").size());
+        assertThat(json(call("GET", "/api/v1/federations/" + id + "/models", null, API_KEY)).size()).isEqualTo(1);
+        // and it runs: two clients train on it and version 1 is published
+        assertThat(call("POST", "/api/v1/federations/" + id + "/start", null, API_KEY).statusCode()).isEqualTo(200);
+        io.fedlora.coordinator.federation.Federation f = federations.get(id);
+        for (io.fedlora.coordinator.support.SimulatedClient c : enrol(f, 10, 30)) {
+            c.trainOnce(java.time.Duration.ofSeconds(10));
+        }
+        awaitStatus(id, io.fedlora.coordinator.federation.FederationStatus.COMPLETED, java.time.Duration.ofSeconds(20));
+        assertThat(json(call("GET", "/api/v1/federations/" + id + "/models", null, API_KEY)).size()).isEqualTo(2);
+
+        HttpResponse<byte[]> unknown = call("POST", "/api/v1/federations",
+                byName.replace(name, "no-such-model").replace("registered-", "unknown-"), API_KEY);
+        assertThat(unknown.statusCode()).isEqualTo(400);
+        assertThat(json(unknown).path("errors").get(0).path("field").asText()).isEqualTo("baseModel");
+        HttpResponse<byte[]> both = call("POST", "/api/v1/federations", federationBody(uniqueName("both"),
+                ",\"baseModel\":\"" + name + "\""), API_KEY);
+        assertThat(both.statusCode()).isEqualTo(400);
+        assertThat(json(both).path("detail").asText()).contains("exactly one of baseModelPath");
+    }
+
+    @Test
     void lifecycleThroughRestAndExportOpensAsSafetensors() throws Exception {
         HttpResponse<byte[]> created = call("POST", "/api/v1/federations", federationBody(uniqueName("rest"), ""), API_KEY);
         assertThat(created.statusCode()).isEqualTo(201);

@@ -21,7 +21,7 @@ class SchemaTest extends CoordinatorTestBase {
                 .query(String.class).list();
         assertThat(tables).contains("federations", "federation_files", "enrolment_tokens", "clients", "rounds",
                 "round_participants", "updates", "model_versions", "round_metrics", "evaluations", "audit_log", "blobs",
-                "flyway_schema_history");
+                "flyway_schema_history", "base_models", "base_model_files");
     }
 
     @Test
@@ -55,5 +55,7 @@ class SchemaTest extends CoordinatorTestBase {
         assertThatThrownBy(() -> jdbc.sql("INSERT INTO clients (id, federation_id, name, credential_hash) VALUES"
                         + " (gen_random_uuid(), gen_random_uuid(), 'x', repeat('a', 64))").update())
                 .as("foreign keys").isInstanceOf(DataAccessException.class);
+        assertThatThrownBy(() -> jdbc.sql("UPDATE federations SET base_model_path = NULL WHERE id = :f::uuid").param("f", fid).update())
+                .as("a federation names its base model by path or by registered name").isInstanceOf(DataAccessException.class);
     }
 }

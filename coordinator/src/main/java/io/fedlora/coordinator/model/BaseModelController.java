@@ -1,0 +1,51 @@
+package io.fedlora.coordinator.model;
+
+import jakarta.validation.Valid;
+import jakarta.validation.constraints.NotBlank;
+import jakarta.validation.constraints.Pattern;
+import java.net.URI;
+import java.util.List;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/** Admin REST: register a base model once under a name, then create federations with {@code "baseModel": name}. */
+@RestController
+@RequestMapping("/api/v1/base-models")
+public class BaseModelController {
+
+    private static final String ACTOR = "admin-api";
+
+    private final BaseModelRegistry registry;
+
+    public BaseModelController(BaseModelRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** A registration request: the name to register under and the HF directory on the coordinator's disk. */
+    public record Registration(
+            @NotBlank @Pattern(regexp = BaseModelRegistry.NAME_PATTERN,
+                    message = "must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit") String name,
+            @NotBlank String path) {
+    }
+
+    @PostMapping
+    public ResponseEntity<RegisteredModel> register(@Valid @RequestBody Registration r) {
+        RegisteredModel m = registry.register(r.name(), r.path(), ACTOR);
+        return ResponseEntity.created(URI.create("/api/v1/base-models/" + m.name())).body(m);
+    }
+
+    @GetMapping
+    public List<RegisteredModel> list() {
+        return registry.list();
+    }
+
+    @GetMapping("/{name}")
+    public RegisteredModel get(@PathVariable String name) {
+        return registry.get(name);
+    }
+}
