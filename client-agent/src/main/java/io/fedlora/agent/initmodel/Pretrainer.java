@@ -53,7 +53,7 @@ final class Pretrainer {
                 idx[i] = rng.nextInt(n);
             }
             double lr = step <= warmup ? learningRate * step / warmup
-                    : learningRate * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * (step - warmup) / (steps - warmup))));
+                    : learningRate * (0.1 + 0.9 * 0.5 * (1 + StrictMath.cos(Math.PI * (step - warmup) / (steps - warmup))));
             double loss;
             try (MemoryWorkspace ws = StepWorkspace.open("fedlora-pretrain-step")) {
                 Gradients g = network.lossAndGradients(corpus.batch(idx), GradientTarget.BASE);

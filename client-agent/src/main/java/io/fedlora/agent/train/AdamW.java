@@ -39,8 +39,8 @@ public final class AdamW {
     /** One step over the parameters that have a gradient; the learning rate may be scheduled per step. */
     public void step(Map<String, INDArray> params, Map<String, INDArray> grads, double lr) {
         t++;
-        double bc1 = 1 - Math.pow(beta1, t);
-        double bc2 = 1 - Math.pow(beta2, t);
+        double bc1 = 1 - StrictMath.pow(beta1, t);
+        double bc2 = 1 - StrictMath.pow(beta2, t);
         for (Map.Entry<String, INDArray> e : params.entrySet()) {
             INDArray g = grads.get(e.getKey());
             if (g == null) {

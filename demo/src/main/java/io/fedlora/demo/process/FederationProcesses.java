@@ -51,12 +51,12 @@ public final class FederationProcesses {
     /**
      * Runs {@code init-model}: writes {@code out/model} and {@code out/clients/client-<i>/{train,eval}.jsonl}.
      */
-    public void initModel(Path out, int clients, long seed, Duration timeout) throws InterruptedException {
+    public ChildProcess initModel(Path out, int clients, long seed, Duration timeout) throws InterruptedException {
         JavaCommand cmd = new JavaCommand("init-model", agentClasspath(), jvm("-Xmx1g"), INIT_MODEL_MAIN,
                 List.of("init-model", "--out", out.toAbsolutePath().toString(),
                         "--clients", Integer.toString(clients), "--seed", Long.toString(seed)),
                 Map.of("OMP_NUM_THREADS", "1"));
-        launcher.run(cmd, timeout);
+        return launcher.run(cmd, timeout);
     }
 
     /** Starts a coordinator and waits until {@code /actuator/health} reports UP. */

@@ -33,6 +33,9 @@ import io.fedlora.demo.report.RunResult;
  */
 public final class DemoRunner {
 
+    /** How init-model's last line starts: the base model's held-out loss and exact match per task family. */
+    private static final String INIT_SUMMARY = "init-model: base model";
+
     private static final Duration INIT_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration COORDINATOR_READY = Duration.ofMinutes(3);
     private static final Duration ENROLMENT = Duration.ofMinutes(3);
@@ -92,7 +95,12 @@ public final class DemoRunner {
             throws IOException, InterruptedException {
         Path init = work.resolve("init");
         say("generating a GPT-2-layout model and " + options.clients() + " non-IID client datasets (seed " + options.seed() + ")");
-        processes.initModel(init, options.clients(), options.seed(), INIT_TIMEOUT);
+        ChildProcess initModel = processes.initModel(init, options.clients(), options.seed(), INIT_TIMEOUT);
+        // its summary: how good the pre-trained base already is, so the federation's gains have a reference
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(initModel.logFile())) {
+            lines.filter(l -> l.startsWith(INIT_SUMMARY)).reduce((a, b) -> b)
+                    .ifPresent(l -> say("base model: " + l.substring(INIT_SUMMARY.length()).strip()));
+        }
 
         say("starting the coordinator (embedded PostgreSQL under " + work.resolve("coordinator") + ")");
         CoordinatorProcess coordinator = processes.startCoordinator(
