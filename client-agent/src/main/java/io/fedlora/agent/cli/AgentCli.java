@@ -84,7 +84,7 @@ public final class AgentCli {
         out.printf("forward only:               %.0f tokens/s, %.1f ms/step, peak heap %.1f MiB%n",
                 r.forward().tokensPerSecond(), r.forward().msPerStep(), r.forward().peakHeapBytes() / 1048576.0);
         out.printf("a train step costs %.2f forward passes (about 2 is the floor for LoRA-only gradients)%n",
-                r.train().msPerStep() / r.forward().msPerStep());
+                r.trainStepOverForward());
         if (json) {
             out.println(r.toJson());
         }

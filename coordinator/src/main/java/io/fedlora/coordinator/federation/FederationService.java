@@ -24,7 +24,6 @@ import io.fedlora.coordinator.round.RoundRepository;
 import io.fedlora.coordinator.round.Signals;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -82,14 +81,12 @@ public class FederationService {
         RegisteredModel registered = spec.baseModel() == null ? null : registry.find(spec.baseModel())
                 .orElseThrow(() -> new InvalidModelException("baseModel", "no registered base model '" + spec.baseModel()
                         + "' (register it with POST /api/v1/base-models)"));
-        Path linked = registered == null ? null : registry.linkedDirectory(registered);
-        try {
-            return create(spec, actor, registered, linked == null ? inspector.inspect(spec.baseModelPath(),
-                    spec.targetModules()) : inspector.inspect("baseModel", linked.toString(), spec.targetModules()));
-        } finally {
-            if (linked != null) {
-                deleteLinks(linked);
-            }
+        if (registered == null) {
+            return create(spec, actor, null, inspector.inspect(spec.baseModelPath(), spec.targetModules()));
+        }
+        try (BaseModelRegistry.LinkedDirectory linked = registry.linkedDirectory(registered)) {
+            return create(spec, actor, registered,
+                    inspector.inspect("baseModel", linked.dir().toString(), spec.targetModules()));
         }
     }
 
@@ -129,17 +126,6 @@ public class FederationService {
         log.info("federation {} '{}' created: {} LoRA layers ({}), rank {}, strategy {}", id, spec.name(),
                 layers.size(), layers.get(0).layout(), spec.rank(), spec.strategy());
         return get(id);
-    }
-
-    private static void deleteLinks(Path dir) {
-        try (java.util.stream.Stream<Path> links = java.nio.file.Files.list(dir)) {
-            for (Path link : links.toList()) {
-                java.nio.file.Files.deleteIfExists(link); // the link, never the blob it points at
-            }
-            java.nio.file.Files.deleteIfExists(dir);
-        } catch (IOException e) {
-            log.warn("cannot remove scratch directory {}: {}", dir, e.getMessage());
-        }
     }
 
     private static Map<String, INDArray> targetWeights(BaseModelDirectory model) {

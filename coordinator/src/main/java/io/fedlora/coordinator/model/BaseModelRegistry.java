@@ -104,16 +104,30 @@ public class BaseModelRegistry {
 
     /**
      * A scratch directory laid out as the registered HF directory was, its files links to the snapshot's blobs,
-     * for code that reads a model directory (the inspector). The caller deletes it.
+     * for code that reads a model directory (the inspector). Closing it removes the links, never the blobs.
      */
-    public Path linkedDirectory(RegisteredModel m) {
+    public record LinkedDirectory(Path dir) implements AutoCloseable {
+        @Override
+        public void close() {
+            try (java.util.stream.Stream<Path> links = Files.list(dir)) {
+                for (Path link : links.toList()) {
+                    Files.deleteIfExists(link);
+                }
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                log.warn("cannot remove scratch directory {}: {}", dir, e.getMessage());
+            }
+        }
+    }
+
+    public LinkedDirectory linkedDirectory(RegisteredModel m) {
         try {
             Path dir = Files.createTempDirectory("fedlora-base-model-");
             Files.createSymbolicLink(dir.resolve("model.safetensors"), blobs.path(m.weightsBlob()));
             for (Map.Entry<String, String> f : m.files().entrySet()) {
                 Files.createSymbolicLink(dir.resolve(f.getKey()), blobs.path(f.getValue()));
             }
-            return dir;
+            return new LinkedDirectory(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot lay out base model '" + m.name() + "'", e);
         }
