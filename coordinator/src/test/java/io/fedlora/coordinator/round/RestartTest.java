@@ -32,10 +32,12 @@ class RestartTest {
 
     private static ConfigurableApplicationContext start(String url, Path dataDir) {
         TestPostgres pg = TestPostgres.instance();
-        return new SpringApplicationBuilder(CoordinatorApplication.class).properties(
-                "server.port=0", "spring.grpc.server.port=0", "spring.datasource.url=" + url,
-                "spring.datasource.username=" + pg.username(), "spring.datasource.password=" + pg.password(),
-                "fedlora.data-dir=" + dataDir, "fedlora.admin.api-key=restart", "fedlora.scheduler.tick=50ms").run();
+        // command-line arguments, not default properties: application.yml outranks defaults, and its fixed ports
+        // and ./.fedlora data dir would make the test bind 8080/9090 and write into the source tree
+        return new SpringApplicationBuilder(CoordinatorApplication.class).run(
+                "--server.port=0", "--spring.grpc.server.port=0", "--spring.datasource.url=" + url,
+                "--spring.datasource.username=" + pg.username(), "--spring.datasource.password=" + pg.password(),
+                "--fedlora.data-dir=" + dataDir, "--fedlora.admin.api-key=restart", "--fedlora.scheduler.tick=50ms");
     }
 
     @Test
