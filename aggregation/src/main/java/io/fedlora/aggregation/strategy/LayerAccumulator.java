@@ -51,6 +51,7 @@ final class LayerAccumulator {
     private final List<float[]> storedA = new ArrayList<>();
     private final List<float[]> storedB = new ArrayList<>();
     private final List<Double> storedWeight = new ArrayList<>();
+    private final List<String> storedKey = new ArrayList<>();
     private INDArray dense;
 
     /** A validated client's factors, copied to c-order {@code float[]} ({@code A: r x d_in}, {@code B: d_out x r}). */
@@ -83,6 +84,11 @@ final class LayerAccumulator {
         return dense != null ? dense.length() : (long) storedA.size() * r * ((long) dOut + dIn);
     }
 
+    /** Every number this layer retains: the two sums, the frozen A (FFA) and the residual state. */
+    long retainedElements() {
+        return sumA.length + sumB.length + (frozenA == null ? 0 : frozenA.length) + residualStateElements();
+    }
+
     /** Checks one client's factors for this layer without changing any state, and copies them out. */
     Prepared validate(String clientId, LoraFactors f) {
         try {
@@ -108,8 +114,11 @@ final class LayerAccumulator {
         return new Prepared(a, b);
     }
 
-    /** Folds in one validated client's factors with raw weight {@code c}. */
-    void add(Prepared p, double c) {
+    /**
+     * Folds in one validated client's factors with raw weight {@code c}; {@code key} (the client id) fixes the
+     * order in which stored factors are summed at the end, whatever order they arrived in.
+     */
+    void add(String key, Prepared p, double c) {
         if (rule.frozenA() && frozenA == null) {
             frozenA = p.a();
         }
@@ -129,7 +138,47 @@ final class LayerAccumulator {
             storedA.add(p.a());
             storedB.add(p.b());
             storedWeight.add(c);
+            storedKey.add(key);
         }
+    }
+
+    /**
+     * Factor mode only: puts the stored factors in key order and recomputes the sums from them in that order, so the
+     * result is bit for bit the one of adding the same updates in key order, however they arrived.
+     */
+    private void canonicalise() {
+        if (dense != null || storedA.isEmpty()) {
+            return;
+        }
+        Integer[] order = new Integer[storedA.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (x, y) -> ClientOrder.compare(storedKey.get(x), storedKey.get(y)));
+        List<float[]> a = new ArrayList<>();
+        List<float[]> b = new ArrayList<>();
+        List<Double> w = new ArrayList<>();
+        List<String> k = new ArrayList<>();
+        java.util.Arrays.fill(sumA, 0.0);
+        java.util.Arrays.fill(sumB, 0.0);
+        total = 0;
+        for (int i : order) {
+            a.add(storedA.get(i));
+            b.add(storedB.get(i));
+            w.add(storedWeight.get(i));
+            k.add(storedKey.get(i));
+            addScaled(sumA, storedA.get(i), storedWeight.get(i));
+            addScaled(sumB, storedB.get(i), storedWeight.get(i));
+            total += storedWeight.get(i);
+        }
+        storedA.clear();
+        storedA.addAll(a);
+        storedB.clear();
+        storedB.addAll(b);
+        storedWeight.clear();
+        storedWeight.addAll(w);
+        storedKey.clear();
+        storedKey.addAll(k);
     }
 
     private long factorStorageAfter(int clients) {
@@ -145,6 +194,7 @@ final class LayerAccumulator {
         storedA.clear();
         storedB.clear();
         storedWeight.clear();
+        storedKey.clear();
     }
 
     /** Result of one layer: new global factors, the residual (if any) and the metric's norms. */
@@ -159,6 +209,7 @@ final class LayerAccumulator {
     }
 
     Outcome finish(INDArray base) {
+        canonicalise();
         double s = layer.scaling().scale();
         float[] meanB = scaled(sumB, 1.0 / total);
         float[] meanA = rule.frozenA() ? frozenA.clone() : scaled(sumA, 1.0 / total);
@@ -246,6 +297,7 @@ final class LayerAccumulator {
         storedA.clear();
         storedB.clear();
         storedWeight.clear();
+        storedKey.clear();
         return Residual.ofFactors(uArr, vArr, s);
     }
 

@@ -4,6 +4,11 @@ package io.fedlora.aggregation.strategy;
  * One round's streaming accumulator: updates are folded in one at a time as they arrive, so memory does
  * not grow with the number of clients beyond the smaller of the stacked factors and one dense matrix per
  * layer. Thread-safe; {@link #finish()} may be called once.
+ *
+ * <p>Order: while a layer keeps factors ({@code n*r*(d_out+d_in) < d_out*d_in}) the result is bit for bit the one
+ * of adding the updates in {@link ClientOrder} of their client ids, whatever order they arrived in. Once a layer
+ * holds the dense sum, additions are in arrival order and the result agrees with any other order to fp32 rounding
+ * (the sums of factors are kept in double, the dense sum in fp32).
  */
 public interface RoundAggregator {
 
@@ -12,6 +17,12 @@ public interface RoundAggregator {
      * accumulator unchanged; the same client id twice is rejected.
      */
     void add(ClientUpdate update);
+
+    /**
+     * Every number the accumulator retains right now (sums, stored factors or dense sums, frozen A): bounded by
+     * {@code sum over layers of min(n*r*(d_out+d_in), d_out*d_in) + r*(d_out+d_in)}, whatever the client count.
+     */
+    long retainedElements();
 
     /** Clients accepted so far. */
     int clientCount();

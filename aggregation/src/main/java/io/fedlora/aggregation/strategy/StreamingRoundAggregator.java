@@ -74,7 +74,7 @@ final class StreamingRoundAggregator implements RoundAggregator {
             prepared.put(acc, acc.validate(id, update.factors().get(acc.layer().module())));
         }
         double c = options.weighting().rawWeight(update.numExamples());
-        prepared.forEach((acc, p) -> acc.add(p, c));
+        prepared.forEach((acc, p) -> acc.add(id, p, c));
         clients.add(id);
         log.debug("{}: accepted update from {} ({} examples), {} so far", rule.name(), id, update.numExamples(), clients.size());
     }
@@ -82,6 +82,11 @@ final class StreamingRoundAggregator implements RoundAggregator {
     /** Numbers held for residuals over all layers (for tests of the memory bound). */
     synchronized long residualStateElements() {
         return layers.values().stream().mapToLong(LayerAccumulator::residualStateElements).sum();
+    }
+
+    @Override
+    public synchronized long retainedElements() {
+        return layers.values().stream().mapToLong(LayerAccumulator::retainedElements).sum();
     }
 
     @Override

@@ -32,6 +32,48 @@ class StreamingAndLayoutTest {
     }
 
     @ParameterizedTest
+    @EnumSource(value = AccumulatorMode.class, names = {"AUTO", "FACTORS"})
+    void whileFactorsAreKeptAnyArrivalOrderGivesTheClientOrderResultBitForBit(AccumulatorMode mode) {
+        Fixture f = new Fixture(64, 80, 2, 12, WeightLayout.CONV1D, 17, false); // 12*2*144 = 3456 < 5120: factors
+        List<Integer> byId = f.inOrder();
+        byId.sort((x, y) -> ClientOrder.compare("client-" + x, "client-" + y)); // client-0, client-1, client-10, ...
+        AggregationResult reference = f.run("fedex", Weighting.EXAMPLES, mode, byId);
+        for (long seed = 1; seed <= 3; seed++) {
+            List<Integer> shuffled = f.inOrder();
+            Collections.shuffle(shuffled, new Random(seed));
+            AggregationResult got = f.run("fedex", Weighting.EXAMPLES, mode, shuffled);
+            Residual want = reference.residuals().get(f.layer.module());
+            Residual res = got.residuals().get(f.layer.module());
+            assertThat(res.hasFactors()).isTrue();
+            assertThat(bits(res.u())).as("U, arrival order %s", shuffled).isEqualTo(bits(want.u()));
+            assertThat(bits(res.v())).isEqualTo(bits(want.v()));
+            assertThat(bits(got.global().get(f.layer.module()).a())).isEqualTo(bits(reference.global().get(f.layer.module()).a()));
+            assertThat(bits(got.global().get(f.layer.module()).b())).isEqualTo(bits(reference.global().get(f.layer.module()).b()));
+            assertThat(bits(folded(f, got))).isEqualTo(bits(folded(f, reference)));
+            assertThat(got.metrics().exactnessRelError()).isEqualTo(reference.metrics().exactnessRelError());
+        }
+    }
+
+    /** The exact fp32 bit patterns, c order (ND4J's equals allows 1e-5). */
+    private static int[] bits(INDArray x) {
+        float[] v = x.dup('c').data().asFloat();
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = Float.floatToRawIntBits(v[i]);
+        }
+        return out;
+    }
+
+    @Test
+    void clientOrderIsByUtf8BytesLikeCollateC() {
+        assertThat(ClientOrder.compare("client-10", "client-2")).isNegative();
+        assertThat(ClientOrder.compare("B", "a")).isNegative();
+        // U+FFFD sorts before U+1F600 in UTF-8 bytes (EF.. < F0..) but after its surrogates in UTF-16
+        assertThat(ClientOrder.compare("\uFFFD", "\uD83D\uDE00")).isNegative();
+        assertThat("\uFFFD".compareTo("\uD83D\uDE00")).isPositive();
+    }
+
+    @ParameterizedTest
     @EnumSource(WeightLayout.class)
     void denseAndFactorAccumulatorsAgree(WeightLayout layout) {
         Fixture f = new Fixture(20, 36, 3, 6, layout, 5, false);
@@ -77,6 +119,7 @@ class StreamingAndLayoutTest {
             assertThat(agg.residualStateElements()).as("after %d clients", n).isLessThanOrEqualTo(Math.min(factors, dense));
         }
         assertThat(agg.residualStateElements()).isEqualTo(dense);
+        assertThat(agg.retainedElements()).as("dense sum plus the two factor sums").isEqualTo(dense + 2 * (16 + 16));
     }
 
     @Test
