@@ -30,6 +30,8 @@ import io.fedlora.coordinator.federation.FederationStatus;
 import io.fedlora.coordinator.metrics.CoordinatorMetrics;
 import io.fedlora.coordinator.model.ModelVersion;
 import io.fedlora.coordinator.model.ModelVersionRepository;
+import io.fedlora.coordinator.round.AcceptedUpdate;
+import io.fedlora.coordinator.round.AcceptedUpdateListener;
 import io.fedlora.coordinator.round.EvaluationRepository;
 import io.fedlora.coordinator.round.ParticipantRepository;
 import io.fedlora.coordinator.round.RoundRecord;
@@ -82,12 +84,15 @@ public class FederationClientGateway implements ClientGateway {
     private final CoordinatorMetrics metrics;
     private final FedloraProperties properties;
     private final TransactionTemplate tx;
+    private final List<AcceptedUpdateListener> acceptedListeners;
 
     public FederationClientGateway(FederationRepository federations, ClientRepository clients,
             EnrolmentTokenRepository tokens, RoundRepository rounds, ParticipantRepository participants,
             UpdateRepository updates, EvaluationRepository evaluations, ModelVersionRepository versions,
             ModelBundleBuilder bundles, BlobStore blobs, BlobRepository blobRows, Secrets secrets, Signals signals,
-            CoordinatorMetrics metrics, FedloraProperties properties, TransactionTemplate tx) {
+            CoordinatorMetrics metrics, FedloraProperties properties, TransactionTemplate tx,
+            List<AcceptedUpdateListener> acceptedListeners) {
+        this.acceptedListeners = List.copyOf(acceptedListeners);
         this.federations = federations;
         this.clients = clients;
         this.tokens = tokens;
@@ -301,6 +306,16 @@ public class FederationClientGateway implements ClientGateway {
                 return receipt(update, false);
             });
             if (!receipt.duplicate()) {
+                AcceptedUpdate accepted = new AcceptedUpdate(t.federation().id(), t.round().id(), t.round().number(),
+                        update, data);
+                for (AcceptedUpdateListener l : acceptedListeners) {
+                    try {
+                        l.updateAccepted(accepted);
+                    } catch (RuntimeException e) {
+                        log.warn("listener {} failed on accepted update {}: {}", l.getClass().getSimpleName(),
+                                update.id(), e.toString());
+                    }
+                }
                 metrics.updateAccepted(bytes);
                 log.info("update {} from client {} for round {} of federation {} accepted ({} examples, {} bytes)",
                         update.id(), client.clientName(), header.round(), header.federationId(), header.numExamples(), bytes);

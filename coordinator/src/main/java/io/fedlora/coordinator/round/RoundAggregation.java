@@ -1,22 +1,15 @@
 package io.fedlora.coordinator.round;
 
-import io.fedlora.aggregation.lora.LoraFactors;
-import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.aggregation.strategy.AggregationMetrics;
-import io.fedlora.aggregation.strategy.AggregationOptions;
 import io.fedlora.aggregation.strategy.AggregationResult;
-import io.fedlora.aggregation.strategy.ClientUpdate;
 import io.fedlora.aggregation.strategy.LayerMetrics;
 import io.fedlora.aggregation.strategy.Residual;
 import io.fedlora.aggregation.strategy.RoundAggregator;
-import io.fedlora.aggregation.strategy.Strategies;
-import io.fedlora.aggregation.strategy.Weighting;
 import io.fedlora.coordinator.blob.BlobRepository;
 import io.fedlora.coordinator.blob.BlobStore;
 import io.fedlora.coordinator.blob.StoredBlob;
 import io.fedlora.coordinator.federation.Federation;
-import io.fedlora.coordinator.federation.FederationModel;
 import io.fedlora.coordinator.federation.FederationRepository;
 import io.fedlora.coordinator.federation.FederationStatus;
 import io.fedlora.coordinator.metrics.CoordinatorMetrics;
@@ -36,8 +29,9 @@ import org.springframework.stereotype.Component;
 import org.springframework.transaction.support.TransactionTemplate;
 
 /**
- * Aggregates a round in the AGGREGATING state: streams the stored updates one at a time into the
- * strategy's accumulator, folds the residuals into the previous version's target weights, writes the
+ * Aggregates a round in the AGGREGATING state: takes the round's accumulator from {@link RoundAccumulators}
+ * (updates were folded in as they arrived; whatever is missing is read back from the stored blobs one at a
+ * time), finishes it, folds the residuals into the previous version's target weights, writes the
  * new adapter, weights and residual blobs (durable first), then publishes the version, its metrics and
  * the round's next state in one transaction. A crash anywhere before that commit leaves the round in
  * AGGREGATING, and the next pass recomputes the same result from the same stored updates.
@@ -65,31 +59,31 @@ public class RoundAggregation {
     }
 
     private final FederationRepository federations;
+    private final RoundAccumulators accumulators;
     private final RoundRepository rounds;
     private final UpdateRepository updates;
     private final ModelVersionRepository versions;
     private final RoundMetricsRepository roundMetrics;
     private final EvaluationRepository evaluations;
     private final EligibleClients eligibleClients;
-    private final ModelTensors tensors;
     private final BlobStore blobs;
     private final BlobRepository blobRows;
     private final Signals signals;
     private final CoordinatorMetrics metrics;
     private final TransactionTemplate tx;
 
-    public RoundAggregation(FederationRepository federations, RoundRepository rounds, UpdateRepository updates,
-            ModelVersionRepository versions, RoundMetricsRepository roundMetrics, EvaluationRepository evaluations,
-            EligibleClients eligibleClients, ModelTensors tensors, BlobStore blobs, BlobRepository blobRows,
+    public RoundAggregation(FederationRepository federations, RoundAccumulators accumulators, RoundRepository rounds,
+            UpdateRepository updates, ModelVersionRepository versions, RoundMetricsRepository roundMetrics,
+            EvaluationRepository evaluations, EligibleClients eligibleClients, BlobStore blobs, BlobRepository blobRows,
             Signals signals, CoordinatorMetrics metrics, TransactionTemplate tx) {
         this.federations = federations;
+        this.accumulators = accumulators;
         this.rounds = rounds;
         this.updates = updates;
         this.versions = versions;
         this.roundMetrics = roundMetrics;
         this.evaluations = evaluations;
         this.eligibleClients = eligibleClients;
-        this.tensors = tensors;
         this.blobs = blobs;
         this.blobRows = blobRows;
         this.signals = signals;
@@ -99,36 +93,27 @@ public class RoundAggregation {
 
     public void aggregateAndPublish(String federationId, long roundId) {
         long t0 = System.nanoTime();
-        Federation f = federations.find(federationId).orElseThrow();
         RoundRecord r = rounds.find(roundId).orElseThrow();
-        FederationModel model = federations.model(federationId);
-        List<LayerShape> shapes = model.layers();
-        List<LoraLayer> layers = shapes.stream().map(l -> l.toLoraLayer(model.scaling())).toList();
-        ModelVersion previous = versions.find(federationId, r.baseVersion()).orElseThrow(
-                () -> new IllegalStateException("version " + r.baseVersion() + " of federation " + federationId + " is missing"));
-        Map<String, LoraFactors> global = tensors.readAdapter(previous.adapterBlob(), shapes);
-        Map<String, INDArray> weights = tensors.readTargetWeights(previous.weightsBlob(), shapes);
-        Map<String, INDArray> baseByModule = new LinkedHashMap<>();
-        shapes.forEach(l -> baseByModule.put(l.module(), weights.get(l.baseKey())));
-
-        AggregationOptions options = AggregationOptions
-                .defaults(Weighting.fromName(f.spec().weighting()), global).withBaseWeights(baseByModule);
-        RoundAggregator aggregator = Strategies.byName(f.spec().strategy()).begin(layers, options);
-        List<StoredUpdate> stored = updates.forAggregation(roundId);
+        List<NamedUpdate> stored = updates.forAggregationNamed(roundId);
+        RoundAccumulation acc = accumulators.take(federationId, roundId, stored);
+        List<LayerShape> shapes = acc.shapes();
+        Map<String, INDArray> weights = acc.targetWeights();
         long examples = 0;
         long bytesUp = 0;
         double lossSum = 0;
         long lossExamples = 0;
-        for (StoredUpdate u : stored) {
-            aggregator.add(new ClientUpdate(u.clientId(), u.numExamples(), tensors.readAdapter(u.blobSha256(), shapes)));
-            examples += u.numExamples();
+        for (NamedUpdate named : stored) {
+            StoredUpdate u = named.update();
+            examples = Math.addExact(examples, u.numExamples());
             bytesUp += u.bytesReceived();
             Double loss = UpdateRepository.numericMetrics(u).get("train_loss");
             if (loss != null && Double.isFinite(loss)) {
-                lossSum += loss * u.numExamples();
-                lossExamples += u.numExamples();
+                lossSum += loss * (double) u.numExamples();
+                lossExamples = Math.addExact(lossExamples, u.numExamples());
             }
         }
+        RoundAggregator aggregator = acc.aggregator();
+        long retained = aggregator.retainedElements();
         AggregationResult result = aggregator.finish();
 
         Map<String, INDArray> residualTensors = new LinkedHashMap<>();
@@ -189,9 +174,10 @@ public class RoundAggregation {
         }));
         if (published) {
             metrics.aggregated(federationId, Duration.ofMillis(aggregateMs), am.exactnessRelError(), am.fedavgDeviationRel());
-            log.info("federation {}: version {} published from {} updates ({} examples) in {} ms; exactness {} fedavg deviation {}; residual {}",
-                    federationId, version, stored.size(), examples, aggregateMs, am.exactnessRelError(),
-                    am.fedavgDeviationRel(), kind);
+            log.info("federation {}: version {} published from {} updates ({} examples, {} read back from the store at"
+                    + " the deadline, accumulator {} numbers) in {} ms; exactness {} fedavg deviation {}; residual {}",
+                    federationId, version, stored.size(), examples, acc.rebuilt(), retained, aggregateMs,
+                    am.exactnessRelError(), am.fedavgDeviationRel(), kind);
         }
     }
 

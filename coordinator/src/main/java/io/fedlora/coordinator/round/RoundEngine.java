@@ -38,6 +38,7 @@ public class RoundEngine {
     private final RoundMetricsRepository roundMetrics;
     private final EligibleClients eligibleClients;
     private final RoundAggregation aggregation;
+    private final RoundAccumulators accumulators;
     private final Signals signals;
     private final CoordinatorMetrics metrics;
     private final TransactionTemplate tx;
@@ -45,8 +46,8 @@ public class RoundEngine {
 
     public RoundEngine(FederationRepository federations, RoundRepository rounds, ParticipantRepository participants,
             UpdateRepository updates, EvaluationRepository evaluations, RoundMetricsRepository roundMetrics,
-            EligibleClients eligibleClients, RoundAggregation aggregation, Signals signals, CoordinatorMetrics metrics,
-            TransactionTemplate tx) {
+            EligibleClients eligibleClients, RoundAggregation aggregation, RoundAccumulators accumulators, Signals signals,
+            CoordinatorMetrics metrics, TransactionTemplate tx) {
         this.federations = federations;
         this.rounds = rounds;
         this.participants = participants;
@@ -55,6 +56,7 @@ public class RoundEngine {
         this.roundMetrics = roundMetrics;
         this.eligibleClients = eligibleClients;
         this.aggregation = aggregation;
+        this.accumulators = accumulators;
         this.signals = signals;
         this.metrics = metrics;
         this.tx = tx;
@@ -99,6 +101,7 @@ public class RoundEngine {
         return tx.execute(s -> {
             Federation f = federations.lock(federationId).orElse(null);
             if (f == null || f.status() != FederationStatus.RUNNING) {
+                accumulators.discard(federationId);
                 return Step.IDLE;
             }
             Optional<RoundRecord> live = rounds.live(federationId);
@@ -203,6 +206,7 @@ public class RoundEngine {
         String why = "only " + c.reported() + " of " + c.selected() + " selected clients reported by the deadline; "
                 + spec.minClients() + " needed";
         updates.setStatus(r.id(), "ACCEPTED", "DISCARDED");
+        accumulators.discard(f.id());
         if (r.attempt() <= spec.maxRoundRetries()) {
             rounds.transition(r.id(), RoundStatus.COLLECTING, RoundStatus.RETRIED, why);
             metrics.roundEnded("retried");

@@ -64,6 +64,14 @@ public class UpdateRepository {
                 .param("r", roundId).query(this::map).list();
     }
 
+    /** {@link #forAggregation} with each update's client name, the key of the accumulator's order. */
+    public List<NamedUpdate> forAggregationNamed(long roundId) {
+        return jdbc.sql("SELECT " + COLUMNS + ", c.name AS client_name FROM updates u JOIN clients c ON c.id = u.client_id"
+                        + " WHERE u.round_id = :r AND u.status IN ('ACCEPTED','AGGREGATED')"
+                        + " ORDER BY c.name COLLATE \"C\", u.client_id")
+                .param("r", roundId).query((rs, row) -> new NamedUpdate(rs.getString("client_name"), map(rs, row))).list();
+    }
+
     public List<StoredUpdate> forRound(long roundId) {
         return jdbc.sql("SELECT " + COLUMNS + " FROM updates u WHERE u.round_id = :r ORDER BY u.client_id")
                 .param("r", roundId).query(this::map).list();
