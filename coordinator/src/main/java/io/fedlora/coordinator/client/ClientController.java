@@ -1,5 +1,9 @@
 package io.fedlora.coordinator.client;
 
+import io.fedlora.coordinator.openapi.ConflictResponse;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
@@ -19,6 +23,7 @@ import org.springframework.web.bind.annotation.RestController;
 /** Admin REST: enrolment tokens and clients. */
 @RestController
 @RequestMapping("/api/v1")
+@Tag(name = "clients", description = "enrolment tokens and enrolled clients")
 public class ClientController {
 
     private static final String ACTOR = "admin-api";
@@ -43,6 +48,9 @@ public class ClientController {
     }
 
     @PostMapping("/federations/{id}/enrolment-tokens")
+    @Operation(summary = "Issue one-time enrolment tokens", description = "The tokens are shown once, in this answer only; the body is optional (1 token, valid 3600 s).")
+    @ApiResponse(responseCode = "201", description = "issued")
+    @ConflictResponse
     @ResponseStatus(HttpStatus.CREATED)
     public TokenResponse issue(@PathVariable String id, @Valid @RequestBody(required = false) TokenRequest body) {
         TokenRequest r = body == null ? new TokenRequest(null, null) : body;
@@ -52,17 +60,23 @@ public class ClientController {
     }
 
     @DeleteMapping("/enrolment-tokens/{tokenId}")
+    @Operation(summary = "Revoke an unused enrolment token")
+    @ApiResponse(responseCode = "204", description = "revoked")
     @ResponseStatus(HttpStatus.NO_CONTENT)
     public void revokeToken(@PathVariable String tokenId) {
         service.revokeToken(tokenId, ACTOR);
     }
 
     @GetMapping("/federations/{id}/clients")
+    @Operation(summary = "List a federation's clients", description = "With the state, device and time of their last heartbeat.")
     public List<ClientRecord> clients(@PathVariable String id) {
         return service.list(id);
     }
 
     @PostMapping("/clients/{id}/revoke")
+    @Operation(summary = "Revoke a client", description = "Its credential stops working at once.")
+    @ApiResponse(responseCode = "200", description = "the client, revokedAt set")
+    @ConflictResponse
     public ClientRecord revoke(@PathVariable String id) {
         return service.revokeClient(id, ACTOR);
     }

@@ -1,6 +1,7 @@
 package io.fedlora.coordinator.federation;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import io.swagger.v3.oas.annotations.media.Schema;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.DecimalMax;
@@ -21,10 +22,11 @@ import java.util.List;
  */
 public record FederationSpec(
         @NotBlank @Size(max = 200) String name,
+        @Schema(nullable = true, description = "an HF model directory on the coordinator; give it or baseModel")
         String baseModelPath,
         @NotEmpty List<@NotBlank @Pattern(regexp = "[A-Za-z0-9_.]+") String> targetModules,
         @Min(1) @Max(1024) Integer rank,
-        @Positive Double alpha,
+        @Positive @Schema(minimum = "0", exclusiveMinimum = true) Double alpha,
         Boolean useRslora,
         @Pattern(regexp = "fedex|fedit|ffa", message = "must be one of fedex, fedit, ffa") String strategy,
         @Pattern(regexp = "examples|uniform", message = "must be examples or uniform") String weighting,
@@ -35,7 +37,8 @@ public record FederationSpec(
         @Min(0) @Max(100) Integer maxRoundRetries,
         Boolean evaluate,
         @Valid TrainingSpec training,
-        @Positive Double maxUpdateNorm,
+        @Positive @Schema(minimum = "0", exclusiveMinimum = true) Double maxUpdateNorm,
+        @Schema(nullable = true, description = "a name registered under /api/v1/base-models; give it or baseModelPath")
         String baseModel) {
 
     /** A spec naming its base model by directory path. */
@@ -89,7 +92,7 @@ public record FederationSpec(
 
     /** Fraction of eligible clients selected each round, but never fewer than {@code minimum}. */
     public record ClientsPerRound(
-            @DecimalMin(value = "0.0", inclusive = false) @DecimalMax("1.0") Double fraction,
+            @DecimalMin(value = "0.0", inclusive = false) @DecimalMax("1.0") @Schema(exclusiveMinimum = true) Double fraction,
             @Min(1) Integer minimum) {
         public ClientsPerRound {
             fraction = fraction == null ? 1.0 : fraction;
@@ -102,7 +105,7 @@ public record FederationSpec(
             @Min(0) Integer localEpochs,
             @Min(0) Integer localSteps,
             @Min(1) @Max(65536) Integer batchSize,
-            @Positive Double learningRate,
+            @Positive @Schema(minimum = "0", exclusiveMinimum = true) Double learningRate,
             @DecimalMin("0.0") Double weightDecay,
             @DecimalMin("0.0") Double maxGradNorm,
             Long seed,

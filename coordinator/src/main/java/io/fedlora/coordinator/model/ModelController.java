@@ -4,6 +4,11 @@ import io.fedlora.coordinator.admin.AuditLog;
 import io.fedlora.coordinator.admin.NotFoundException;
 import io.fedlora.coordinator.federation.Federation;
 import io.fedlora.coordinator.federation.FederationRepository;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import io.swagger.v3.oas.annotations.tags.Tag;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -17,10 +22,13 @@ import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBo
 
 /** Admin REST: a federation's published versions and their export as a zipped PEFT adapter + folded base. */
 @RestController
+@Tag(name = "models", description = "published model versions and their export")
 public class ModelController {
 
     /** A published version as listed. */
-    public record VersionView(long version, Long roundId, String residualKind, Instant createdAt) {}
+    public record VersionView(long version,
+            @Schema(nullable = true, description = "the round that published it; null for version 0, the base") Long roundId,
+            String residualKind, Instant createdAt) {}
 
     private final FederationRepository federations;
     private final ModelVersionRepository versions;
@@ -36,6 +44,7 @@ public class ModelController {
     }
 
     @GetMapping("/api/v1/federations/{id}/models")
+    @Operation(summary = "List a federation's published model versions", description = "Version 0 is the base model.")
     public List<VersionView> list(@PathVariable String id) {
         federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
         return versions.list(id).stream()
@@ -43,6 +52,8 @@ public class ModelController {
     }
 
     @GetMapping("/api/v1/federations/{id}/models/{version}/export")
+    @Operation(summary = "Export a model version", description = "A zip with the PEFT adapter (adapter_config.json, adapter_model.safetensors) and the base with the residual folded in (model.safetensors and the base's files).")
+    @ApiResponse(responseCode = "200", description = "the zip", content = @Content(mediaType = "application/zip", schema = @Schema(type = "string", format = "binary")))
     public ResponseEntity<StreamingResponseBody> export(@PathVariable String id, @PathVariable long version) {
         Federation f = federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
         ModelVersion v = versions.find(id, version)

@@ -2,6 +2,8 @@ package io.fedlora.coordinator.round;
 
 import io.fedlora.coordinator.admin.NotFoundException;
 import io.fedlora.coordinator.federation.FederationRepository;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.tags.Tag;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -13,6 +15,7 @@ import org.springframework.web.bind.annotation.RestController;
 
 /** Admin REST: a federation's rounds with participants, status, timings and metrics. */
 @RestController
+@Tag(name = "rounds", description = "round history with participants and metrics")
 public class RoundController {
 
     private final FederationRepository federations;
@@ -31,6 +34,7 @@ public class RoundController {
     }
 
     @GetMapping("/api/v1/federations/{id}/rounds")
+    @Operation(summary = "List a federation's round attempts", description = "Oldest first, retried attempts included; metrics holds exactness_rel_error, fedavg_deviation_rel, aggregate_ms, bytes_up, bytes_down, train_loss, eval_loss, eval_accuracy, eval_examples, num_clients, total_examples and per_layer once the round was aggregated (evaluation once clients evaluated the new version); a field not reported yet is absent or null.")
     public List<RoundView> rounds(@PathVariable String id) {
         federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
         return rounds.list(id).stream().map(this::view).toList();
