@@ -1,50 +1,79 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.agent.model.ops.Blas;
+import io.fedlora.agent.model.ops.Blas.Region;
+import io.fedlora.agent.model.ops.CausalAttention;
+import io.fedlora.agent.model.ops.Dense;
+import io.fedlora.agent.model.ops.Elementwise;
+import io.fedlora.agent.model.ops.Embedding;
+import io.fedlora.agent.model.ops.GeluNew;
+import io.fedlora.agent.model.ops.LayerNorm;
+import io.fedlora.agent.model.ops.Linear;
+import io.fedlora.agent.model.ops.LmHeadLoss;
+import io.fedlora.agent.model.ops.Parallel;
+import io.fedlora.agent.model.ops.Scratch;
+import io.fedlora.agent.model.ops.Tensors;
 import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.WeightLayout;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Forward and hand-written backward pass of a GPT-2 layout causal LM with LoRA adapters, over INDArray ops.
+ * Forward and hand-written backward pass of a GPT-2 layout causal LM with LoRA adapters, composed from the ops of
+ * {@link io.fedlora.agent.model.ops} (OpenBLAS GEMMs on the arrays' memory plus Java kernels; no ND4J op dispatch,
+ * whose per-op overhead dominated small models).
  *
- * <p>Each adapted Conv1D layer computes {@code y = x·W + b + s·(x·Aᵀ)·Bᵀ} (W is {@code d_in × d_out}, A {@code r × d_in},
- * B {@code d_out × r}). Activations are flattened to {@code [batch·seq, features]} so every projection is one GEMM;
- * attention runs batched over {@code [batch·heads, seq, headDim]}. Backward follows the forward in reverse and, in
- * the LoRA modes, produces only the adapters' gradients: frozen weights pass activation gradients through but never
- * get one of their own. Hand-written rather than SameDiff: M2.1's SameDiff re-analyses the graph per call (tens of ms
- * of overhead per step on a 2-core box), lacks a causal mask and HF's {@code gelu_new}.
+ * <p>Each adapted Conv1D layer computes {@code y = x·W + b + s·(x·Aᵀ)·Bᵀ}. Activations are {@code [batch·seq,
+ * features]}. Backward keeps, per block, only the residual stream at its input and middle, the fused qkv, the MLP
+ * pre-activation, the attention output where a gradient needs it, the adapters' {@code x·Aᵀ} and per-row statistics;
+ * layer-norm outputs, the GELU output and attention probabilities are recomputed. With gradient checkpointing only
+ * each block's input is kept and the block is recomputed during backward. In the LoRA modes only the adapters get
+ * gradients: frozen weights pass activation gradients through but never get one of their own. The LM head and the
+ * loss run fused in row chunks, so the {@code [rows, vocab]} logits never exist in training.
  *
  * <p>The adapter arrays are referenced, not copied: an optimiser updating them in place is seen by the next pass.
+ * An instance holds reusable scratch buffers and is not thread-safe.
  */
 public final class Gpt2Network {
-
-    private static final double MASK_VALUE = -1e9;
 
     private final Gpt2Model model;
     private final Gpt2Config config;
     private final Map<String, LoraFactors> adapters;
     private final double loraScale;
     private final DataType dtype;
-    private final Map<Integer, INDArray> causalMasks = new HashMap<>();
+    private final Parallel par;
+    private final boolean checkpointing;
+    private final Scratch scratch;
 
     /**
      * @param adapters  LoRA factors by module name ({@code h.0.attn.c_attn}); may be empty
      * @param loraScale the adapters' scale s (alpha/r, or alpha/sqrt(r) for rsLoRA)
      */
     public Gpt2Network(Gpt2Model model, Map<String, LoraFactors> adapters, double loraScale) {
+        this(model, adapters, loraScale, Parallel.matchingBlas(), false);
+    }
+
+    /**
+     * @param par           the pool for the Java kernels
+     * @param checkpointing keep only each block's input during training and recompute the block in backward
+     */
+    public Gpt2Network(Gpt2Model model, Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
         this.model = model;
         this.config = model.config();
         this.adapters = Map.copyOf(adapters);
         this.loraScale = loraScale;
         this.dtype = model.dataType();
+        this.par = par;
+        this.checkpointing = checkpointing;
+        if (dtype != DataType.FLOAT && dtype != DataType.DOUBLE) {
+            throw new IllegalArgumentException("the network computes in FLOAT or DOUBLE, the model is " + dtype);
+        }
+        this.scratch = new Scratch(dtype);
         for (Map.Entry<String, LoraFactors> e : this.adapters.entrySet()) {
             INDArray w = model.weight(e.getKey() + ".weight");
             LoraFactors f = e.getValue();
@@ -55,7 +84,14 @@ public final class Gpt2Network {
             if (f.a().dataType() != dtype || f.b().dataType() != dtype) {
                 throw new IllegalArgumentException("adapter " + e.getKey() + " is " + f.a().dataType() + ", the model " + dtype);
             }
+            if (!dense(f.a()) || !dense(f.b())) {
+                throw new IllegalArgumentException("adapter " + e.getKey() + " must be dense c-order arrays");
+            }
         }
+    }
+
+    private static boolean dense(INDArray a) {
+        return a.ordering() == 'c' && (a.length() <= 1 || a.elementWiseStride() == 1);
     }
 
     public Gpt2Config config() {
@@ -64,57 +100,118 @@ public final class Gpt2Network {
 
     /** Next-token logits {@code [batch·seq, vocab]} (row {@code b·seq + t} predicts the token after position t). */
     public INDArray logits(TokenBatch batch) {
-        return forward(batch, false).logits;
+        INDArray hF = forward(batch, null, null);
+        INDArray wte = model.weight("wte.weight");
+        INDArray logits = Tensors.empty(dtype, batch.rows(), config.vocabSize());
+        Blas.gemm(hF, false, wte, true, 1.0, 0.0, logits);
+        return logits;
     }
 
-    /** Mean cross-entropy over the batch's target tokens, forward only. */
+    /** Mean cross-entropy over the batch's target tokens, forward only (the logits are never materialised whole). */
     public double loss(TokenBatch batch) {
-        return crossEntropy(logits(batch), batch, false).loss;
+        double count = checkedCount(batch);
+        INDArray hF = forward(batch, null, null);
+        return LmHeadLoss.forward(hF, model.weight("wte.weight"), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
     }
 
     /** Mean cross-entropy over the batch's target tokens of logits from {@link #logits}. */
     public double lossOf(INDArray logits, TokenBatch batch) {
-        return crossEntropy(logits, batch, false).loss;
+        double count = checkedCount(batch);
+        int vocab = config.vocabSize();
+        Dense l = Dense.of(logits);
+        int[] targets = batch.targetIds();
+        float[] w = batch.lossWeights();
+        double total = 0;
+        for (int r = 0; r < batch.rows(); r++) {
+            if (w[r] == 0f) {
+                continue;
+            }
+            int o = r * vocab;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < vocab; j++) {
+                max = Math.max(max, l.get(o + j));
+            }
+            double sum = 0;
+            for (int j = 0; j < vocab; j++) {
+                sum += Math.exp(l.get(o + j) - max);
+            }
+            total += w[r] * (Math.log(sum) - (l.get(o + targets[r]) - max));
+        }
+        return total / count;
+    }
+
+    private double checkedCount(TokenBatch batch) {
+        double count = batch.targetCount();
+        if (count <= 0) {
+            throw new IllegalArgumentException("batch has no target tokens");
+        }
+        LmHeadLoss.checkTargets(batch.targetIds(), batch.lossWeights(), config.vocabSize());
+        return count;
     }
 
     /** Loss and the gradients of the chosen parameters for one batch. */
     public Gradients lossAndGradients(TokenBatch batch, GradientTarget target) {
-        Forward f = forward(batch, true);
-        Loss l = crossEntropy(f.logits, batch, true);
+        double count = checkedCount(batch);
+        Forward f = new Forward(config.nLayer());
+        INDArray hF = forward(batch, f, target);
+        boolean base = target == GradientTarget.BASE;
+        int n = batch.rows();
+        int c = config.nEmbd();
         Map<String, INDArray> grads = new LinkedHashMap<>();
-        backward(f, l.dLogits, batch, target, grads);
-        return new Gradients(l.loss, l.count, grads);
+        INDArray wte = model.weight("wte.weight");
+        INDArray dWte = base ? Nd4j.zeros(dtype, config.vocabSize(), c) : null;
+        INDArray dhF = scratch.get("dhF", n, c);
+        double loss = LmHeadLoss.forward(hF, wte, batch.targetIds(), batch.lossWeights(), count, dhF, dWte, par) / count;
+        backward(f, dhF, batch, target, grads, dWte);
+        return new Gradients(loss, count, grads);
     }
 
     // ---------------------------------------------------------------------------------------------------- forward
 
+    /** Where a block's kept activations are allocated: the step's memory (kept) or the reusable scratch. */
+    @FunctionalInterface
+    private interface Alloc {
+        INDArray get(String role, long rows, long cols);
+    }
+
+    /** What one block's backward needs. */
     private static final class BlockCache {
-        NnOps.LayerNormCache ln1;
-        INDArray h1;
+        INDArray xIn;
+        LayerNorm.Stats ln1;
+        INDArray qkv;
         INDArray uAttn;
-        INDArray q;
-        INDArray k;
-        INDArray v;
-        INDArray probs;
+        double[] lse;
         INDArray attnY;
         INDArray uProj;
-        NnOps.LayerNormCache ln2;
-        INDArray h2;
-        INDArray uFc;
+        INDArray xMid;
+        LayerNorm.Stats ln2;
         INDArray fcPre;
-        INDArray geluT;
-        INDArray fcAct;
+        INDArray uFc;
         INDArray uMProj;
     }
 
     private static final class Forward {
-        BlockCache[] blocks;
-        NnOps.LayerNormCache lnF;
-        INDArray hF;
-        INDArray logits;
+        final BlockCache[] blocks;
+        INDArray[] inputs;
+        LayerNorm.Stats lnF;
+        INDArray xF;
+
+        Forward(int layers) {
+            blocks = new BlockCache[layers];
+            inputs = new INDArray[layers];
+        }
     }
 
-    private Forward forward(TokenBatch batch, boolean keep) {
+    private Linear linear(String module) {
+        INDArray w = model.weight(module + ".weight");
+        return new Linear(w, WeightLayout.CONV1D, model.weight(module + ".bias"), adapters.get(module), loraScale);
+    }
+
+    /**
+     * Runs the blocks and ln_f; returns ln_f's output. With {@code keep} non-null, records what a backward pass for
+     * {@code target} needs.
+     */
+    private INDArray forward(TokenBatch batch, Forward keep, GradientTarget target) {
         int b = batch.batchSize();
         int t = batch.seqLen();
         if (t > config.nPositions()) {
@@ -122,169 +219,98 @@ public final class Gpt2Network {
         }
         int n = b * t;
         int c = config.nEmbd();
-        double eps = config.layerNormEpsilon();
-        Forward f = new Forward();
-        f.blocks = new BlockCache[config.nLayer()];
-
-        INDArray wte = model.weight("wte.weight");
-        for (int id : batch.inputIds()) {
-            if (id < 0 || id >= config.vocabSize()) {
-                throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + config.vocabSize());
-            }
-        }
-        INDArray x = Nd4j.pullRows(wte, 1, batch.inputIds());
-        INDArray pos = model.weight("wpe.weight").get(NDArrayIndex.interval(0, t), NDArrayIndex.all()).dup('c');
-        x = x.reshape('c', b, (long) t * c).addiRowVector(pos.reshape('c', 1, (long) t * c)).reshape('c', n, c);
-
+        INDArray x = keep != null ? Tensors.empty(dtype, n, c) : scratch.get("xout1", n, c);
+        Embedding.forward(model.weight("wte.weight"), model.weight("wpe.weight"), batch.inputIds(), t, x);
+        Alloc kept = (role, r, cc) -> Tensors.empty(dtype, r, cc);
         for (int i = 0; i < config.nLayer(); i++) {
-            String p = "h." + i + ".";
-            BlockCache bc = new BlockCache();
-            NnOps.LayerNormCache[] ln = new NnOps.LayerNormCache[1];
-            INDArray[] u = new INDArray[1];
-
-            INDArray h1 = NnOps.layerNorm(x, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, ln);
-            bc.ln1 = ln[0];
-            INDArray qkv = linear(h1, p + "attn.c_attn", u);
-            bc.uAttn = u[0];
-            INDArray y = attention(qkv, b, t, bc);
-            u[0] = null;
-            INDArray proj = linear(y, p + "attn.c_proj", u);
-            bc.uProj = u[0];
-            INDArray xMid = x.add(proj);
-
-            INDArray h2 = NnOps.layerNorm(xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, ln);
-            bc.ln2 = ln[0];
-            u[0] = null;
-            INDArray fcPre = linear(h2, p + "mlp.c_fc", u);
-            bc.uFc = u[0];
-            INDArray[] tanh = new INDArray[1];
-            INDArray fcAct = NnOps.geluNew(fcPre, tanh);
-            u[0] = null;
-            INDArray mproj = linear(fcAct, p + "mlp.c_proj", u);
-            bc.uMProj = u[0];
-            INDArray xOut = xMid.addi(mproj);
-
-            if (keep) {
-                bc.h1 = h1;
-                bc.attnY = y;
-                bc.h2 = h2;
-                bc.fcPre = fcPre;
-                bc.geluT = tanh[0];
-                bc.fcAct = fcAct;
-                f.blocks[i] = bc;
+            String parity = Integer.toString(i % 2);
+            Alloc alloc;
+            BlockCache bc = null;
+            if (keep == null) {
+                alloc = (role, r, cc) -> scratch.get(role.equals("xout") ? role + parity : role, r, cc);
+            } else if (checkpointing) {
+                keep.inputs[i] = x;
+                alloc = (role, r, cc) -> role.equals("xout") ? kept.get(role, r, cc) : scratch.get(role, r, cc);
+            } else {
+                bc = new BlockCache();
+                keep.blocks[i] = bc;
+                alloc = kept;
             }
-            x = xOut;
+            x = block(i, x, b, t, alloc, bc, target);
         }
-        NnOps.LayerNormCache[] ln = new NnOps.LayerNormCache[1];
-        INDArray hF = NnOps.layerNorm(x, model.weight("ln_f.weight"), model.weight("ln_f.bias"), eps, ln);
-        f.logits = Nd4j.gemm(hF, wte, false, true);
-        if (keep) {
-            f.lnF = ln[0];
-            f.hF = hF;
+        INDArray hF = scratch.get("hF", n, c);
+        LayerNorm.Stats st = LayerNorm.forward(x, model.weight("ln_f.weight"), model.weight("ln_f.bias"), config.layerNormEpsilon(), hF, par);
+        if (keep != null) {
+            keep.lnF = st;
+            keep.xF = x;
         }
-        return f;
+        return hF;
     }
 
-    /** x·W + b (+ s·(x·Aᵀ)·Bᵀ when the module is adapted, with x·Aᵀ returned in {@code uOut[0]}). */
-    private INDArray linear(INDArray x, String module, INDArray[] uOut) {
-        INDArray y = x.mmul(model.weight(module + ".weight")).addiRowVector(model.weight(module + ".bias"));
-        LoraFactors f = adapters.get(module);
-        if (f != null) {
-            INDArray u = Nd4j.gemm(x, f.a(), false, true);
-            Nd4j.gemm(u, f.b(), y, false, true, loraScale, 1.0);
-            uOut[0] = u;
+    /** One transformer block on the residual stream {@code x}; returns the block's output. */
+    private INDArray block(int i, INDArray x, int b, int t, Alloc alloc, BlockCache bc, GradientTarget target) {
+        String p = "h." + i + ".";
+        int n = b * t;
+        int c = config.nEmbd();
+        double eps = config.layerNormEpsilon();
+        INDArray h1 = scratch.get("h", n, c);
+        LayerNorm.Stats ln1 = LayerNorm.forward(x, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
+        INDArray qkv = alloc.get("qkv", n, 3L * c);
+        INDArray uAttn = linear(p + "attn.c_attn").forward(h1, qkv);
+        boolean keepY = bc != null && needs(p + "attn.c_proj", target);
+        INDArray y = keepY ? alloc.get("y", n, c) : scratch.get("y", n, c);
+        double[] lse = attention(b, t).forward(qkvRegion(qkv, 0), qkvRegion(qkv, c), qkvRegion(qkv, 2L * c), Region.of(y), par);
+        INDArray proj = scratch.get("proj", n, c);
+        INDArray uProj = linear(p + "attn.c_proj").forward(y, proj);
+        INDArray xMid = alloc.get("xmid", n, c);
+        Elementwise.add(x, proj, xMid, par);
+        INDArray h2 = scratch.get("h", n, c);
+        LayerNorm.Stats ln2 = LayerNorm.forward(xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, h2, par);
+        INDArray fcPre = alloc.get("fcpre", n, 4L * c);
+        INDArray uFc = linear(p + "mlp.c_fc").forward(h2, fcPre);
+        INDArray act = scratch.get("act", n, 4L * c);
+        GeluNew.forward(fcPre, act, par);
+        INDArray mp = scratch.get("proj", n, c);
+        INDArray uMProj = linear(p + "mlp.c_proj").forward(act, mp);
+        INDArray xOut = alloc.get("xout", n, c);
+        Elementwise.add(xMid, mp, xOut, par);
+        if (bc != null) {
+            bc.xIn = x;
+            bc.ln1 = ln1;
+            bc.qkv = qkv;
+            bc.uAttn = uAttn;
+            bc.lse = lse;
+            bc.attnY = keepY ? y : null;
+            bc.uProj = uProj;
+            bc.xMid = xMid;
+            bc.ln2 = ln2;
+            bc.fcPre = fcPre;
+            bc.uFc = uFc;
+            bc.uMProj = uMProj;
         }
-        return y;
+        return xOut;
     }
 
-    /** Causal multi-head self-attention on the fused qkv projection {@code [b·t, 3c]}; returns {@code [b·t, c]}. */
-    private INDArray attention(INDArray qkv, int b, int t, BlockCache bc) {
-        int h = config.nHead();
-        int d = config.headDim();
-        // [b, t, 3, h, d] -> [3, b, h, t, d]
-        INDArray heads = qkv.reshape('c', b, t, 3, h, d).permute(2, 0, 3, 1, 4).dup('c');
-        INDArray q = heads.get(NDArrayIndex.point(0)).reshape('c', (long) b * h, t, d);
-        INDArray k = heads.get(NDArrayIndex.point(1)).reshape('c', (long) b * h, t, d);
-        INDArray v = heads.get(NDArrayIndex.point(2)).reshape('c', (long) b * h, t, d);
-        INDArray scores = Nd4j.matmul(q, k, false, true, false).muli(1.0 / Math.sqrt(d));
-        scores.reshape('c', (long) b * h, (long) t * t).addiRowVector(causalMask(t));
-        INDArray probs = NnOps.softmaxRowsInPlace(scores.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t);
-        INDArray y = Nd4j.matmul(probs, v);
-        bc.q = q;
-        bc.k = k;
-        bc.v = v;
-        bc.probs = probs;
-        return y.reshape('c', b, h, t, d).permute(0, 2, 1, 3).dup('c').reshape('c', (long) b * t, (long) h * d);
+    private CausalAttention attention(int b, int t) {
+        return new CausalAttention(b, t, config.nHead(), config.nHead(), config.headDim());
     }
 
-    private INDArray causalMask(int t) {
-        return causalMasks.computeIfAbsent(t, len -> {
-            double[] m = new double[len * len];
-            for (int i = 0; i < len; i++) {
-                for (int j = i + 1; j < len; j++) {
-                    m[i * len + j] = MASK_VALUE;
-                }
-            }
-            return StepWorkspace.outside(() -> Nd4j.create(m, new long[]{1, (long) len * len}, 'c').castTo(dtype));
-        });
-    }
-
-    // ------------------------------------------------------------------------------------------------------- loss
-
-    private record Loss(double loss, double count, INDArray dLogits) {
-    }
-
-    private Loss crossEntropy(INDArray logits, TokenBatch batch, boolean withGrad) {
-        int n = batch.rows();
-        int[] targets = batch.targetIds();
-        float[] w = batch.lossWeights();
-        double count = batch.targetCount();
-        if (count <= 0) {
-            throw new IllegalArgumentException("batch has no target tokens");
-        }
-        INDArray max = logits.max(true, 1);
-        INDArray shifted = logits.subColumnVector(max);
-        INDArray exp = Transforms.exp(shifted, true);
-        INDArray sumExp = exp.sum(true, 1);
-        double[] logSum = Transforms.log(sumExp, true).toDoubleVector();
-        double total = 0;
-        for (int i = 0; i < n; i++) {
-            if (w[i] != 0f) {
-                int tg = targets[i];
-                if (tg < 0 || tg >= config.vocabSize()) {
-                    throw new IllegalArgumentException("target id " + tg + " outside the vocabulary of " + config.vocabSize());
-                }
-                total += w[i] * (logSum[i] - shifted.getDouble(i, tg));
-            }
-        }
-        INDArray dLogits = null;
-        if (withGrad) {
-            dLogits = exp.diviColumnVector(sumExp);
-            double[] scale = new double[n];
-            for (int i = 0; i < n; i++) {
-                if (w[i] != 0f) {
-                    dLogits.putScalar(i, targets[i], dLogits.getDouble(i, targets[i]) - 1.0);
-                    scale[i] = w[i] / count;
-                }
-            }
-            dLogits.muliColumnVector(Nd4j.create(scale, new long[]{n, 1}, 'c').castTo(dtype));
-        }
-        return new Loss(total / count, count, dLogits);
+    private static Region qkvRegion(INDArray qkv, long col) {
+        return new Region(qkv, col, (int) qkv.size(1));
     }
 
     // --------------------------------------------------------------------------------------------------- backward
 
-    private void backward(Forward f, INDArray dLogits, TokenBatch batch, GradientTarget target, Map<String, INDArray> grads) {
+    private void backward(Forward f, INDArray dhF, TokenBatch batch, GradientTarget target, Map<String, INDArray> grads, INDArray dWte) {
         boolean base = target == GradientTarget.BASE;
         int b = batch.batchSize();
         int t = batch.seqLen();
+        int n = b * t;
         int c = config.nEmbd();
-        INDArray wte = model.weight("wte.weight");
-        INDArray dWte = base ? Nd4j.gemm(dLogits, f.hF, true, false) : null;
-        INDArray dx = Nd4j.gemm(dLogits, wte, false, false);
-        INDArray[] pg = base ? new INDArray[2] : null;
-        dx = NnOps.layerNormBackward(dx, model.weight("ln_f.weight"), f.lnF, pg);
-        putLn(grads, "ln_f", pg);
+        double eps = config.layerNormEpsilon();
+        INDArray dx = scratch.get("dx", n, c);
+        INDArray[] lnG = lnGrads(base, "ln_f", grads);
+        LayerNorm.backward(dhF, f.xF, model.weight("ln_f.weight"), f.lnF, dx, false, lnG[0], lnG[1], par);
         int lowest = lowestAdaptedLayer();
         for (int i = config.nLayer() - 1; i >= 0; i--) {
             if (!base && i < lowest) {
@@ -292,35 +318,93 @@ public final class Gpt2Network {
             }
             String p = "h." + i + ".";
             BlockCache bc = f.blocks[i];
-            // x_out = x_mid + mlp(ln_2(x_mid)); dx is d x_out
-            INDArray dAct = linearBackward(dx, bc.fcAct, bc.uMProj, p + "mlp.c_proj", target, grads);
-            INDArray dFcPre = NnOps.geluNewBackward(dAct, bc.fcPre, bc.geluT);
-            INDArray dH2 = linearBackward(dFcPre, bc.h2, bc.uFc, p + "mlp.c_fc", target, grads);
-            INDArray dXMid = NnOps.layerNormBackward(dH2, model.weight(p + "ln_2.weight"), bc.ln2, pg).addi(dx);
-            putLn(grads, p + "ln_2", pg);
+            if (bc == null) {
+                // gradient checkpointing: rebuild this block's activations from its kept input, in scratch
+                bc = new BlockCache();
+                block(i, f.inputs[i], b, t, (role, r, cc) -> scratch.get("ckpt-" + role, r, cc), bc, target);
+            }
+            // x_out = x_mid + mlp(ln_2(x_mid)); dx is d x_out and becomes d x_mid, then d x_in, in place
+            INDArray act = null;
+            if (needs(p + "mlp.c_proj", target)) {
+                act = scratch.get("act", n, 4L * c);
+                GeluNew.forward(bc.fcPre, act, par);
+            }
+            INDArray dAct = scratch.get("dact", n, 4L * c);
+            linear(p + "mlp.c_proj").backward(dx, act, bc.uMProj, dAct, false, linearGrads(p + "mlp.c_proj", target, grads));
+            GeluNew.backward(dAct, bc.fcPre, dAct, par);
+            INDArray h2 = null;
+            if (needs(p + "mlp.c_fc", target)) {
+                h2 = scratch.get("h", n, c);
+                LayerNorm.forward(bc.xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, h2, par);
+            }
+            INDArray dH = scratch.get("dh", n, c);
+            linear(p + "mlp.c_fc").backward(dAct, h2, bc.uFc, dH, false, linearGrads(p + "mlp.c_fc", target, grads));
+            lnG = lnGrads(base, p + "ln_2", grads);
+            LayerNorm.backward(dH, bc.xMid, model.weight(p + "ln_2.weight"), bc.ln2, dx, true, lnG[0], lnG[1], par);
             // x_mid = x_in + attn(ln_1(x_in))
-            INDArray dY = linearBackward(dXMid, bc.attnY, bc.uProj, p + "attn.c_proj", target, grads);
-            INDArray dQkv = attentionBackward(dY, bc, b, t);
+            INDArray dY = scratch.get("dy", n, c);
+            linear(p + "attn.c_proj").backward(dx, bc.attnY, bc.uProj, dY, false, linearGrads(p + "attn.c_proj", target, grads));
+            INDArray dQkv = scratch.zeros("dqkv", n, 3L * c);
+            attention(b, t).backward(Region.of(dY), qkvRegion(bc.qkv, 0), qkvRegion(bc.qkv, c), qkvRegion(bc.qkv, 2L * c), bc.lse,
+                    qkvRegion(dQkv, 0), qkvRegion(dQkv, c), qkvRegion(dQkv, 2L * c), par);
             // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
             boolean needDx = base || i > lowest;
-            INDArray dH1 = linearBackward(dQkv, bc.h1, bc.uAttn, p + "attn.c_attn", target, grads, needDx);
+            INDArray h1 = null;
+            if (needs(p + "attn.c_attn", target)) {
+                h1 = scratch.get("h", n, c);
+                LayerNorm.forward(bc.xIn, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
+            }
+            linear(p + "attn.c_attn").backward(dQkv, h1, bc.uAttn, needDx ? dH : null, false, linearGrads(p + "attn.c_attn", target, grads));
             if (!needDx) {
                 break;
             }
-            dx = NnOps.layerNormBackward(dH1, model.weight(p + "ln_1.weight"), bc.ln1, pg).addi(dXMid);
-            putLn(grads, p + "ln_1", pg);
+            lnG = lnGrads(base, p + "ln_1", grads);
+            LayerNorm.backward(dH, bc.xIn, model.weight(p + "ln_1.weight"), bc.ln1, dx, true, lnG[0], lnG[1], par);
         }
         if (base) {
-            int[] ids = batch.inputIds();
-            for (int r = 0; r < ids.length; r++) {
-                dWte.getRow(ids[r]).addi(dx.getRow(r));
-            }
             INDArray dWpe = Nd4j.zeros(dtype, config.nPositions(), c);
-            dWpe.get(NDArrayIndex.interval(0, t), NDArrayIndex.all())
-                    .assign(dx.reshape('c', b, (long) t * c).sum(0).reshape('c', t, c));
+            Embedding.backward(dx, batch.inputIds(), t, dWte, dWpe);
             grads.put("wte.weight", dWte);
             grads.put("wpe.weight", dWpe);
         }
+    }
+
+    private boolean needs(String module, GradientTarget target) {
+        return target == GradientTarget.BASE || (adapters.containsKey(module) && target == GradientTarget.LORA);
+    }
+
+    private INDArray[] lnGrads(boolean base, String prefix, Map<String, INDArray> grads) {
+        if (!base) {
+            return new INDArray[2];
+        }
+        INDArray g = Tensors.empty(dtype, 1, config.nEmbd()).reshape(config.nEmbd());
+        INDArray bb = Tensors.empty(dtype, 1, config.nEmbd()).reshape(config.nEmbd());
+        grads.put(prefix + ".weight", g);
+        grads.put(prefix + ".bias", bb);
+        return new INDArray[]{g, bb};
+    }
+
+    private Linear.Grads linearGrads(String module, GradientTarget target, Map<String, INDArray> grads) {
+        if (target == GradientTarget.BASE) {
+            INDArray w = model.weight(module + ".weight");
+            INDArray dW = Tensors.empty(dtype, w.size(0), w.size(1));
+            INDArray dB = Tensors.empty(dtype, 1, w.size(1)).reshape(w.size(1));
+            grads.put(module + ".weight", dW);
+            grads.put(module + ".bias", dB);
+            return new Linear.Grads(dW, dB, null, null);
+        }
+        LoraFactors f = adapters.get(module);
+        if (f == null) {
+            return Linear.Grads.NONE;
+        }
+        INDArray dB = Tensors.empty(dtype, f.b().size(0), f.b().size(1));
+        grads.put(module + ".lora_B", dB);
+        INDArray dA = null;
+        if (target == GradientTarget.LORA) {
+            dA = Tensors.empty(dtype, f.a().size(0), f.a().size(1));
+            grads.put(module + ".lora_A", dA);
+        }
+        return new Linear.Grads(null, null, dA, dB);
     }
 
     private int lowestAdaptedLayer() {
@@ -330,58 +414,5 @@ public final class Gpt2Network {
             lowest = Math.min(lowest, Integer.parseInt(module.substring(2, dot)));
         }
         return lowest;
-    }
-
-    private static void putLn(Map<String, INDArray> grads, String prefix, INDArray[] pg) {
-        if (pg != null) {
-            grads.put(prefix + ".weight", pg[0]);
-            grads.put(prefix + ".bias", pg[1]);
-        }
-    }
-
-    /** dx of an (adapted) Conv1D layer, recording the gradients the target asks for. */
-    private INDArray linearBackward(INDArray dy, INDArray x, INDArray u, String module, GradientTarget target,
-                                    Map<String, INDArray> grads) {
-        return linearBackward(dy, x, u, module, target, grads, true);
-    }
-
-    /** As above; with {@code needDx} false only the parameter gradients are computed and null is returned. */
-    private INDArray linearBackward(INDArray dy, INDArray x, INDArray u, String module, GradientTarget target,
-                                    Map<String, INDArray> grads, boolean needDx) {
-        INDArray dx = needDx ? Nd4j.gemm(dy, model.weight(module + ".weight"), false, true) : null;
-        LoraFactors f = adapters.get(module);
-        if (f != null) {
-            INDArray du = Nd4j.gemm(dy, f.b(), false, false).muli(loraScale);
-            if (target != GradientTarget.BASE) {
-                grads.put(module + ".lora_B", Nd4j.gemm(dy, u, true, false).muli(loraScale));
-                if (target == GradientTarget.LORA) {
-                    grads.put(module + ".lora_A", Nd4j.gemm(du, x, true, false));
-                }
-            }
-            if (needDx) {
-                Nd4j.gemm(du, f.a(), dx, false, false, 1.0, 1.0);
-            }
-        }
-        if (target == GradientTarget.BASE) {
-            grads.put(module + ".weight", Nd4j.gemm(x, dy, true, false));
-            grads.put(module + ".bias", dy.sum(0));
-        }
-        return dx;
-    }
-
-    /** Gradient of the fused qkv projection from the gradient of the attention output {@code [b·t, c]}. */
-    private INDArray attentionBackward(INDArray dY, BlockCache bc, int b, int t) {
-        int h = config.nHead();
-        int d = config.headDim();
-        INDArray dYh = dY.reshape('c', b, t, h, d).permute(0, 2, 1, 3).dup('c').reshape('c', (long) b * h, t, d);
-        INDArray dP = Nd4j.matmul(dYh, bc.v, false, true, false);
-        INDArray dV = Nd4j.matmul(bc.probs, dYh, true, false, false);
-        INDArray dS = NnOps.softmaxRowsBackwardInPlace(dP.reshape('c', (long) b * h * t, t),
-                bc.probs.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t).muli(1.0 / Math.sqrt(d));
-        INDArray dQ = Nd4j.matmul(dS, bc.k);
-        INDArray dK = Nd4j.matmul(dS, bc.q, true, false, false);
-        INDArray stacked = Nd4j.stack(0, dQ.reshape('c', b, h, t, d), dK.reshape('c', b, h, t, d), dV.reshape('c', b, h, t, d));
-        // [3, b, h, t, d] -> [b, t, 3, h, d]
-        return stacked.permute(1, 3, 0, 2, 4).dup('c').reshape('c', (long) b * t, 3L * h * d);
     }
 }

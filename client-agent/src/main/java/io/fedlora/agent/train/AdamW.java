@@ -1,9 +1,9 @@
 package io.fedlora.agent.train;
 
 import io.fedlora.agent.model.StepWorkspace;
+import io.fedlora.agent.model.ops.Dense;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -11,7 +11,8 @@ import java.util.Map;
 /**
  * AdamW with decoupled weight decay, exactly as PyTorch's {@code torch.optim.AdamW}: {@code p ← p·(1 − lr·wd)}, then
  * the bias-corrected Adam step. Decay applies to matrices only (biases and layer-norm gains are not decayed).
- * Updates parameters in place; state is per parameter name and lives outside any step workspace.
+ * Updates parameters in place in one fused loop per parameter (no temporaries, no ND4J op dispatch); state is per
+ * parameter name and lives outside any step workspace.
  */
 public final class AdamW {
 
@@ -49,13 +50,23 @@ public final class AdamW {
             INDArray p = e.getValue();
             INDArray mi = m.computeIfAbsent(e.getKey(), k -> StepWorkspace.outside(() -> Nd4j.zeros(p.dataType(), p.shape())));
             INDArray vi = v.computeIfAbsent(e.getKey(), k -> StepWorkspace.outside(() -> Nd4j.zeros(p.dataType(), p.shape())));
-            mi.muli(beta1).addi(g.mul(1 - beta1));
-            vi.muli(beta2).addi(g.mul(g).muli(1 - beta2));
-            if (weightDecay > 0 && p.rank() >= 2) {
-                p.muli(1 - lr * weightDecay);
-            }
-            INDArray denom = Transforms.sqrt(vi, true).divi(Math.sqrt(bc2)).addi(epsilon);
-            p.subi(mi.div(denom).muli(lr / bc1));
+            update(Dense.of(p), Dense.of(g), Dense.of(mi), Dense.of(vi), weightDecay > 0 && p.rank() >= 2 ? 1 - lr * weightDecay : 1,
+                    Math.sqrt(bc2), lr / bc1);
+        }
+    }
+
+    /** One fused pass over a parameter: decay, both moments and the update, with no temporaries. */
+    private void update(Dense p, Dense g, Dense mi, Dense vi, double decay, double sqrtBc2, double stepSize) {
+        double b1 = beta1;
+        double b2 = beta2;
+        for (int i = 0, n = p.length(); i < n; i++) {
+            double gi = g.get(i);
+            double mv = b1 * mi.get(i) + (1 - b1) * gi;
+            double vv = b2 * vi.get(i) + (1 - b2) * gi * gi;
+            mi.set(i, mv);
+            vi.set(i, vv);
+            double denom = Math.sqrt(vv) / sqrtBc2 + epsilon;
+            p.set(i, p.get(i) * decay - stepSize * mv / denom);
         }
     }
 

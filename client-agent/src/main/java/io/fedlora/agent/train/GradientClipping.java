@@ -1,5 +1,6 @@
 package io.fedlora.agent.train;
 
+import io.fedlora.agent.model.ops.Dense;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.util.Collection;
@@ -17,14 +18,20 @@ public final class GradientClipping {
     public static double clipGlobalNorm(Collection<INDArray> grads, double maxNorm) {
         double sq = 0;
         for (INDArray g : grads) {
-            double n = g.norm2Number().doubleValue();
-            sq += n * n;
+            Dense d = Dense.of(g);
+            for (int i = 0, n = d.length(); i < n; i++) {
+                double x = d.get(i);
+                sq += x * x;
+            }
         }
         double norm = Math.sqrt(sq);
         if (maxNorm > 0 && norm > maxNorm) {
             double f = maxNorm / (norm + 1e-6);
             for (INDArray g : grads) {
-                g.muli(f);
+                Dense d = Dense.of(g);
+                for (int i = 0, n = d.length(); i < n; i++) {
+                    d.set(i, d.get(i) * f);
+                }
             }
         }
         return norm;

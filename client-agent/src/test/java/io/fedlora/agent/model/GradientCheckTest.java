@@ -118,6 +118,16 @@ class GradientCheckTest {
     }
 
     @Test
+    void gradientCheckpointingRecomputesTheSameGradients() {
+        Gradients kept = new Gpt2Network(model, adapters, SCALE).lossAndGradients(batch, GradientTarget.LORA);
+        Gradients recomputed = new Gpt2Network(model, adapters, SCALE, io.fedlora.agent.model.ops.Parallel.of(2), true)
+                .lossAndGradients(batch, GradientTarget.LORA);
+        assertThat(recomputed.loss()).isEqualTo(kept.loss());
+        assertThat(recomputed.grads().keySet()).isEqualTo(kept.grads().keySet());
+        kept.grads().forEach((k, g) -> assertThat(recomputed.grads().get(k)).as(k).isEqualTo(g));
+    }
+
+    @Test
     void ffaModeComputesOnlyB() {
         Gradients g = new Gpt2Network(model, adapters, SCALE).lossAndGradients(batch, GradientTarget.LORA_B_ONLY);
         assertThat(g.grads().keySet()).allMatch(k -> k.endsWith(".lora_B")).hasSize(adapters.size());

@@ -1,0 +1,80 @@
+package io.fedlora.agent.model.ops;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * Row-major GEMM straight into OpenBLAS ({@code cblas_sgemm}/{@code cblas_dgemm}) on regions of dense INDArrays:
+ * an offset and a leading dimension address a sub-matrix (one attention head's columns of the fused qkv projection,
+ * a block of rows) without the copy ND4J's {@code mmul} makes of a view, and without its op dispatch.
+ */
+public final class Blas {
+
+    private Blas() {
+    }
+
+    /** A matrix region: element {@code (i, j)} is at {@code offset + i·ld + j} of {@code array}'s buffer. */
+    public record Region(INDArray array, long offset, int ld) {
+        public static Region of(INDArray a2d) {
+            return new Region(a2d, 0, (int) a2d.size(1));
+        }
+
+        /** The region starting {@code rows} rows and {@code cols} columns further. */
+        public Region at(long rows, long cols) {
+            return new Region(array, offset + rows * ld + cols, ld);
+        }
+    }
+
+    /** C ← alpha·op(A)·op(B) + beta·C with op(A) {@code m × k}, op(B) {@code k × n}. */
+    public static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha, Region a, Region b,
+                            double beta, Region c) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int ta = transA ? openblas.CblasTrans : openblas.CblasNoTrans;
+        int tb = transB ? openblas.CblasTrans : openblas.CblasNoTrans;
+        if (c.array().dataType() == DataType.DOUBLE) {
+            openblas.cblas_dgemm(openblas.CblasRowMajor, ta, tb, m, n, k, alpha, dp(a), a.ld(), dp(b), b.ld(), beta, dp(c), c.ld());
+        } else {
+            openblas.cblas_sgemm(openblas.CblasRowMajor, ta, tb, m, n, k, (float) alpha, fp(a), a.ld(), fp(b), b.ld(), (float) beta,
+                    fp(c), c.ld());
+        }
+    }
+
+    /** Whole-matrix convenience: C ← alpha·op(A)·op(B) + beta·C for dense 2-D arrays. */
+    public static void gemm(INDArray a, boolean transA, INDArray b, boolean transB, double alpha, double beta, INDArray c) {
+        int m = (int) (transA ? a.size(1) : a.size(0));
+        int k = (int) (transA ? a.size(0) : a.size(1));
+        int n = (int) (transB ? b.size(0) : b.size(1));
+        gemm(transA, transB, m, n, k, alpha, Region.of(a), Region.of(b), beta, Region.of(c));
+    }
+
+    private static FloatPointer fp(Region r) {
+        check(r, DataType.FLOAT);
+        FloatPointer p = new FloatPointer(r.array().data().addressPointer());
+        return p.position(r.array().offset() + r.offset());
+    }
+
+    private static DoublePointer dp(Region r) {
+        check(r, DataType.DOUBLE);
+        DoublePointer p = new DoublePointer(r.array().data().addressPointer());
+        return p.position(r.array().offset() + r.offset());
+    }
+
+    private static void check(Region r, DataType t) {
+        if (r.array().dataType() != t) {
+            throw new IllegalArgumentException("GEMM operands must all be " + t + ", got " + r.array().dataType());
+        }
+        if (r.array().ordering() != 'c') {
+            throw new IllegalArgumentException("GEMM operands must be c-order");
+        }
+    }
+
+    /** OpenBLAS's thread count (set once per process by {@code NativeThreads}). */
+    public static int threads() {
+        return openblas.blas_get_num_threads();
+    }
+}

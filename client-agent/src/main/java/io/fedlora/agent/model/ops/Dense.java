@@ -1,0 +1,88 @@
+package io.fedlora.agent.model.ops;
+
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+
+/**
+ * Element access to a dense row-major INDArray's native memory without ND4J op dispatch (each ND4J op costs tens of
+ * microseconds of JNI and shape bookkeeping, which dominated small-model steps). One subclass per element type, so
+ * the kernels are written once: with only fp32 in use a call site is monomorphic and the JIT inlines it; the fp64
+ * subclass exists for the gradient checks.
+ */
+public abstract sealed class Dense permits Dense.F32, Dense.F64 {
+
+    /** The wrapped array. */
+    public final INDArray array;
+
+    private Dense(INDArray array) {
+        this.array = array;
+    }
+
+    /** Accessor for a dense c-order array (views with an offset are fine; strided views are refused). */
+    public static Dense of(INDArray a) {
+        if (a.ordering() != 'c' || !a.isR() || (a.length() > 1 && a.elementWiseStride() != 1)) {
+            throw new IllegalArgumentException("kernels need a dense c-order float array, got " + a.shapeInfoToString());
+        }
+        return a.dataType() == DataType.DOUBLE ? new F64(a) : new F32(a);
+    }
+
+    public abstract double get(int i);
+
+    public abstract void set(int i, double v);
+
+    public final void add(int i, double v) {
+        set(i, get(i) + v);
+    }
+
+    /** Element count. */
+    public final int length() {
+        return (int) array.length();
+    }
+
+    static final class F32 extends Dense {
+        private final FloatBuffer b;
+
+        F32(INDArray a) {
+            super(a);
+            FloatPointer p = new FloatPointer(a.data().addressPointer());
+            p.position(a.offset()).limit(a.offset() + a.length());
+            this.b = p.asBuffer();
+        }
+
+        @Override
+        public double get(int i) {
+            return b.get(i);
+        }
+
+        @Override
+        public void set(int i, double v) {
+            b.put(i, (float) v);
+        }
+    }
+
+    static final class F64 extends Dense {
+        private final DoubleBuffer b;
+
+        F64(INDArray a) {
+            super(a);
+            DoublePointer p = new DoublePointer(a.data().addressPointer());
+            p.position(a.offset()).limit(a.offset() + a.length());
+            this.b = p.asBuffer();
+        }
+
+        @Override
+        public double get(int i) {
+            return b.get(i);
+        }
+
+        @Override
+        public void set(int i, double v) {
+            b.put(i, v);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package io.fedlora.agent.model.ops;
+
+import io.fedlora.agent.model.ops.Blas.Region;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/**
+ * The LM head and the weighted mean token cross-entropy fused, in row chunks: logits {@code h·Wᵀ} for a chunk of
+ * rows are computed into one reused scratch block, turned into the loss and, in place, into their own gradient
+ * {@code (softmax − onehot)·w/count}, and pushed straight back through the head ({@code dh = dLogits·W},
+ * {@code dW += dLogitsᵀ·h}). The full {@code [rows, vocab]} logits (200 MB at GPT-2's vocabulary and 1024 rows)
+ * never exist. {@code W} is {@code [vocab, c]} (tied {@code wte} or an untied {@code lm_head}).
+ */
+public final class LmHeadLoss {
+
+    /** Largest scratch block of logits, in elements (32 MB of fp32). */
+    static final long CHUNK_ELEMENTS = 8L << 20;
+
+    private LmHeadLoss() {
+    }
+
+    /**
+     * Returns the weighted sum of the per-token losses (divide by {@code count} for the mean).
+     *
+     * @param targets target id per row (ignored where the weight is 0)
+     * @param weights loss weight per row
+     * @param count   the divisor of the mean (sum of the weights)
+     * @param dh      receives dLoss/dh when non-null (then the gradient is computed)
+     * @param dW      accumulates dLoss/dW when non-null
+     */
+    public static double forward(INDArray h, INDArray w, int[] targets, float[] weights, double count, INDArray dh,
+                                 INDArray dW, Parallel par) {
+        int n = (int) h.size(0);
+        int c = (int) h.size(1);
+        int vocab = (int) w.size(0);
+        DataType type = h.dataType();
+        int chunk = (int) Math.max(1, Math.min(n, CHUNK_ELEMENTS / vocab));
+        INDArray logits = Tensors.empty(type, chunk, vocab);
+        Dense ls = Dense.of(logits);
+        double total = 0;
+        double[] rowLoss = new double[chunk];
+        for (int r0 = 0; r0 < n; r0 += chunk) {
+            int rows = Math.min(chunk, n - r0);
+            int base = r0;
+            Region lr = Region.of(logits);
+            Blas.gemm(false, true, rows, vocab, c, 1.0, Region.of(h).at(r0, 0), Region.of(w), 0.0, lr);
+            boolean grad = dh != null;
+            par.forEach(rows, 4, ii -> {
+                int row = base + ii;
+                int o = ii * vocab;
+                float wt = weights[row];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < vocab; j++) {
+                    max = Math.max(max, ls.get(o + j));
+                }
+                double targetLogit = wt != 0f ? ls.get(o + targets[row]) : 0;
+                double sum = 0;
+                for (int j = 0; j < vocab; j++) {
+                    double e = Math.exp(ls.get(o + j) - max);
+                    if (grad) {
+                        ls.set(o + j, e);
+                    }
+                    sum += e;
+                }
+                rowLoss[ii] = 0;
+                if (wt != 0f) {
+                    rowLoss[ii] = wt * (Math.log(sum) - (targetLogit - max));
+                }
+                if (grad) {
+                    double f = wt / count / sum;
+                    for (int j = 0; j < vocab; j++) {
+                        ls.set(o + j, ls.get(o + j) * f);
+                    }
+                    if (wt != 0f) {
+                        ls.add(o + targets[row], -wt / count);
+                    }
+                }
+            });
+            for (int ii = 0; ii < rows; ii++) {
+                total += rowLoss[ii];
+            }
+            if (dh != null) {
+                Blas.gemm(false, false, rows, c, vocab, 1.0, lr, Region.of(w), 0.0, Region.of(dh).at(r0, 0));
+                if (dW != null) {
+                    Blas.gemm(true, false, vocab, c, rows, 1.0, lr, Region.of(h).at(r0, 0), 1.0, Region.of(dW));
+                }
+            }
+        }
+        return total;
+    }
+
+    /** Checks every weighted target id against the vocabulary. */
+    public static void checkTargets(int[] targets, float[] weights, int vocab) {
+        for (int i = 0; i < targets.length; i++) {
+            if (weights[i] != 0f && (targets[i] < 0 || targets[i] >= vocab)) {
+                throw new IllegalArgumentException("target id " + targets[i] + " outside the vocabulary of " + vocab);
+            }
+        }
+    }
+}
