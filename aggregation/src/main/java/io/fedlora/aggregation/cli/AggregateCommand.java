@@ -1,5 +1,6 @@
 package io.fedlora.aggregation.cli;
 
+import io.fedlora.aggregation.family.Gpt2Family;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.peft.PeftAdapter;
@@ -171,7 +172,7 @@ final class AggregateCommand {
 
     private static String baseKey(SafetensorsReader base, LoraLayer layer) {
         String plain = layer.baseKey();
-        String prefixed = "transformer." + plain;
+        String prefixed = Gpt2Family.BODY_PREFIX + plain;
         if (base.tensors().containsKey(plain)) {
             return plain;
         }

@@ -1,5 +1,7 @@
 package io.fedlora.aggregation.peft;
 
+import io.fedlora.aggregation.family.Gpt2Family;
+import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
 import java.util.ArrayList;
@@ -28,6 +30,14 @@ public record PeftAdapter(PeftAdapterConfig config, Map<String, LoraFactors> fac
 
     /** PEFT file key of a module's factor ({@code "lora_A"} or {@code "lora_B"}). */
     public static String peftKey(String module, String factor, boolean transformerPrefix) {
-        return "base_model.model." + (transformerPrefix ? "transformer." : "") + module + "." + factor + ".weight";
+        return peftKey(module, factor, transformerPrefix ? Gpt2Family.BODY_PREFIX : "");
+    }
+
+    /**
+     * PEFT file key of a module's factor under the family's body prefix ({@link ModelSpec#peftModulePrefix()}:
+     * {@code transformer.} for GPT-2, empty for Llama, whose module names start with {@code model.}).
+     */
+    public static String peftKey(String module, String factor, String bodyPrefix) {
+        return "base_model.model." + bodyPrefix + module + "." + factor + ".weight";
     }
 }

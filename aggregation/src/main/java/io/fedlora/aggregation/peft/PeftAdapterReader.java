@@ -1,5 +1,6 @@
 package io.fedlora.aggregation.peft;
 
+import io.fedlora.aggregation.family.Gpt2Family;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import java.io.IOException;
@@ -54,12 +55,13 @@ public final class PeftAdapterReader {
                     throw new PeftFormatException(weights, key, "does not start with '" + PREFIX + "'");
                 }
                 String module = key.substring(PREFIX.length(), key.length() - suffix.length());
-                boolean hasPrefix = module.startsWith("transformer.");
+                boolean hasPrefix = module.startsWith(Gpt2Family.BODY_PREFIX);
                 if (hasPrefix) {
-                    module = module.substring("transformer.".length());
+                    module = module.substring(Gpt2Family.BODY_PREFIX.length());
                 }
                 if (prefixed != null && prefixed != hasPrefix) {
-                    throw new PeftFormatException(weights, key, "mixes keys with and without the 'transformer.' prefix");
+                    throw new PeftFormatException(weights, key, "mixes keys with and without the '" + Gpt2Family.BODY_PREFIX
+                            + "' prefix");
                 }
                 prefixed = hasPrefix;
                 INDArray t = reader.readFloat(key);

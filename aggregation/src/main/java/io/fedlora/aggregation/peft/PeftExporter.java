@@ -1,5 +1,6 @@
 package io.fedlora.aggregation.peft;
 
+import io.fedlora.aggregation.family.Gpt2Family;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
@@ -30,12 +31,18 @@ public final class PeftExporter {
     /** Adapter files only. */
     public static void exportAdapter(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
                                      boolean transformerPrefix) throws IOException {
+        exportAdapter(outDir, config, factors, transformerPrefix ? Gpt2Family.BODY_PREFIX : "");
+    }
+
+    /** Adapter files only, PEFT keys under {@code bodyPrefix} (the family's {@code peftModulePrefix()}). */
+    public static void exportAdapter(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
+                                     String bodyPrefix) throws IOException {
         Files.createDirectories(outDir);
         config.write(outDir.resolve(PeftAdapterConfig.FILE_NAME));
         Map<String, INDArray> tensors = new LinkedHashMap<>();
         factors.forEach((module, f) -> {
-            tensors.put(PeftAdapter.peftKey(module, "lora_A", transformerPrefix), f.a());
-            tensors.put(PeftAdapter.peftKey(module, "lora_B", transformerPrefix), f.b());
+            tensors.put(PeftAdapter.peftKey(module, "lora_A", bodyPrefix), f.a());
+            tensors.put(PeftAdapter.peftKey(module, "lora_B", bodyPrefix), f.b());
         });
         SafetensorsWriter.write(outDir.resolve(PeftAdapterReader.WEIGHTS_FILE), tensors, Map.of("format", "pt"), DType.F32);
     }
@@ -48,6 +55,13 @@ public final class PeftExporter {
     public static void export(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
                               boolean transformerPrefix, SafetensorsReader base, Map<String, INDArray> replacedBase)
             throws IOException {
+        export(outDir, config, factors, transformerPrefix ? Gpt2Family.BODY_PREFIX : "", base, replacedBase);
+    }
+
+    /** As above with the PEFT keys under {@code bodyPrefix} (the family's {@code peftModulePrefix()}). */
+    public static void export(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
+                              String bodyPrefix, SafetensorsReader base, Map<String, INDArray> replacedBase)
+            throws IOException {
         for (String key : replacedBase.keySet()) {
             TensorInfo info = base.info(key);
             if (!java.util.Arrays.equals(info.shape(), replacedBase.get(key).shape())) {
@@ -56,7 +70,7 @@ public final class PeftExporter {
                         + java.util.Arrays.toString(info.shape()));
             }
         }
-        exportAdapter(outDir, config, factors, transformerPrefix);
+        exportAdapter(outDir, config, factors, bodyPrefix);
         List<TensorData> out = new ArrayList<>();
         for (TensorInfo info : base.tensors().values()) {
             INDArray replaced = replacedBase.get(info.name());

@@ -1,6 +1,9 @@
 package io.fedlora.agent.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.fedlora.aggregation.family.Gpt2Family;
+import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.family.ModelSpec;
+import io.fedlora.aggregation.family.UnsupportedModelException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -12,10 +15,11 @@ import java.nio.file.Path;
 
 /**
  * Shape of a GPT-2 layout causal LM, read from and written to an HF {@code config.json}. Only the fields
- * the forward pass needs are kept; other HF fields are ignored on read and written with GPT-2 defaults so
- * that {@code transformers} loads the directory as a {@code GPT2LMHeadModel}.
+ * the forward pass needs are kept; fields that would change it are refused on read (see {@link Gpt2Family}), the
+ * others are written with GPT-2 defaults so that {@code transformers} loads the directory as a {@code GPT2LMHeadModel}.
  */
-public record Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int vocabSize, double layerNormEpsilon) {
+public record Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int vocabSize, double layerNormEpsilon,
+                         boolean tiedEmbeddings) {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -31,6 +35,11 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int v
         }
     }
 
+    /** A GPT-2 whose LM head is tied to the token embedding (the GPT-2 default). */
+    public Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int vocabSize, double layerNormEpsilon) {
+        this(nLayer, nHead, nEmbd, nPositions, vocabSize, layerNormEpsilon, true);
+    }
+
     /** Width of each attention head. */
     public int headDim() {
         return nEmbd / nHead;
@@ -41,26 +50,28 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int v
         return 4 * nEmbd;
     }
 
-    /** Reads an HF GPT-2 {@code config.json}; {@code n_ctx} stands in for a missing {@code n_positions}. */
+    /** The shared family description of this config. */
+    public Gpt2Family.Spec spec() {
+        return new Gpt2Family.Spec(nLayer, nHead, nEmbd, nPositions, vocabSize, layerNormEpsilon, tiedEmbeddings);
+    }
+
+    public static Gpt2Config of(Gpt2Family.Spec s) {
+        return new Gpt2Config(s.nLayer(), s.nHead(), s.nEmbd(), s.nPositions(), s.vocabSize(), s.layerNormEpsilon(),
+                s.tiedEmbeddings());
+    }
+
+    /**
+     * Reads and validates an HF GPT-2 {@code config.json} with the shared {@link Gpt2Family} rules (the coordinator
+     * applies the same ones): options that change the forward pass fail with
+     * {@link io.fedlora.aggregation.family.UnsupportedModelException} naming the field.
+     */
     public static Gpt2Config read(Path configJson) {
-        JsonNode root;
-        try {
-            root = JSON.readTree(configJson.toFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read model config " + configJson + ": " + e.getMessage(), e);
+        ModelSpec spec = ModelFamilies.readFile(configJson);
+        if (!(spec instanceof Gpt2Family.Spec g)) {
+            throw new UnsupportedModelException("model_type", configJson + " describes a " + spec.modelType()
+                    + " model, not GPT-2");
         }
-        if (root == null || !root.isObject()) {
-            throw new IllegalArgumentException(configJson + ": not a JSON object");
-        }
-        JsonNode inner = root.get("n_inner");
-        int nEmbd = required(root, "n_embd", configJson);
-        if (inner != null && !inner.isNull() && inner.asInt() != 4 * nEmbd) {
-            throw new IllegalArgumentException(configJson + ": n_inner " + inner.asInt() + " is not supported (only 4 * n_embd)");
-        }
-        int nPositions = root.has("n_positions") ? root.get("n_positions").asInt() : required(root, "n_ctx", configJson);
-        double eps = root.has("layer_norm_epsilon") ? root.get("layer_norm_epsilon").asDouble() : 1e-5;
-        return new Gpt2Config(required(root, "n_layer", configJson), required(root, "n_head", configJson), nEmbd,
-                nPositions, required(root, "vocab_size", configJson), eps);
+        return of(g);
     }
 
     /** Writes an HF-compatible {@code config.json}. */
@@ -82,7 +93,7 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int v
         root.put("attn_pdrop", 0.0);
         root.put("initializer_range", 0.02);
         root.put("scale_attn_weights", true);
-        root.put("tie_word_embeddings", true);
+        root.put("tie_word_embeddings", tiedEmbeddings);
         root.put("bos_token_id", vocabSize - 1);
         root.put("eos_token_id", vocabSize - 1);
         try {
@@ -90,14 +101,6 @@ public record Gpt2Config(int nLayer, int nHead, int nEmbd, int nPositions, int v
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write model config " + configJson + ": " + e.getMessage(), e);
         }
-    }
-
-    private static int required(JsonNode root, String field, Path file) {
-        JsonNode n = root.get(field);
-        if (n == null || !n.canConvertToInt()) {
-            throw new IllegalArgumentException(file + ": missing or non-integer field '" + field + "'");
-        }
-        return n.asInt();
     }
 
     private static String describe(int l, int h, int e, int p, int v) {

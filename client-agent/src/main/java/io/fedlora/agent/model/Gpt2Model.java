@@ -1,39 +1,34 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.aggregation.family.Checkpoint;
+import io.fedlora.aggregation.family.ModelSpec;
+import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.safetensors.DType;
-import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.aggregation.safetensors.SafetensorsWriter;
-import io.fedlora.aggregation.safetensors.TensorInfo;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
  * The frozen weights of a GPT-2 layout causal LM in HF naming ({@code wte.weight}, {@code h.0.attn.c_attn.weight}, …,
- * {@code ln_f.bias}); the LM head is tied to {@code wte}. The weight map is deliberately mutable: the agent folds
+ * {@code ln_f.bias}); the LM head is {@code wte} when tied, else its own {@code lm_head.weight}. The weight map is deliberately mutable: the agent folds
  * FedEx-LoRA residuals into the base weights in place between rounds.
  */
-public final class Gpt2Model {
+public final class Gpt2Model implements CausalLm {
 
     /** File names of an HF model directory. */
     public static final String CONFIG_FILE = "config.json";
     public static final String WEIGHTS_FILE = "model.safetensors";
 
-    private static final Logger log = LoggerFactory.getLogger(Gpt2Model.class);
-    private static final String HF_PREFIX = "transformer.";
 
     private final Gpt2Config config;
     private final Map<String, INDArray> weights;
@@ -67,12 +62,29 @@ public final class Gpt2Model {
         return config;
     }
 
+    @Override
+    public ModelSpec spec() {
+        return config.spec();
+    }
+
+    /** The LM head: the token embedding when tied, else {@code lm_head.weight} ({@code [vocab, n_embd]} either way). */
+    public INDArray head() {
+        return weight(config.tiedEmbeddings() ? "wte.weight" : "lm_head.weight");
+    }
+
+    @Override
+    public LmNetwork network(Map<String, LoraFactors> adapters, double loraScale) {
+        return new Gpt2Network(this, adapters, loraScale);
+    }
+
     /** All weights by HF key (mutable arrays; folding residuals in place is intended). */
+    @Override
     public Map<String, INDArray> weights() {
         return weights;
     }
 
     /** One weight by HF key, failing with the key's name when it is absent. */
+    @Override
     public INDArray weight(String key) {
         INDArray w = weights.get(key);
         if (w == null) {
@@ -82,84 +94,43 @@ public final class Gpt2Model {
     }
 
     /** The element type the weights are held in (fp32 normally; fp64 for gradient checks). */
+    @Override
     public DataType dataType() {
         return weights.get("wte.weight").dataType();
     }
 
     /** A deep copy in the given element type. */
+    @Override
     public Gpt2Model castTo(DataType type) {
         Map<String, INDArray> copy = new LinkedHashMap<>();
         weights.forEach((k, v) -> copy.put(k, v.castTo(type).dup()));
         return new Gpt2Model(config, copy);
     }
 
-    /** Expected weight shapes of the GPT-2 layout for a config, in HF order. */
+    /** Expected weight shapes of the GPT-2 layout for a config, in HF order (with {@code lm_head.weight} when untied). */
     public static Map<String, long[]> expectedShapes(Gpt2Config c) {
-        long e = c.nEmbd();
-        Map<String, long[]> m = new LinkedHashMap<>();
-        m.put("wte.weight", new long[]{c.vocabSize(), e});
-        m.put("wpe.weight", new long[]{c.nPositions(), e});
-        for (int i = 0; i < c.nLayer(); i++) {
-            String p = "h." + i + ".";
-            m.put(p + "ln_1.weight", new long[]{e});
-            m.put(p + "ln_1.bias", new long[]{e});
-            m.put(p + "attn.c_attn.weight", new long[]{e, 3 * e});
-            m.put(p + "attn.c_attn.bias", new long[]{3 * e});
-            m.put(p + "attn.c_proj.weight", new long[]{e, e});
-            m.put(p + "attn.c_proj.bias", new long[]{e});
-            m.put(p + "ln_2.weight", new long[]{e});
-            m.put(p + "ln_2.bias", new long[]{e});
-            m.put(p + "mlp.c_fc.weight", new long[]{e, c.nInner()});
-            m.put(p + "mlp.c_fc.bias", new long[]{c.nInner()});
-            m.put(p + "mlp.c_proj.weight", new long[]{c.nInner(), e});
-            m.put(p + "mlp.c_proj.bias", new long[]{e});
-        }
-        m.put("ln_f.weight", new long[]{e});
-        m.put("ln_f.bias", new long[]{e});
-        return m;
+        return c.spec().weightShapes();
     }
 
     /**
-     * Loads {@code config.json} and {@code model.safetensors} from an HF model directory. A leading
-     * {@code transformer.} is stripped; the attention-mask buffers ({@code attn.bias}, {@code attn.masked_bias}) and a
-     * tied {@code lm_head.weight} are skipped. Any float dtype is converted to fp32.
+     * Loads {@code config.json} and the weights ({@code model.safetensors}, or shards with
+     * {@code model.safetensors.index.json}) from an HF model directory. A leading {@code transformer.} is stripped;
+     * the attention-mask buffers and a tied {@code lm_head.weight} are skipped; an untied head is loaded. Any float
+     * dtype is converted to fp32. The config is validated with the shared {@link io.fedlora.aggregation.family.Gpt2Family}
+     * rules.
      */
     public static Gpt2Model load(Path hfModelDir) {
         Path configFile = hfModelDir.resolve(CONFIG_FILE);
-        Path weightsFile = hfModelDir.resolve(WEIGHTS_FILE);
-        if (!Files.isRegularFile(configFile) || !Files.isRegularFile(weightsFile)) {
-            throw new IllegalArgumentException("not an HF model directory (needs " + CONFIG_FILE + " and " + WEIGHTS_FILE + "): " + hfModelDir);
+        if (!Files.isRegularFile(configFile) || !Checkpoint.present(hfModelDir)) {
+            throw new IllegalArgumentException("not an HF model directory (needs " + CONFIG_FILE + " and " + WEIGHTS_FILE
+                    + " or " + Checkpoint.INDEX_FILE + "): " + hfModelDir);
         }
         Gpt2Config config = Gpt2Config.read(configFile);
-        Map<String, long[]> expected = expectedShapes(config);
-        Map<String, INDArray> weights = new LinkedHashMap<>();
-        List<String> ignored = new ArrayList<>();
-        try (SafetensorsReader reader = SafetensorsReader.open(weightsFile)) {
-            for (TensorInfo info : reader.tensors().values()) {
-                String key = info.name().startsWith(HF_PREFIX) ? info.name().substring(HF_PREFIX.length()) : info.name();
-                if (key.endsWith(".attn.bias") || key.endsWith(".attn.masked_bias") || key.equals("lm_head.weight")) {
-                    ignored.add(info.name());
-                    continue;
-                }
-                if (!expected.containsKey(key)) {
-                    throw new IllegalArgumentException(weightsFile + ": tensor '" + info.name() + "' is not part of the GPT-2 layout");
-                }
-                weights.put(key, reader.readFloat(info.name()).castTo(DataType.FLOAT));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + weightsFile + ": " + e.getMessage(), e);
-        }
-        if (!ignored.isEmpty()) {
-            log.debug("{}: ignored buffers/tied weights {}", weightsFile, ignored);
-        }
-        try {
-            return new Gpt2Model(config, weights);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(weightsFile + ": " + e.getMessage(), e);
-        }
+        return new Gpt2Model(config, CheckpointLoader.load(hfModelDir, config.spec()));
     }
 
     /** Writes {@code config.json} and an fp32 {@code model.safetensors} (keys without prefix, as HF loads them). */
+    @Override
     public void save(Path dir) {
         try {
             Files.createDirectories(dir);

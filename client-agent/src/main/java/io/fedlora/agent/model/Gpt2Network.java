@@ -39,7 +39,7 @@ import java.util.Map;
  * <p>The adapter arrays are referenced, not copied: an optimiser updating them in place is seen by the next pass.
  * An instance holds reusable scratch buffers and is not thread-safe.
  */
-public final class Gpt2Network {
+public final class Gpt2Network implements LmNetwork {
 
     private final Gpt2Model model;
     private final Gpt2Config config;
@@ -101,9 +101,8 @@ public final class Gpt2Network {
     /** Next-token logits {@code [batch·seq, vocab]} (row {@code b·seq + t} predicts the token after position t). */
     public INDArray logits(TokenBatch batch) {
         INDArray hF = forward(batch, null, null);
-        INDArray wte = model.weight("wte.weight");
         INDArray logits = Tensors.empty(dtype, batch.rows(), config.vocabSize());
-        Blas.gemm(hF, false, wte, true, 1.0, 0.0, logits);
+        Blas.gemm(hF, false, model.head(), true, 1.0, 0.0, logits);
         return logits;
     }
 
@@ -111,7 +110,7 @@ public final class Gpt2Network {
     public double loss(TokenBatch batch) {
         double count = checkedCount(batch);
         INDArray hF = forward(batch, null, null);
-        return LmHeadLoss.forward(hF, model.weight("wte.weight"), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
+        return LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
     }
 
     /** Mean cross-entropy over the batch's target tokens of logits from {@link #logits}. */
@@ -158,10 +157,14 @@ public final class Gpt2Network {
         int n = batch.rows();
         int c = config.nEmbd();
         Map<String, INDArray> grads = new LinkedHashMap<>();
-        INDArray wte = model.weight("wte.weight");
         INDArray dWte = base ? Nd4j.zeros(dtype, config.vocabSize(), c) : null;
+        // an untied head (lm_head.weight) has its own gradient; a tied one accumulates into the embedding's
+        INDArray dHead = base && !config.tiedEmbeddings() ? Nd4j.zeros(dtype, config.vocabSize(), c) : dWte;
         INDArray dhF = scratch.get("dhF", n, c);
-        double loss = LmHeadLoss.forward(hF, wte, batch.targetIds(), batch.lossWeights(), count, dhF, dWte, par) / count;
+        double loss = LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, dhF, dHead, par) / count;
+        if (dHead != dWte) {
+            grads.put("lm_head.weight", dHead);
+        }
         backward(f, dhF, batch, target, grads, dWte);
         return new Gradients(loss, count, grads);
     }

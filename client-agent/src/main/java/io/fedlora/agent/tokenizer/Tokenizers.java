@@ -2,8 +2,7 @@ package io.fedlora.agent.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.fedlora.agent.model.Gpt2Config;
-import io.fedlora.agent.model.Gpt2Model;
+import io.fedlora.aggregation.family.ModelFamilies;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,8 +40,7 @@ public final class Tokenizers {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the tokenizer of " + dir + ": " + e.getMessage(), e);
         }
-        Gpt2Config config = Gpt2Config.read(dir.resolve(Gpt2Model.CONFIG_FILE));
-        return new ByteTokenizer(config.vocabSize());
+        return new ByteTokenizer(ModelFamilies.read(dir).vocabSize());
     }
 
     static Gpt2BpeTokenizer fromTokenizerJson(Path file) throws IOException {

@@ -2,8 +2,8 @@ package io.fedlora.agent.train;
 
 import io.fedlora.agent.data.Example;
 import io.fedlora.agent.data.JsonlDataset;
-import io.fedlora.agent.model.Gpt2Model;
-import io.fedlora.agent.model.Gpt2Network;
+import io.fedlora.agent.model.CausalLm;
+import io.fedlora.agent.model.LmNetwork;
 import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.model.TokenBatch;
 import io.fedlora.aggregation.lora.LoraFactors;
@@ -42,21 +42,21 @@ public final class Evaluator {
         this.batchSize = batchSize;
     }
 
-    public EvalResult evaluate(Gpt2Model base, Map<String, LoraFactors> adapters, LoraScaling scaling, JsonlDataset data) {
+    public EvalResult evaluate(CausalLm base, Map<String, LoraFactors> adapters, LoraScaling scaling, JsonlDataset data) {
         if (data.size() == 0) {
             return new EvalResult(0, Double.NaN, Double.NaN);
         }
         DataType dtype = base.dataType();
         Map<String, LoraFactors> cast = new LinkedHashMap<>();
         adapters.forEach((k, f) -> cast.put(k, new LoraFactors(f.a().castTo(dtype), f.b().castTo(dtype))));
-        Gpt2Network network = new Gpt2Network(base, cast, scaling == null ? 0.0 : scaling.scale());
+        LmNetwork network = base.network(cast, scaling == null ? 0.0 : scaling.scale());
         double lossSum = 0;
         double targets = 0;
         long correct = 0;
         int n = data.size();
         int maxLen = data.examples().stream().mapToInt(e -> e.tokens().length).max().orElse(1);
         // cap the logits of one batch (rows × vocabulary) so a 50k-token vocabulary does not need gigabytes
-        int step = (int) Math.max(1, Math.min(batchSize, LOGITS_BUDGET / ((long) maxLen * base.config().vocabSize())));
+        int step = (int) Math.max(1, Math.min(batchSize, LOGITS_BUDGET / ((long) maxLen * base.spec().vocabSize())));
         for (int from = 0; from < n; from += step) {
             int[] idx = new int[Math.min(step, n - from)];
             for (int i = 0; i < idx.length; i++) {

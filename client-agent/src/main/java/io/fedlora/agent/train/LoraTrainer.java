@@ -3,8 +3,8 @@ package io.fedlora.agent.train;
 import io.fedlora.agent.data.Example;
 import io.fedlora.agent.data.JsonlDataset;
 import io.fedlora.agent.model.GradientTarget;
-import io.fedlora.agent.model.Gpt2Model;
-import io.fedlora.agent.model.Gpt2Network;
+import io.fedlora.agent.model.CausalLm;
+import io.fedlora.agent.model.LmNetwork;
 import io.fedlora.agent.model.Gradients;
 import io.fedlora.agent.model.LoraTargets;
 import io.fedlora.agent.model.StepWorkspace;
@@ -31,14 +31,14 @@ public final class LoraTrainer {
 
     private static final String WORKSPACE = "fedlora-lora-step";
 
-    private final Gpt2Model base;
+    private final CausalLm base;
     private final TrainingConfig config;
     private final List<LoraLayer> layers;
 
-    public LoraTrainer(Gpt2Model base, TrainingConfig config) {
+    public LoraTrainer(CausalLm base, TrainingConfig config) {
         this.base = base;
         this.config = config;
-        this.layers = LoraTargets.resolve(base.config(), config.targetModules(), config.rank(), config.scaling());
+        this.layers = LoraTargets.resolve(base.spec(), config.targetModules(), config.rank(), config.scaling());
     }
 
     /** The adapted layers this trainer trains, in model order. */
@@ -82,7 +82,7 @@ public final class LoraTrainer {
             }
             params.put(layer.module() + ".lora_B", f.b());
         }
-        Gpt2Network network = new Gpt2Network(base, factors, config.scaling().scale());
+        LmNetwork network = base.network(factors, config.scaling().scale());
         AdamW optimiser = new AdamW(config.learningRate(), config.weightDecay());
         GradientTarget target = config.freezeA() ? GradientTarget.LORA_B_ONLY : GradientTarget.LORA;
 
@@ -137,7 +137,7 @@ public final class LoraTrainer {
     }
 
     private void checkLengths(JsonlDataset data) {
-        int limit = base.config().nPositions() + 1;
+        int limit = base.spec().maxPositions() + 1;
         List<Example> examples = data.examples();
         for (int i = 0; i < examples.size(); i++) {
             if (examples.get(i).tokens().length > limit) {

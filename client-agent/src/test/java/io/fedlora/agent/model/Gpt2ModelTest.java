@@ -64,8 +64,10 @@ class Gpt2ModelTest {
         CONFIG.write(f);
         assertThat(Files.readString(f)).contains("\"model_type\" : \"gpt2\"").contains("\"n_embd\" : 8");
         assertThat(Gpt2Config.read(f)).isEqualTo(CONFIG);
-        Files.writeString(f, "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_ctx\":32,\"vocab_size\":50,\"other\":true}");
+        Files.writeString(f, "{\"model_type\":\"gpt2\",\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_ctx\":32,\"vocab_size\":50,\"other\":true}");
         assertThat(Gpt2Config.read(f)).isEqualTo(new Gpt2Config(1, 2, 8, 32, 50, 1e-5));
+        Files.writeString(f, "{\"n_layer\":1,\"n_head\":2,\"n_embd\":8,\"n_ctx\":32,\"vocab_size\":50}");
+        assertThatThrownBy(() -> Gpt2Config.read(f)).hasMessageContaining("model_type");
         assertThatThrownBy(() -> new Gpt2Config(1, 3, 8, 8, 8, 1e-5)).hasMessageContaining("divisible");
     }
 

@@ -1,23 +1,23 @@
 package io.fedlora.coordinator.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.fedlora.aggregation.lora.WeightLayout;
-import io.fedlora.aggregation.safetensors.SafetensorsReader;
-import io.fedlora.aggregation.safetensors.TensorInfo;
+import io.fedlora.aggregation.family.AdaptableModule;
+import io.fedlora.aggregation.family.Checkpoint;
+import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.family.ModelSpec;
+import io.fedlora.aggregation.family.UnsupportedModelException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.springframework.stereotype.Component;
 
 /**
- * Reads an HF model directory ({@code config.json} + {@code model.safetensors}) and resolves target
- * module names such as {@code c_attn} to every matching layer ({@code h.N.attn.c_attn}). GPT-2
- * checkpoints store {@code Conv1D} weights as {@code d_in x d_out}; other models are {@code nn.Linear}.
+ * Reads an HF model directory ({@code config.json} + {@code model.safetensors}), validates it with its model family
+ * (the same code the agents load it with, so a model is accepted only if the agents compute it exactly as HF does)
+ * and resolves target module names such as {@code c_attn} or {@code q_proj} to every matching layer, each with the
+ * weight layout its family stores it in.
  */
 @Component
 public class BaseModelInspector {
@@ -26,13 +26,6 @@ public class BaseModelInspector {
     public static final List<String> AUX_FILES =
             List.of("config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
                     "generation_config.json", "special_tokens_map.json");
-    static final String PREFIX = "transformer.";
-
-    private final ObjectMapper mapper;
-
-    public BaseModelInspector(ObjectMapper mapper) {
-        this.mapper = mapper;
-    }
 
     public BaseModelDirectory inspect(String baseModelPath, List<String> targetModules) {
         return inspect("baseModelPath", baseModelPath, targetModules);
@@ -44,47 +37,35 @@ public class BaseModelInspector {
         if (!Files.isDirectory(dir)) {
             throw new InvalidModelException(field, "no such directory on the coordinator: " + dir);
         }
-        Path config = dir.resolve("config.json");
-        Path weights = dir.resolve("model.safetensors");
-        if (!Files.isRegularFile(config)) {
+        if (!Files.isRegularFile(dir.resolve(ModelFamilies.CONFIG_FILE))) {
             throw new InvalidModelException(field, dir + " has no config.json");
         }
+        Path weights = dir.resolve(Checkpoint.SINGLE_FILE);
         if (!Files.isRegularFile(weights)) {
-            throw new InvalidModelException(field, dir + " has no model.safetensors");
+            String more = Files.isRegularFile(dir.resolve(Checkpoint.INDEX_FILE))
+                    ? " (sharded checkpoints are loaded by the agents' tools but the coordinator stores one weights file:"
+                    + " merge the shards into model.safetensors first)" : "";
+            throw new InvalidModelException(field, dir + " has no model.safetensors" + more);
         }
-        WeightLayout layout = layoutOf(field, config);
-        Map<String, TensorInfo> tensors;
-        try (SafetensorsReader reader = SafetensorsReader.open(weights)) {
-            tensors = reader.tensors();
+        ModelSpec spec;
+        String prefix;
+        try {
+            spec = ModelFamilies.read(dir);
+            try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+                prefix = checkpoint.checkAgainst(spec);
+            }
+        } catch (UnsupportedModelException e) {
+            throw new InvalidModelException(field, dir + ": the agents cannot train this model exactly as HF computes it: "
+                    + fieldDescription(e.field()) + " " + e.getMessage().substring(e.field().length() + 2));
         } catch (IOException | RuntimeException e) {
             throw new InvalidModelException(field, "cannot read " + weights + ": " + e.getMessage());
         }
-        String prefix = tensors.keySet().stream().allMatch(k -> k.startsWith(PREFIX)) && !tensors.isEmpty() ? PREFIX : "";
-        List<LayerShape> layers = new ArrayList<>();
-        for (String target : targetModules) {
-            int before = layers.size();
-            for (TensorInfo t : tensors.values()) {
-                String key = t.name().substring(prefix.length());
-                if (!key.endsWith(".weight") || t.shape().length != 2) {
-                    continue;
-                }
-                String module = key.substring(0, key.length() - ".weight".length());
-                if (module.equals(target) || module.endsWith("." + target)) {
-                    if (!t.dtype().isFloatingPoint()) {
-                        throw new InvalidModelException("targetModules", module + " has non-float dtype " + t.dtype());
-                    }
-                    long[] s = t.shape();
-                    int dIn = (int) (layout == WeightLayout.CONV1D ? s[0] : s[1]);
-                    int dOut = (int) (layout == WeightLayout.CONV1D ? s[1] : s[0]);
-                    if (layers.stream().noneMatch(l -> l.module().equals(module))) {
-                        layers.add(new LayerShape(module, dOut, dIn, layout));
-                    }
-                }
-            }
-            if (layers.size() == before) {
-                throw new InvalidModelException("targetModules",
-                        "'" + target + "' matches no 2-D weight in " + weights);
-            }
+        List<LayerShape> layers;
+        try {
+            layers = targetModules.isEmpty() ? List.of() : spec.resolveTargets(targetModules).stream()
+                    .map(BaseModelInspector::shape).toList();
+        } catch (UnsupportedModelException e) {
+            throw new InvalidModelException(e.field(), e.getMessage().substring(e.field().length() + 2));
         }
         Map<String, Path> aux = new LinkedHashMap<>();
         for (String name : AUX_FILES) {
@@ -93,20 +74,15 @@ public class BaseModelInspector {
                 aux.put(name, p);
             }
         }
-        return new BaseModelDirectory(dir, weights, aux, List.copyOf(layers), prefix);
+        return new BaseModelDirectory(dir, weights, aux, layers, prefix, spec);
     }
 
-    private WeightLayout layoutOf(String field, Path config) {
-        try {
-            JsonNode root = mapper.readTree(config.toFile());
-            String type = root.path("model_type").asText("");
-            boolean gpt2 = type.equals("gpt2");
-            for (JsonNode a : root.path("architectures")) {
-                gpt2 |= a.asText().startsWith("GPT2");
-            }
-            return gpt2 ? WeightLayout.CONV1D : WeightLayout.LINEAR;
-        } catch (IOException e) {
-            throw new InvalidModelException(field, "cannot parse " + config + ": " + e.getMessage());
-        }
+    private static LayerShape shape(AdaptableModule m) {
+        return new LayerShape(m.name(), m.dOut(), m.dIn(), m.layout());
+    }
+
+    private static String fieldDescription(String field) {
+        return field.endsWith(".weight") || field.endsWith(".bias") ? "weight '" + field + "'"
+                : "config.json field '" + field + "'";
     }
 }

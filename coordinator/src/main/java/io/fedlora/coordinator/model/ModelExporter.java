@@ -1,5 +1,7 @@
 package io.fedlora.coordinator.model;
 
+import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.peft.PeftAdapterConfig;
@@ -53,14 +55,17 @@ public class ModelExporter {
             Map<String, INDArray> folded = tensors.readTargetWeights(v.weightsBlob(), m.layers());
             Map<String, INDArray> replaced = new LinkedHashMap<>();
             folded.forEach((key, w) -> replaced.put(m.keyPrefix() + key, w));
+            Map<String, String> modelFiles = federations.files(f.id());
+            ModelSpec spec = ModelFamilies.readFile(blobs.path(modelFiles.get(ModelFamilies.CONFIG_FILE)));
+            // PEFT's fan_in_fan_out is one flag per adapter: the family stores all its adaptable modules one way
             boolean conv1d = m.layers().get(0).layout() == WeightLayout.CONV1D;
             PeftAdapterConfig config = new PeftAdapterConfig(f.spec().rank(), f.spec().alpha(), f.spec().targetModules(),
                     conv1d, f.spec().useRslora(), f.spec().baseModelDescription());
             try (SafetensorsReader base = SafetensorsReader.open(blobs.path(m.baseBlob()))) {
-                // PEFT wraps GPT2LMHeadModel, whose body is "transformer.", whether or not the checkpoint had the prefix
-                PeftExporter.export(dir, config, factors, conv1d || !m.keyPrefix().isEmpty(), base, replaced);
+                // PEFT wraps the *ForCausalLM model: its body prefix comes from the family, not from the checkpoint
+                PeftExporter.export(dir, config, factors, spec.peftModulePrefix(), base, replaced);
             }
-            for (Map.Entry<String, String> file : federations.files(f.id()).entrySet()) {
+            for (Map.Entry<String, String> file : modelFiles.entrySet()) {
                 Path target = dir.resolve(file.getKey());
                 if (!Files.exists(target)) {
                     Files.copy(blobs.path(file.getValue()), target);

@@ -3,7 +3,7 @@ package io.fedlora.agent.daemon.work;
 import io.fedlora.agent.daemon.AgentProperties;
 import io.fedlora.agent.daemon.cache.CachedVersion;
 import io.fedlora.agent.data.JsonlDataset;
-import io.fedlora.agent.model.Gpt2Model;
+import io.fedlora.agent.model.CausalLm;
 import io.fedlora.agent.tokenizer.Tokenizers;
 import io.fedlora.agent.train.EvalResult;
 import io.fedlora.agent.train.Evaluator;
@@ -41,7 +41,7 @@ public final class EvaluationJob {
      *                 task carries no plan of its own
      */
     public EvaluationReport run(TaskResponse task, CachedVersion version, Optional<TrainingPlan> lastPlan) throws IOException {
-        Gpt2Model base = models.get(version);
+        CausalLm base = models.get(version);
         TrainingPlan plan = task.hasPlan() && task.getPlan().getRank() > 0 ? task.getPlan() : lastPlan.orElse(null);
         Map<String, LoraFactors> adapter = version.adapter();
         LoraScaling scaling;

@@ -1,7 +1,8 @@
 package io.fedlora.agent.daemon.work;
 
 import io.fedlora.agent.daemon.cache.CachedVersion;
-import io.fedlora.agent.model.Gpt2Model;
+import io.fedlora.agent.model.CausalLm;
+import io.fedlora.agent.model.CausalLms;
 import java.nio.file.Path;
 
 /**
@@ -11,13 +12,13 @@ import java.nio.file.Path;
 public final class LoadedModels {
 
     private Path loadedDir;
-    private Gpt2Model loaded;
+    private CausalLm loaded;
 
-    public synchronized Gpt2Model get(CachedVersion version) {
+    public synchronized CausalLm get(CachedVersion version) {
         Path dir = version.dir().toAbsolutePath().normalize();
         if (!dir.equals(loadedDir)) {
             loaded = null;
-            loaded = Gpt2Model.load(dir);
+            loaded = CausalLms.load(dir);
             loadedDir = dir;
         }
         return loaded;

@@ -8,7 +8,7 @@ import io.fedlora.agent.daemon.upload.UpdateUploader;
 import io.fedlora.agent.daemon.upload.UploadOutcome;
 import io.fedlora.agent.data.BadLinePolicy;
 import io.fedlora.agent.data.JsonlDataset;
-import io.fedlora.agent.model.Gpt2Model;
+import io.fedlora.agent.model.CausalLm;
 import io.fedlora.agent.model.LoraTargets;
 import io.fedlora.agent.tokenizer.Tokenizers;
 import io.fedlora.agent.train.LoraTrainer;
@@ -56,7 +56,7 @@ public final class TrainingJob {
     /** Trains one round; {@code seedIdentity} (the client's enrolment name) seeds its data order for that round. */
     public UploadOutcome run(TaskResponse task, CachedVersion version, String seedIdentity) throws IOException, InterruptedException {
         TrainingPlan plan = task.getPlan();
-        Gpt2Model base = models.get(version);
+        CausalLm base = models.get(version);
         TrainingConfig config = config(plan, seedIdentity, task.getRound());
         JsonlDataset data = JsonlDataset.read(props.trainFile(), Tokenizers.forModelDir(version.dir()),
                 config.maxSeqLen(), badLinePolicy(props));
@@ -102,7 +102,7 @@ public final class TrainingJob {
      * The version's global adapter; a version without one (a coordinator that leaves initialisation to the
      * clients) starts every client from the same PEFT initialisation seeded by the federation's seed.
      */
-    private static Map<String, LoraFactors> startFactors(CachedVersion version, Gpt2Model base, TrainingPlan plan)
+    private static Map<String, LoraFactors> startFactors(CachedVersion version, CausalLm base, TrainingPlan plan)
             throws IOException {
         Map<String, LoraFactors> adapter = version.adapter();
         if (!adapter.isEmpty()) {
@@ -111,7 +111,7 @@ public final class TrainingJob {
         log.info("version {} carries no adapter: initialising LoRA from the federation seed", version.version());
         LoraScaling scaling = new LoraScaling(plan.getAlpha(), plan.getRank(), plan.getUseRslora());
         Map<String, LoraFactors> init = new LinkedHashMap<>();
-        for (LoraLayer layer : LoraTargets.resolve(base.config(), plan.getTargetModulesList(), plan.getRank(), scaling)) {
+        for (LoraLayer layer : LoraTargets.resolve(base.spec(), plan.getTargetModulesList(), plan.getRank(), scaling)) {
             init.put(layer.module(), LoraInit.init(layer, plan.getSeed()));
         }
         return init;

@@ -1,0 +1,19 @@
+package io.fedlora.agent.model;
+
+import org.nd4j.linalg.api.ndarray.INDArray;
+
+/** Forward and backward pass of a causal LM with LoRA adapters, whatever its family. */
+public interface LmNetwork {
+
+    /** Next-token logits {@code [batch·seq, vocab]} (row {@code b·seq + t} predicts the token after position t). */
+    INDArray logits(TokenBatch batch);
+
+    /** Mean cross-entropy over the batch's target tokens, forward only. */
+    double loss(TokenBatch batch);
+
+    /** Mean cross-entropy over the batch's target tokens of logits from {@link #logits}. */
+    double lossOf(INDArray logits, TokenBatch batch);
+
+    /** Loss and the gradients of the chosen parameters for one batch. */
+    Gradients lossAndGradients(TokenBatch batch, GradientTarget target);
+}
