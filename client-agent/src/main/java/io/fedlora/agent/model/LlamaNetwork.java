@@ -245,7 +245,7 @@ public final class LlamaNetwork implements LmNetwork {
         INDArray vExp = expandKv(toHeads(v, b, t, kvh, d), b, t);
         INDArray scores = Nd4j.matmul(qr, kExp, false, true, false).muli(1.0 / Math.sqrt(d));
         scores.reshape('c', (long) b * h, (long) t * t).addiRowVector(causalMask(t));
-        INDArray probs = NnOps.softmaxRowsInPlace(scores.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t);
+        INDArray probs = LlamaOps.softmaxRowsInPlace(scores.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t);
         INDArray y = Nd4j.matmul(probs, vExp);
         ac.q = qr;
         ac.kExp = kExp;
@@ -370,7 +370,7 @@ public final class LlamaNetwork implements LmNetwork {
         INDArray dYh = toHeads(dY, b, t, h, d);
         INDArray dP = Nd4j.matmul(dYh, ac.vExp, false, true, false);
         INDArray dVExp = Nd4j.matmul(ac.probs, dYh, true, false, false);
-        INDArray dS = NnOps.softmaxRowsBackwardInPlace(dP.reshape('c', (long) b * h * t, t),
+        INDArray dS = LlamaOps.softmaxRowsBackwardInPlace(dP.reshape('c', (long) b * h * t, t),
                 ac.probs.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t).muli(1.0 / Math.sqrt(d));
         INDArray dQr = Nd4j.matmul(dS, ac.kExp);
         INDArray dKExp = Nd4j.matmul(dS, ac.q, true, false, false);

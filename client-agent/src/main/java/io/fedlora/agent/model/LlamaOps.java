@@ -8,7 +8,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 /**
  * The building blocks Llama-layout models add to GPT-2's, as forward/backward pairs over INDArrays in the style of
- * {@link NnOps}: RMSNorm, rotary position embeddings (HF's {@code rotate_half} convention) and the SwiGLU gate. Every
+ * the network ops: RMSNorm, rotary position embeddings (HF's {@code rotate_half} convention) and the SwiGLU gate. Every
  * result keeps the inputs' element type, so the same code runs in fp32 for training and fp64 for gradient checks.
  */
 final class LlamaOps {
@@ -120,5 +120,17 @@ final class LlamaOps {
         INDArray dSilu = c.sigmoid().rsub(1.0).muli(c.gate()).addi(1.0).muli(c.sigmoid());
         INDArray dGate = dy.mul(c.up()).muli(dSilu);
         return new INDArray[]{dGate, dUp};
+    }
+
+    /** Row-wise softmax of a 2-D array, in place. */
+    static INDArray softmaxRowsInPlace(INDArray x2d) {
+        Nd4j.getExecutioner().exec(new org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax(x2d, x2d, 1));
+        return x2d;
+    }
+
+    /** Softmax backward for rows: dS = P ⊙ (dP − rowsum(dP ⊙ P)); overwrites and returns dP. */
+    static INDArray softmaxRowsBackwardInPlace(INDArray dP2d, INDArray p2d) {
+        INDArray dot = dP2d.mul(p2d).sum(true, 1);
+        return dP2d.subiColumnVector(dot).muli(p2d);
     }
 }
