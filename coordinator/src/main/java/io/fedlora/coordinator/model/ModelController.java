@@ -9,16 +9,19 @@ import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
-import org.springframework.http.MediaType;
-import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.servlet.mvc.method.annotation.StreamingResponseBody;
 
 /** Admin REST: a federation's published versions and their export as a zipped PEFT adapter + folded base. */
 @RestController
@@ -32,11 +35,15 @@ public class ModelController {
 
     private final FederationRepository federations;
     private final ModelVersionRepository versions;
+    private static final Logger log = LoggerFactory.getLogger(ModelController.class);
+
     private final ModelExporter exporter;
+    private final ExportTransfer transfer;
     private final AuditLog audit;
 
     public ModelController(FederationRepository federations, ModelVersionRepository versions, ModelExporter exporter,
-            AuditLog audit) {
+            ExportTransfer transfer, AuditLog audit) {
+        this.transfer = transfer;
         this.federations = federations;
         this.versions = versions;
         this.exporter = exporter;
@@ -51,18 +58,39 @@ public class ModelController {
                 .map(v -> new VersionView(v.version(), v.roundId(), v.residualKind().name(), v.createdAt())).toList();
     }
 
+    /**
+     * The zip is built whole before the response starts (an export failure is a problem response, nothing sent),
+     * then written with its exact Content-Length on this request thread: no async request timeout can cut it, and
+     * if sending fails part way the connection is closed short of the declared length, which every HTTP client
+     * reports as an error, never as a complete 200.
+     */
     @GetMapping("/api/v1/federations/{id}/models/{version}/export")
     @Operation(summary = "Export a model version", description = "A zip with the PEFT adapter (adapter_config.json, adapter_model.safetensors) and the base with the residual folded in (model.safetensors and the base's files).")
     @ApiResponse(responseCode = "200", description = "the zip", content = @Content(mediaType = "application/zip", schema = @Schema(type = "string", format = "binary")))
-    public ResponseEntity<StreamingResponseBody> export(@PathVariable String id, @PathVariable long version) {
+    public void export(@PathVariable String id, @PathVariable long version, HttpServletResponse response)
+            throws IOException {
         Federation f = federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
         ModelVersion v = versions.find(id, version)
                 .orElseThrow(() -> new NotFoundException("federation " + id + " has no version " + version));
         audit.record("admin-api", "model.export", id, "version " + version, Map.of("version", version));
         String name = f.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-v" + version + ".zip";
-        return ResponseEntity.ok()
-                .contentType(MediaType.parseMediaType("application/zip"))
-                .header(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + name + "\"")
-                .body(out -> exporter.writeZip(f, v, out));
+        Path zip = exporter.buildZip(f, v);
+        try {
+            long size = Files.size(zip);
+            response.setStatus(HttpServletResponse.SC_OK);
+            response.setContentType("application/zip");
+            response.setHeader(HttpHeaders.CONTENT_DISPOSITION, "attachment; filename=\"" + name + "\"");
+            response.setContentLengthLong(size);
+            transfer.send(zip, response.getOutputStream());
+            response.flushBuffer();
+            log.info("federation {}: exported version {} ({} bytes)", id, version, size);
+        } catch (IOException | RuntimeException e) {
+            // committed: an error page cannot follow; rethrown, the container closes the connection short of the
+            // declared length
+            log.warn("federation {}: export of version {} failed while sending: {}", id, version, e.toString());
+            throw e instanceof IOException io ? io : new IOException("export failed part way", e);
+        } finally {
+            Files.deleteIfExists(zip);
+        }
     }
 }

@@ -12,7 +12,9 @@ import io.fedlora.coordinator.config.FedloraProperties;
 import io.fedlora.coordinator.federation.Federation;
 import io.fedlora.coordinator.federation.FederationModel;
 import io.fedlora.coordinator.federation.FederationRepository;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +22,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
+import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -37,6 +40,7 @@ public class ModelExporter {
     private final ModelTensors tensors;
     private final BlobStore blobs;
     private final Path scratch;
+    private static final long STORE_FROM_BYTES = 1 << 20;
 
     public ModelExporter(FederationRepository federations, ModelTensors tensors, BlobStore blobs,
             FedloraProperties properties) {
@@ -46,10 +50,16 @@ public class ModelExporter {
         this.scratch = properties.dataDir().resolve("tmp");
     }
 
-    public void writeZip(Federation f, ModelVersion v, OutputStream out) throws IOException {
+    /**
+     * Builds the export as a zip file in the data dir's scratch space and returns it; the caller sends it and
+     * deletes it. Building it whole first means every failure of the export itself happens before a byte is sent
+     * (an error status), and the response can declare its exact length.
+     */
+    public Path buildZip(Federation f, ModelVersion v) throws IOException {
         FederationModel m = federations.model(f.id());
         Files.createDirectories(scratch);
         Path dir = Files.createTempDirectory(scratch, "export-");
+        Path zipFile = scratch.resolve(dir.getFileName() + ".zip");
         try {
             Map<String, LoraFactors> factors = tensors.readAdapter(v.adapterBlob(), m.layers());
             Map<String, INDArray> folded = tensors.readTargetWeights(v.weightsBlob(), m.layers());
@@ -71,17 +81,47 @@ public class ModelExporter {
                     Files.copy(blobs.path(file.getValue()), target);
                 }
             }
-            try (ZipOutputStream zip = new ZipOutputStream(out); Stream<Path> files = Files.list(dir)) {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(zipFile), 1 << 20);
+                 ZipOutputStream zip = new ZipOutputStream(out); Stream<Path> files = Files.list(dir)) {
                 for (Path p : files.sorted().toList()) {
-                    zip.putNextEntry(new ZipEntry(p.getFileName().toString()));
+                    zip.putNextEntry(entry(p));
                     Files.copy(p, zip);
                     zip.closeEntry();
                 }
             }
+            return zipFile;
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(zipFile);
+            throw e;
         } finally {
             try (Stream<Path> walk = Files.walk(dir)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /**
+     * Weights are stored, not deflated: fp32 weights hardly compress and deflating a GPT-2-size model costs tens
+     * of seconds of CPU; small text files are deflated.
+     */
+    private static ZipEntry entry(Path p) throws IOException {
+        ZipEntry e = new ZipEntry(p.getFileName().toString());
+        long size = Files.size(p);
+        if (size < STORE_FROM_BYTES) {
+            e.setMethod(ZipEntry.DEFLATED);
+            return e;
+        }
+        CRC32 crc = new CRC32();
+        try (InputStream in = Files.newInputStream(p)) {
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                crc.update(buf, 0, n);
+            }
+        }
+        e.setMethod(ZipEntry.STORED);
+        e.setSize(size);
+        e.setCompressedSize(size);
+        e.setCrc(crc.getValue());
+        return e;
     }
 }
