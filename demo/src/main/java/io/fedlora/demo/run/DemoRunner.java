@@ -65,6 +65,7 @@ public final class DemoRunner {
         try {
             List<RunResult> runs = runAll(options, work, new FederationProcesses(home, launcher));
             launcher.close();
+            Files.deleteIfExists(work.resolve("admin-api-key"));
             if (!options.keep()) {
                 for (String bulky : List.of("coordinator", "init", "fedex", "fedit", "ffa")) {
                     WorkDir.deleteTree(work.resolve(bulky));
@@ -108,6 +109,10 @@ public final class DemoRunner {
                         // heartbeats every 2 s: they carry the agents' training steps the progress lines show
                         List.of("--fedlora.grpc.heartbeat-interval=2s")), COORDINATOR_READY);
         say("coordinator up: REST " + coordinator.baseUri() + ", gRPC " + coordinator.grpcAddress());
+        // the key is never printed: a person watching the dashboard reads it from a file only this user can read
+        Path keyFile = WorkDir.writePrivate(work.resolve("admin-api-key"), coordinator.apiKey());
+        say("dashboard: " + coordinator.baseUri() + "/dashboard/ (API key in " + keyFile + "; API reference "
+                + coordinator.baseUri() + "/swagger-ui.html)");
 
         AdminClient admin = new AdminClient(coordinator.baseUri(), coordinator.apiKey(), mapper);
         FederationDriver driver = new FederationDriver(admin, processes, coordinator);

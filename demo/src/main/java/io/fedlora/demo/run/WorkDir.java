@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.stream.Stream;
@@ -47,6 +48,18 @@ public final class WorkDir {
         Files.createDirectories(root);
         Files.writeString(root.resolve(MARKER), "made by ./fedlora demo\n");
         return root;
+    }
+
+    /** Writes {@code text} to {@code file} readable by this user only (0600 where POSIX permissions exist). */
+    public static Path writePrivate(Path file, String text) throws IOException {
+        Files.deleteIfExists(file);
+        if (file.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        } else {
+            Files.createFile(file);
+        }
+        Files.writeString(file, text);
+        return file;
     }
 
     /** Deletes everything under {@code dir} but the directory itself. */

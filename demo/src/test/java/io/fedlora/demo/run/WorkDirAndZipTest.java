@@ -30,6 +30,15 @@ class WorkDirAndZipTest {
     }
 
     @Test
+    void theDashboardKeyFileIsReadableByItsOwnerOnly() throws Exception {
+        Path key = WorkDir.writePrivate(dir.resolve("admin-api-key"), "k1");
+        assertThat(Files.readString(key)).isEqualTo("k1");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key))).isEqualTo("rw-------");
+        WorkDir.writePrivate(key, "k2");
+        assertThat(Files.readString(key)).isEqualTo("k2");
+    }
+
+    @Test
     void reusesAnEarlierDemoDirectory() throws Exception {
         Path w = WorkDir.prepare(dir.resolve("demo"));
         Files.createDirectories(w.resolve("coordinator/pg"));
