@@ -1,7 +1,7 @@
 package io.fedlora.agent.tokenizer;
 
-/** Text ↔ token ids for a model's vocabulary. */
-public interface Tokenizer {
+/** Text ↔ token ids for a model's vocabulary. Some hold native resources: close them when done. */
+public interface Tokenizer extends AutoCloseable {
 
     int[] encode(String text);
 
@@ -11,4 +11,9 @@ public interface Tokenizer {
     int eosId();
 
     int vocabSize();
+
+    /** Releases native resources, if any. */
+    @Override
+    default void close() {
+    }
 }

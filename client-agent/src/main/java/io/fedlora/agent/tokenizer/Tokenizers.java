@@ -3,6 +3,7 @@ package io.fedlora.agent.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.family.ModelSpec;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,9 +23,17 @@ public final class Tokenizers {
     private Tokenizers() {
     }
 
+    /** Runs {@code use} with the directory's tokenizer and closes it (it may hold a native handle). */
+    public static <T> T with(Path dir, java.util.function.Function<Tokenizer, T> use) {
+        try (Tokenizer t = forModelDir(dir)) {
+            return use.apply(t);
+        }
+    }
+
     /**
-     * {@code vocab.json} + {@code merges.txt}, else {@code tokenizer.json} (its {@code model.vocab}/{@code model.merges}
-     * and added tokens), else a {@link ByteTokenizer} sized by {@code config.json}'s vocab_size.
+     * {@code vocab.json} + {@code merges.txt} (GPT-2's files, pure Java), else {@code tokenizer.json} through HF's
+     * tokenizers library ({@link HfJsonTokenizer}: every kind HF defines), else a {@link ByteTokenizer} sized by
+     * {@code config.json}'s vocab_size.
      */
     public static Tokenizer forModelDir(Path dir) {
         Path vocab = dir.resolve("vocab.json");
@@ -35,35 +44,20 @@ public final class Tokenizers {
                 return new Gpt2BpeTokenizer(readVocab(JSON.readTree(vocab.toFile()), vocab), readMergesTxt(merges));
             }
             if (Files.isRegularFile(tokenizerJson)) {
-                return fromTokenizerJson(tokenizerJson);
+                int vocabSize = 0;
+                int eos = -1;
+                if (Files.isRegularFile(dir.resolve(ModelFamilies.CONFIG_FILE))) {
+                    ModelSpec spec = ModelFamilies.read(dir);
+                    vocabSize = spec.vocabSize();
+                    JsonNode e = JSON.readTree(dir.resolve(ModelFamilies.CONFIG_FILE).toFile()).get("eos_token_id");
+                    eos = e == null || e.isNull() ? -1 : e.isArray() ? e.path(0).asInt(-1) : e.asInt(-1);
+                }
+                return HfJsonTokenizer.open(tokenizerJson, vocabSize, eos);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the tokenizer of " + dir + ": " + e.getMessage(), e);
         }
         return new ByteTokenizer(ModelFamilies.read(dir).vocabSize());
-    }
-
-    static Gpt2BpeTokenizer fromTokenizerJson(Path file) throws IOException {
-        JsonNode root = JSON.readTree(file.toFile());
-        JsonNode model = root.path("model");
-        if (!model.path("type").asText("BPE").equals("BPE")) {
-            throw new IllegalArgumentException(file + ": tokenizer model type " + model.path("type").asText() + " is not BPE");
-        }
-        Map<String, Integer> vocab = readVocab(model.path("vocab"), file);
-        for (JsonNode added : root.path("added_tokens")) {
-            vocab.put(added.path("content").asText(), added.path("id").asInt());
-        }
-        List<String> merges = new ArrayList<>();
-        for (JsonNode m : model.path("merges")) {
-            if (m.isArray() && m.size() == 2) {
-                merges.add(m.get(0).asText() + " " + m.get(1).asText());
-            } else if (m.isTextual()) {
-                merges.add(m.asText());
-            } else {
-                throw new IllegalArgumentException(file + ": unreadable merge rule " + m);
-            }
-        }
-        return new Gpt2BpeTokenizer(vocab, merges);
     }
 
     private static Map<String, Integer> readVocab(JsonNode node, Path file) {

@@ -63,14 +63,24 @@ class Gpt2BpeTokenizerTest {
     @Test
     void readsTokenizerJsonWithPairMerges() throws IOException {
         String json = """
-                {"added_tokens":[{"id":17,"content":"<|endoftext|>","special":true}],
-                 "model":{"type":"BPE","vocab":%s,
+                {"version":"1.0","truncation":null,"padding":null,
+                 "added_tokens":[{"id":17,"content":"<|endoftext|>","single_word":false,"lstrip":false,"rstrip":false,
+                   "normalized":false,"special":true}],
+                 "normalizer":null,
+                 "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true},
+                 "post_processor":null,
+                 "decoder":{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true},
+                 "model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,
+                 "end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"vocab":%s,
                  "merges":[["h","e"],["l","l"],["he","ll"],["hell","o"],["Ġ","w"],["o","r"],["Ġw","or"],["l","d"],["Ġwor","ld"]]}}"""
                 .formatted(VOCAB.replace("\"<|endoftext|>\":17,", ""));
         Files.writeString(dir.resolve("tokenizer.json"), json);
-        Tokenizer t = Tokenizers.forModelDir(dir);
-        assertThat(t.encode("hello world")).containsExactly(11, 16);
-        assertThat(t.eosId()).isEqualTo(17);
+        try (Tokenizer t = Tokenizers.forModelDir(dir)) {
+            assertThat(t).isInstanceOf(HfJsonTokenizer.class);
+            assertThat(t.encode("hello world")).containsExactly(11, 16);
+            assertThat(t.eosId()).isEqualTo(17);
+            assertThat(t.decode(t.encode("hello world"))).isEqualTo("hello world");
+        }
     }
 
     @Test

@@ -56,8 +56,8 @@ public final class EvaluationJob {
             scaling = new LoraScaling(1, 1, false);
         }
         int maxSeqLen = plan != null && plan.getMaxSeqLen() > 1 ? plan.getMaxSeqLen() : DEFAULT_MAX_SEQ_LEN;
-        JsonlDataset data = JsonlDataset.read(props.evalFile(), Tokenizers.forModelDir(version.dir()), maxSeqLen,
-                TrainingJob.badLinePolicy(props));
+        JsonlDataset data = Tokenizers.with(version.dir(), t -> JsonlDataset.read(props.evalFile(), t, maxSeqLen,
+                TrainingJob.badLinePolicy(props)));
         long start = System.nanoTime();
         EvalResult result = evaluator.evaluate(base, adapter, scaling, data);
         double seconds = (System.nanoTime() - start) / 1e9;

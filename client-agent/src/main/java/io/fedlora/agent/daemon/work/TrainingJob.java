@@ -58,8 +58,8 @@ public final class TrainingJob {
         TrainingPlan plan = task.getPlan();
         CausalLm base = models.get(version);
         TrainingConfig config = config(plan, seedIdentity, task.getRound());
-        JsonlDataset data = JsonlDataset.read(props.trainFile(), Tokenizers.forModelDir(version.dir()),
-                config.maxSeqLen(), badLinePolicy(props));
+        JsonlDataset data = Tokenizers.with(version.dir(), t -> JsonlDataset.read(props.trainFile(), t,
+                config.maxSeqLen(), badLinePolicy(props)));
         if (data.size() == 0) {
             throw new IllegalStateException(props.trainFile() + " holds no usable training example");
         }
