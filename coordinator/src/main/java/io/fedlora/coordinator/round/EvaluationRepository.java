@@ -45,6 +45,23 @@ public class EvaluationRepository {
         jdbc.sql("UPDATE evaluations SET status = 'MISSED' WHERE round_id = :r AND status = 'PENDING'").param("r", roundId).update();
     }
 
+    /** How many clients were asked to evaluate this attempt at all. */
+    public long assigned(long roundId) {
+        return jdbc.sql("SELECT count(*) FROM evaluations WHERE round_id = :r").param("r", roundId).query(Long.class).single();
+    }
+
+    /**
+     * Asks every live client of the federation (not revoked, heard from since {@code aliveSince}) that was not yet
+     * asked; one statement. Returns how many were added.
+     */
+    public int assignLive(long roundId, String federationId, long version, java.time.Instant aliveSince) {
+        return jdbc.sql("INSERT INTO evaluations (round_id, client_id, model_version, status)"
+                        + " SELECT :r, c.id, :v, 'PENDING' FROM clients c WHERE c.federation_id = :f"
+                        + " AND c.revoked_at IS NULL AND c.last_heartbeat >= :t ON CONFLICT DO NOTHING")
+                .param("r", roundId).param("v", version).param("f", java.util.UUID.fromString(federationId))
+                .param("t", java.sql.Timestamp.from(aliveSince)).update();
+    }
+
     public long pending(long roundId) {
         return jdbc.sql("SELECT count(*) FROM evaluations WHERE round_id = :r AND status = 'PENDING'")
                 .param("r", roundId).query(Long.class).single();

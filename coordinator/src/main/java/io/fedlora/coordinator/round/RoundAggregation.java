@@ -18,7 +18,6 @@ import io.fedlora.coordinator.model.ModelTensors;
 import io.fedlora.coordinator.model.ModelVersion;
 import io.fedlora.coordinator.model.ModelVersionRepository;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,8 +63,6 @@ public class RoundAggregation {
     private final UpdateRepository updates;
     private final ModelVersionRepository versions;
     private final RoundMetricsRepository roundMetrics;
-    private final EvaluationRepository evaluations;
-    private final EligibleClients eligibleClients;
     private final BlobStore blobs;
     private final BlobRepository blobRows;
     private final Signals signals;
@@ -74,7 +71,7 @@ public class RoundAggregation {
 
     public RoundAggregation(FederationRepository federations, RoundAccumulators accumulators, RoundRepository rounds,
             UpdateRepository updates, ModelVersionRepository versions, RoundMetricsRepository roundMetrics,
-            EvaluationRepository evaluations, EligibleClients eligibleClients, BlobStore blobs, BlobRepository blobRows,
+            BlobStore blobs, BlobRepository blobRows,
             Signals signals, CoordinatorMetrics metrics, TransactionTemplate tx) {
         this.federations = federations;
         this.accumulators = accumulators;
@@ -82,8 +79,6 @@ public class RoundAggregation {
         this.updates = updates;
         this.versions = versions;
         this.roundMetrics = roundMetrics;
-        this.evaluations = evaluations;
-        this.eligibleClients = eligibleClients;
         this.blobs = blobs;
         this.blobRows = blobRows;
         this.signals = signals;
@@ -183,8 +178,7 @@ public class RoundAggregation {
 
     private void afterPublish(Federation f, RoundRecord r) {
         if (f.spec().evaluate()) {
-            eligibleClients.of(f.id()).forEach(c -> evaluations.assign(r.id(), c, r.number()));
-            rounds.setEvalDeadline(r.id(), Instant.now().plusSeconds(f.spec().roundDeadlineSeconds()));
+            // the engine asks the clients that are live then (RoundEngine.evaluate), waiting for one if none is
             rounds.transition(r.id(), RoundStatus.AGGREGATING, RoundStatus.EVALUATING, null);
         } else {
             rounds.transition(r.id(), RoundStatus.AGGREGATING, RoundStatus.PUBLISHED, null);

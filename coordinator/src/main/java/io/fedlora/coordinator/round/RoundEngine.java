@@ -1,5 +1,6 @@
 package io.fedlora.coordinator.round;
 
+import io.fedlora.coordinator.config.FedloraProperties;
 import io.fedlora.coordinator.federation.Federation;
 import io.fedlora.coordinator.federation.FederationRepository;
 import io.fedlora.coordinator.federation.FederationStatus;
@@ -43,11 +44,13 @@ public class RoundEngine {
     private final CoordinatorMetrics metrics;
     private final TransactionTemplate tx;
     private final Clock clock;
+    private final FedloraProperties properties;
 
     public RoundEngine(FederationRepository federations, RoundRepository rounds, ParticipantRepository participants,
             UpdateRepository updates, EvaluationRepository evaluations, RoundMetricsRepository roundMetrics,
             EligibleClients eligibleClients, RoundAggregation aggregation, RoundAccumulators accumulators, Signals signals,
-            CoordinatorMetrics metrics, TransactionTemplate tx) {
+            CoordinatorMetrics metrics, TransactionTemplate tx, FedloraProperties properties) {
+        this.properties = properties;
         this.federations = federations;
         this.rounds = rounds;
         this.participants = participants;
@@ -223,8 +226,30 @@ public class RoundEngine {
     }
 
     private Step evaluate(Federation f, RoundRecord r) {
+        Instant now = clock.instant();
+        Instant aliveSince = now.minus(properties.scheduler().heartbeatTimeout());
+        if (evaluations.assigned(r.id()) == 0) {
+            // Just published (or resumed after an outage, when no client has been heard from within the heartbeat
+            // timeout yet): ask the live clients, or wait until one is back; the deadline starts when they are asked.
+            int asked = evaluations.assignLive(r.id(), f.id(), r.number(), aliveSince);
+            if (asked == 0) {
+                String waiting = "waiting for a live client to evaluate version " + r.number();
+                if (rounds.noteEvaluating(r.id(), waiting)) {
+                    log.info("federation {}: round {} {}", f.id(), r.number(), waiting);
+                }
+                return Step.IDLE;
+            }
+            rounds.noteEvaluating(r.id(), null);
+            rounds.setEvalDeadline(r.id(), now.plusSeconds(f.spec().roundDeadlineSeconds()));
+            log.info("federation {}: evaluating version {} on {} clients", f.id(), r.number(), asked);
+            signals.federationChanged(f.id());
+            return Step.PROGRESSED;
+        }
+        boolean late = r.evalDeadline() != null && now.isAfter(r.evalDeadline());
+        if (!late && evaluations.assignLive(r.id(), f.id(), r.number(), aliveSince) > 0) {
+            signals.federationChanged(f.id()); // clients back since the evaluation opened evaluate it too
+        }
         boolean allIn = evaluations.pending(r.id()) == 0;
-        boolean late = r.evalDeadline() != null && clock.instant().isAfter(r.evalDeadline());
         if (!allIn && !late) {
             return Step.IDLE;
         }

@@ -86,6 +86,12 @@ public class RoundRepository {
                 .update() == 1;
     }
 
+    /** Sets or clears the reason of a round still evaluating; true when it changed. */
+    public boolean noteEvaluating(long id, String reason) {
+        return jdbc.sql("UPDATE rounds SET reason = :r WHERE id = :id AND status = 'EVALUATING' AND reason IS DISTINCT FROM :r")
+                .param("r", reason).param("id", id).update() == 1;
+    }
+
     /** Sets or clears the reason of a round still selecting; true when it changed. */
     public boolean noteSelecting(long id, String reason) {
         return jdbc.sql("UPDATE rounds SET reason = :r WHERE id = :id AND status = 'SELECTING' AND reason IS DISTINCT FROM :r")
@@ -107,8 +113,11 @@ public class RoundRepository {
 
     /** After a pause, clients get a full deadline again for the round in progress. */
     public void extendLiveDeadlines(String federationId, int seconds) {
-        jdbc.sql("UPDATE rounds SET deadline = GREATEST(deadline, now() + make_interval(secs => :s)),"
-                        + " eval_deadline = GREATEST(eval_deadline, now() + make_interval(secs => :s))"
+        // a deadline not set yet stays unset (GREATEST ignores NULL, which would invent one)
+        jdbc.sql("UPDATE rounds SET deadline = CASE WHEN deadline IS NULL THEN NULL"
+                        + " ELSE GREATEST(deadline, now() + make_interval(secs => :s)) END,"
+                        + " eval_deadline = CASE WHEN eval_deadline IS NULL THEN NULL"
+                        + " ELSE GREATEST(eval_deadline, now() + make_interval(secs => :s)) END"
                         + " WHERE federation_id = :f AND status IN " + LIVE)
                 .param("s", seconds).param("f", UUID.fromString(federationId)).update();
     }

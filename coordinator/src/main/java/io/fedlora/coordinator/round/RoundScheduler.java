@@ -25,8 +25,11 @@ public class RoundScheduler implements SmartLifecycle {
     private volatile Thread thread;
     private volatile boolean running;
 
-    public RoundScheduler(FederationRepository federations, RoundEngine engine, Signals signals,
+    private final RoundRepository rounds;
+
+    public RoundScheduler(FederationRepository federations, RoundRepository rounds, RoundEngine engine, Signals signals,
             FedloraProperties properties) {
+        this.rounds = rounds;
         this.federations = federations;
         this.engine = engine;
         this.signals = signals;
@@ -39,6 +42,7 @@ public class RoundScheduler implements SmartLifecycle {
             return;
         }
         running = true;
+        resumeDeadlines();
         thread = new Thread(this::loop, "fedlora-round-scheduler");
         thread.setDaemon(true);
         thread.start();
@@ -60,6 +64,21 @@ public class RoundScheduler implements SmartLifecycle {
                     Thread.currentThread().interrupt();
                     return;
                 }
+            }
+        }
+    }
+
+    /**
+     * At startup: clients could not reach this coordinator while it was down, so a round in progress gives them a
+     * full deadline again (as after a pause) instead of closing, the moment it resumes, on deadlines that ran out
+     * during the outage with nobody able to report.
+     */
+    private void resumeDeadlines() {
+        for (String id : federations.idsWithStatus(EnumSet.of(FederationStatus.RUNNING))) {
+            try {
+                federations.find(id).ifPresent(f -> rounds.extendLiveDeadlines(id, f.spec().roundDeadlineSeconds()));
+            } catch (RuntimeException e) {
+                log.warn("federation {}: could not extend the deadlines of its round in progress: {}", id, e.toString());
             }
         }
     }
