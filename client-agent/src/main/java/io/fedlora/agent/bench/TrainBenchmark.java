@@ -2,49 +2,98 @@ package io.fedlora.agent.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.fedlora.agent.data.JsonlDataset;
 import io.fedlora.agent.initmodel.InitModel;
-import io.fedlora.agent.initmodel.SyntheticTasks;
+import io.fedlora.agent.model.GradientTarget;
 import io.fedlora.agent.model.Gpt2Config;
 import io.fedlora.agent.model.Gpt2Model;
 import io.fedlora.agent.model.Gpt2Network;
+import io.fedlora.agent.model.Gradients;
+import io.fedlora.agent.model.LoraTargets;
 import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.model.TokenBatch;
-import io.fedlora.agent.tokenizer.ByteTokenizer;
-import io.fedlora.agent.tokenizer.Tokenizer;
+import io.fedlora.agent.model.ops.Blas;
+import io.fedlora.agent.model.ops.Parallel;
+import io.fedlora.agent.model.ops.Tensors;
+import io.fedlora.agent.train.AdamW;
 import io.fedlora.agent.train.BackendInfo;
-import io.fedlora.agent.train.LoraTrainer;
-import io.fedlora.agent.train.TrainingConfig;
-import io.fedlora.agent.train.TrainingListener;
-import io.fedlora.agent.train.TrainingResult;
-import org.bytedeco.javacpp.Pointer;
+import io.fedlora.agent.train.GradientClipping;
+import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.LoraInit;
+import io.fedlora.aggregation.lora.LoraLayer;
+import io.fedlora.aggregation.lora.LoraScaling;
 import org.nd4j.linalg.api.memory.MemoryWorkspace;
+import org.nd4j.linalg.api.ndarray.INDArray;
 
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * {@code ./fedlora bench train}: throughput of LoRA training (forward + backward + AdamW update) and of the forward
- * pass alone, on the model shape {@code init-model} writes (weights freshly initialised: speed does not depend on
- * their values) and its task data, with the JVM's peak heap per phase. Tokens are real tokens, padding excluded.
+ * {@code ./fedlora bench train}: throughput and memory of one LoRA training step (forward, backward, global-norm
+ * clipping, AdamW, exactly the trainer's step) and of the forward pass alone, on a model directory or a built-in
+ * shape with random weights (speed does not depend on their values), on fixed-length batches of random tokens
+ * where every position is a target (the PyTorch side-by-side script, {@code bench/torch_side_by_side.py}, runs the
+ * same workload). Besides tokens/s it reports the process's peak RSS per phase and the achieved FLOP/s as a fraction
+ * of a plain sgemm of the step's dominant GEMM shape measured in the same run.
  */
 public final class TrainBenchmark {
 
+    /** Built-in model shapes (random weights, nothing downloaded). */
+    public enum Shape {
+        /** What {@code init-model} writes: 2 layers, 64 wide, byte vocabulary. */
+        INIT_MODEL,
+        /** GPT-2 small: 12 layers, 768 wide, 12 heads, 1024 positions, 50257 tokens. */
+        GPT2_SMALL;
+
+        public Gpt2Config config() {
+            return this == INIT_MODEL ? InitModel.Settings.defaults().config() : new Gpt2Config(12, 12, 768, 1024, 50257, 1e-5);
+        }
+
+        public static Shape parse(String s) {
+            return switch (s) {
+                case "init-model" -> INIT_MODEL;
+                case "gpt2-small" -> GPT2_SMALL;
+                default -> throw new IllegalArgumentException("unknown shape '" + s + "' (init-model or gpt2-small)");
+            };
+        }
+    }
+
+    /**
+     * @param modelDir HF model directory, or null for {@code shape}
+     * @param warmup   untimed steps before each timed phase (negative: 20 for small steps, 2 for large)
+     */
+    public record Settings(Path modelDir, Shape shape, int batch, int seq, List<String> targets, int rank, int steps,
+                           int warmup, boolean gradientCheckpointing, long seed) {
+        public Settings {
+            targets = List.copyOf(targets);
+            if (batch < 1 || seq < 1 || rank < 1 || steps < 1) {
+                throw new IllegalArgumentException("batch, seq, rank and steps must be positive");
+            }
+        }
+    }
+
     /** Throughput and memory of one phase. */
     public record Phase(long tokens, double seconds, double tokensPerSecond, double msPerStep, long peakHeapBytes,
-                        long nativeBytes) {
+                        long peakRssBytes) {
     }
 
     /** The benchmark's figures. */
-    public record Result(BackendInfo backend, Gpt2Config config, TrainingConfig training, int steps, Phase train,
-                         Phase forward) {
+    public record Result(BackendInfo backend, int threads, Gpt2Config config, Settings settings, Phase train, Phase forward,
+                         double trainFlopsPerStep, String gemmShape, double sgemmFlops, long peakRssBytes) {
 
-        /** One JSON object (the CLI's last stdout line). */
+        public double trainFlops() {
+            return trainFlopsPerStep / (train.msPerStep() / 1000);
+        }
+
+        /** One JSON object. */
         public String toJson() {
             ObjectMapper json = new ObjectMapper();
             ObjectNode root = json.createObjectNode();
@@ -53,31 +102,33 @@ public final class TrainBenchmark {
             root.put("device", backend.device());
             root.put("blas", backend.blasVendor());
             root.put("cores", backend.cores());
-            root.put("threads", backend.ompThreads());
+            root.put("threads", threads);
             ObjectNode model = root.putObject("model");
+            model.put("source", settings.modelDir() == null ? settings.shape().name().toLowerCase().replace('_', '-')
+                    : settings.modelDir().toString());
             model.put("n_layer", config.nLayer());
             model.put("n_head", config.nHead());
             model.put("n_embd", config.nEmbd());
             model.put("n_positions", config.nPositions());
             model.put("vocab_size", config.vocabSize());
             ObjectNode lora = root.putObject("lora");
-            lora.putPOJO("target_modules", training.targetModules());
-            lora.put("rank", training.rank());
-            lora.put("batch_size", training.batchSize());
-            root.put("steps", steps);
+            lora.putPOJO("target_modules", settings.targets());
+            lora.put("rank", settings.rank());
+            root.put("batch", settings.batch());
+            root.put("seq", settings.seq());
+            root.put("steps", settings.steps());
+            root.put("gradient_checkpointing", settings.gradientCheckpointing());
             phase(root.putObject("train"), train);
             phase(root.putObject("forward"), forward);
-            root.put("train_step_over_forward", trainStepOverForward());
+            root.put("train_step_over_forward", train.msPerStep() / forward.msPerStep());
+            root.put("peak_rss_bytes", peakRssBytes);
+            ObjectNode flops = root.putObject("flops");
+            flops.put("train_flops_per_step", trainFlopsPerStep);
+            flops.put("train_flops_per_second", trainFlops());
+            flops.put("sgemm_shape", gemmShape);
+            flops.put("sgemm_flops_per_second", sgemmFlops);
+            flops.put("fraction_of_sgemm", trainFlops() / sgemmFlops);
             return root.toString();
-        }
-
-        /**
-         * The baseline in the same run: a LoRA step needs the forward pass plus activation gradients through every
-         * layer above the lowest adapter (about one more forward's matmuls) and no frozen-weight gradients, so
-         * about 2 forward passes is the floor; more is overhead of the backward and optimiser code.
-         */
-        public double trainStepOverForward() {
-            return train.msPerStep() / forward.msPerStep();
         }
 
         private static void phase(ObjectNode n, Phase p) {
@@ -86,77 +137,161 @@ public final class TrainBenchmark {
             n.put("tokens_per_second", p.tokensPerSecond());
             n.put("ms_per_step", p.msPerStep());
             n.put("peak_heap_bytes", p.peakHeapBytes());
-            n.put("native_bytes", p.nativeBytes());
+            n.put("peak_rss_bytes", p.peakRssBytes());
         }
     }
 
-    /** Untimed steps before each timed phase; fewer left the first timed steps in the interpreter. */
-    static final int WARMUP_STEPS = 20;
+    private static final double LEARNING_RATE = 1e-3;
+    private static final double ALPHA = 16;
+    private static final double MAX_GRAD_NORM = 1.0;
 
-    private final int steps;
-    private final int batchSize;
-    private final long seed;
+    private final Settings s;
 
-    public TrainBenchmark(int steps, int batchSize, long seed) {
-        if (steps < 1 || batchSize < 1) {
-            throw new IllegalArgumentException("steps and batch size must be positive");
-        }
-        this.steps = steps;
-        this.batchSize = batchSize;
-        this.seed = seed;
+    public TrainBenchmark(Settings settings) {
+        this.s = settings;
     }
 
     public Result run() {
         BackendInfo backend = BackendInfo.current();
-        Gpt2Config config = InitModel.Settings.defaults().config();
-        Gpt2Model model = Gpt2Model.initialise(config, seed);
-        Tokenizer tokenizer = new ByteTokenizer(config.vocabSize());
-        JsonlDataset data = InitModel.asCompletions("benchmark tasks", SyntheticTasks.mixed(Math.max(batchSize * steps, 64), new SplittableRandom(seed)), tokenizer);
-        TrainingConfig base = TrainingConfig.defaults();
-        TrainingConfig warm = withSteps(base, WARMUP_STEPS); // until the JIT has compiled the hot loops
-        TrainingConfig timed = withSteps(base, steps);
+        Gpt2Model model = s.modelDir() != null ? Gpt2Model.load(s.modelDir()) : Gpt2Model.initialise(s.shape().config(), s.seed());
+        Gpt2Config config = model.config();
+        if (s.seq() > config.nPositions()) {
+            throw new IllegalArgumentException("--seq " + s.seq() + " exceeds the model's n_positions " + config.nPositions());
+        }
+        List<LoraLayer> layers = LoraTargets.resolve(config, s.targets(), s.rank(), new LoraScaling(ALPHA, s.rank(), false));
+        Map<String, LoraFactors> factors = new LinkedHashMap<>();
+        Map<String, INDArray> params = new LinkedHashMap<>();
+        for (LoraLayer layer : layers) {
+            LoraFactors init = LoraInit.init(layer, s.seed());
+            LoraFactors f = new LoraFactors(init.a().castTo(model.dataType()).dup('c'), init.b().castTo(model.dataType()).dup('c'));
+            factors.put(layer.module(), f);
+            params.put(layer.module() + ".lora_A", f.a());
+            params.put(layer.module() + ".lora_B", f.b());
+        }
+        Parallel par = Parallel.matchingBlas();
+        Gpt2Network network = new Gpt2Network(model, factors, ALPHA / s.rank(), par, s.gradientCheckpointing());
+        AdamW optimiser = new AdamW(LEARNING_RATE, 0.0);
+        SplittableRandom rng = new SplittableRandom(s.seed());
+        List<TokenBatch> batches = new ArrayList<>();
+        for (int i = 0; i < Math.min(s.steps(), 8); i++) {
+            batches.add(randomBatch(rng, config.vocabSize()));
+        }
+        long tokensPerStep = (long) s.batch() * s.seq();
+        int warmup = s.warmup() >= 0 ? s.warmup() : tokensPerStep * config.nEmbd() < (1 << 22) ? 20 : 2;
 
-        new LoraTrainer(model, warm).train(Map.of(), data, TrainingListener.none());
+        for (int i = 0; i < warmup; i++) {
+            trainStep(network, optimiser, params, batches.get(i % batches.size()));
+        }
         resetPeaks();
         long t0 = System.nanoTime();
-        TrainingResult result = new LoraTrainer(model, timed).train(Map.of(), data, TrainingListener.none());
-        double trainSeconds = (System.nanoTime() - t0) / 1e9;
-        long tokens = result.metrics().get("tokens").longValue();
-        Phase train = new Phase(tokens, trainSeconds, tokens / trainSeconds, 1000 * trainSeconds / steps, peakHeap(),
-                Pointer.totalBytes());
-
-        Gpt2Network network = new Gpt2Network(model, result.factors(), base.scaling().scale());
-        List<TokenBatch> batches = new ArrayList<>();
-        long fwdTokens = 0;
-        for (int s = 0; s < steps; s++) {
-            int[] idx = new int[Math.min(base.batchSize(), data.size())];
-            for (int i = 0; i < idx.length; i++) {
-                idx[i] = (s * idx.length + i) % data.size();
-                fwdTokens += data.examples().get(idx[i]).tokens().length;
-            }
-            batches.add(data.batch(idx));
+        for (int i = 0; i < s.steps(); i++) {
+            trainStep(network, optimiser, params, batches.get(i % batches.size()));
         }
-        for (int s = 0; s < WARMUP_STEPS; s++) {
-            try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-forward")) {
-                network.loss(batches.get(s % batches.size()));
-            }
+        double trainSeconds = (System.nanoTime() - t0) / 1e9;
+        Phase train = phase(tokensPerStep * s.steps(), trainSeconds);
+
+        for (int i = 0; i < warmup; i++) {
+            forwardStep(network, batches.get(i % batches.size()));
         }
         resetPeaks();
         long t1 = System.nanoTime();
-        for (TokenBatch b : batches) {
-            try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-forward")) {
-                network.loss(b);
-            }
+        for (int i = 0; i < s.steps(); i++) {
+            forwardStep(network, batches.get(i % batches.size()));
         }
         double fwdSeconds = (System.nanoTime() - t1) / 1e9;
-        Phase forward = new Phase(fwdTokens, fwdSeconds, fwdTokens / fwdSeconds, 1000 * fwdSeconds / steps, peakHeap(),
-                Pointer.totalBytes());
-        return new Result(backend, config, timed, steps, train, forward);
+        Phase forward = phase(tokensPerStep * s.steps(), fwdSeconds);
+        long peakRss = Math.max(train.peakRssBytes(), forward.peakRssBytes());
+
+        long n = tokensPerStep;
+        long c = config.nEmbd();
+        long lmHead = n * c * config.vocabSize();
+        long fc = n * c * 4 * c;
+        String shape;
+        long m;
+        long k;
+        long nn;
+        // the GEMM shape with the most FLOPs per step: the LM head (forward + dx) or the MLP's two (forward + dx, per layer)
+        if (2 * lmHead >= 4L * config.nLayer() * fc) {
+            shape = n + "x" + c + " · " + c + "x" + config.vocabSize();
+            m = n;
+            k = c;
+            nn = config.vocabSize();
+        } else {
+            shape = n + "x" + c + " · " + c + "x" + 4 * c;
+            m = n;
+            k = c;
+            nn = 4 * c;
+        }
+        double sgemm = sgemmFlops(model.dataType(), m, k, nn);
+        return new Result(backend, Blas.threads(), config, s, train, forward, trainFlopsPerStep(config, layers), shape, sgemm, peakRss);
     }
 
-    private TrainingConfig withSteps(TrainingConfig c, int localSteps) {
-        return new TrainingConfig(c.targetModules(), c.rank(), c.alpha(), c.rslora(), c.freezeA(), c.localEpochs(), localSteps,
-                batchSize, c.learningRate(), c.weightDecay(), c.maxGradNorm(), seed, c.maxSeqLen());
+    private TokenBatch randomBatch(SplittableRandom rng, int vocab) {
+        List<int[]> seqs = new ArrayList<>();
+        List<Integer> first = new ArrayList<>();
+        for (int b = 0; b < s.batch(); b++) {
+            int[] ids = new int[s.seq() + 1];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = rng.nextInt(vocab);
+            }
+            seqs.add(ids);
+            first.add(1);
+        }
+        return TokenBatch.of(seqs, first);
+    }
+
+    private static void trainStep(Gpt2Network network, AdamW optimiser, Map<String, INDArray> params, TokenBatch batch) {
+        try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-train")) {
+            Gradients g = network.lossAndGradients(batch, GradientTarget.LORA);
+            GradientClipping.clipGlobalNorm(g.grads().values(), MAX_GRAD_NORM);
+            optimiser.step(params, g.grads());
+        }
+    }
+
+    private static void forwardStep(Gpt2Network network, TokenBatch batch) {
+        try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-forward")) {
+            network.loss(batch);
+        }
+    }
+
+    /**
+     * Matmul FLOPs of a LoRA step: the forward's GEMMs and causal attention (half the score matrix), then the same
+     * again for the activation gradients above the lowest adapted layer and the LM head's, plus the adapters' own
+     * products (small). The convention PyTorch-side FLOP counts use for frozen-weight fine-tuning.
+     */
+    private double trainFlopsPerStep(Gpt2Config config, List<LoraLayer> layers) {
+        double n = (double) s.batch() * s.seq();
+        double c = config.nEmbd();
+        double perLayer = 2 * n * (3 * c * c + c * c + 8 * c * c) + 2 * 2 * s.batch() * config.nHead() * (double) s.seq() * s.seq() / 2 * config.headDim();
+        double head = 2 * n * c * config.vocabSize();
+        int lowest = layers.stream().mapToInt(l -> Integer.parseInt(l.module().split("\\.")[1])).min().orElse(0);
+        double fwd = perLayer * config.nLayer() + head;
+        double bwd = perLayer * (config.nLayer() - lowest) + head;
+        double lora = 0;
+        for (LoraLayer l : layers) {
+            lora += 3 * 2 * n * l.rank() * (l.dIn() + l.dOut());
+        }
+        return fwd + bwd + lora;
+    }
+
+    /** FLOP/s of a plain GEMM of the given shape through the same OpenBLAS, repeated for at least 0.3 s. */
+    private static double sgemmFlops(org.nd4j.linalg.api.buffer.DataType type, long m, long k, long n) {
+        INDArray a = Tensors.zeros(type, m, k).addi(0.5);
+        INDArray b = Tensors.zeros(type, k, n).addi(0.25);
+        INDArray out = Tensors.empty(type, m, n);
+        Blas.gemm(a, false, b, false, 1.0, 0.0, out);
+        int reps = 0;
+        long t0 = System.nanoTime();
+        do {
+            Blas.gemm(a, false, b, false, 1.0, 0.0, out);
+            reps++;
+        } while (System.nanoTime() - t0 < 300_000_000L);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return 2.0 * m * n * k * reps / seconds;
+    }
+
+    private Phase phase(long tokens, double seconds) {
+        return new Phase(tokens, seconds, tokens / seconds, 1000 * seconds / s.steps(), peakHeap(), peakRss());
     }
 
     private static void resetPeaks() {
@@ -165,6 +300,12 @@ public final class TrainBenchmark {
             if (pool.getType() == MemoryType.HEAP) {
                 pool.resetPeakUsage();
             }
+        }
+        try {
+            // "5" resets the kernel's peak-RSS mark (VmHWM) to the current RSS, so each phase reports its own peak
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            // not Linux or not permitted: the peak then covers the whole run so far
         }
     }
 
@@ -176,5 +317,19 @@ public final class TrainBenchmark {
             }
         }
         return sum;
+    }
+
+    /** VmHWM of /proc/self/status in bytes (-1 where there is no procfs). */
+    static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
     }
 }

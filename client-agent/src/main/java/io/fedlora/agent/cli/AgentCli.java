@@ -19,7 +19,9 @@ public final class AgentCli {
 
     private static final String USAGE = """
             usage: fedlora init-model --out DIR [--clients N] [--seed N] [--threads N]
-                   fedlora bench train [--json] [--steps N] [--batch N] [--seed N] [--threads N]""";
+                   fedlora bench train [--model DIR | --shape init-model|gpt2-small] [--batch N] [--seq N]
+                                       [--targets c_attn,c_proj,c_fc] [--rank N] [--steps N] [--warmup N]
+                                       [--gradient-checkpointing] [--seed N] [--threads N (default: all cores)]""";
 
     private final PrintStream out;
     private final PrintStream err;
@@ -70,24 +72,33 @@ public final class AgentCli {
     }
 
     private int benchTrain(Options o) {
-        boolean json = o.flag("--json");
+        o.flag("--json"); // JSON is always printed; the flag is accepted for older scripts
+        String modelDir = o.value("--model", "");
+        TrainBenchmark.Shape shape = TrainBenchmark.Shape.parse(o.value("--shape", "init-model"));
         int steps = o.intValue("--steps", 100);
         int batch = o.intValue("--batch", 8);
+        int seq = o.intValue("--seq", 64);
+        List<String> targets = List.of(o.value("--targets", "c_attn").split(","));
+        int rank = o.intValue("--rank", 8);
+        int warmup = o.intValue("--warmup", -1);
+        boolean checkpointing = o.flag("--gradient-checkpointing");
         long seed = o.longValue("--seed", 42);
-        int threads = o.intValue("--threads", 1);
+        int threads = o.intValue("--threads", 0);
         o.checkAllUsed();
-        NativeThreads.apply(threads);
-        TrainBenchmark.Result r = new TrainBenchmark(steps, batch, seed).run();
-        out.printf("backend: %s%n", r.backend().summary());
-        out.printf("LoRA train (fwd+bwd+AdamW): %.0f tokens/s, %.1f ms/step, peak heap %.1f MiB%n",
-                r.train().tokensPerSecond(), r.train().msPerStep(), r.train().peakHeapBytes() / 1048576.0);
-        out.printf("forward only:               %.0f tokens/s, %.1f ms/step, peak heap %.1f MiB%n",
-                r.forward().tokensPerSecond(), r.forward().msPerStep(), r.forward().peakHeapBytes() / 1048576.0);
-        out.printf("a train step costs %.2f forward passes (about 2 is the floor for LoRA-only gradients)%n",
-                r.trainStepOverForward());
-        if (json) {
-            out.println(r.toJson());
+        if (!modelDir.isEmpty() && o.wasGiven("--shape")) {
+            throw new UsageException("give --model or --shape, not both");
         }
+        NativeThreads.apply(threads);
+        TrainBenchmark.Result r = new TrainBenchmark(new TrainBenchmark.Settings(modelDir.isEmpty() ? null : Path.of(modelDir), shape,
+                batch, seq, targets, rank, steps, warmup, checkpointing, seed)).run();
+        err.printf("backend: %s, %d threads%n", r.backend().summary(), r.threads());
+        err.printf("LoRA train (fwd+bwd+clip+AdamW): %.0f tokens/s, %.1f ms/step, peak RSS %.2f GB%n",
+                r.train().tokensPerSecond(), r.train().msPerStep(), r.train().peakRssBytes() / 1e9);
+        err.printf("forward only:                    %.0f tokens/s, %.1f ms/step, peak RSS %.2f GB%n",
+                r.forward().tokensPerSecond(), r.forward().msPerStep(), r.forward().peakRssBytes() / 1e9);
+        err.printf("train FLOP/s %.2f G = %.2f of a plain sgemm %s (%.2f G)%n", r.trainFlops() / 1e9,
+                r.trainFlops() / r.sgemmFlops(), r.gemmShape(), r.sgemmFlops() / 1e9);
+        out.println(r.toJson());
         return 0;
     }
 
@@ -106,6 +117,10 @@ public final class AgentCli {
         Options(String[] args) {
             this.args = new ArrayList<>(List.of(args));
             this.used = new boolean[args.length];
+        }
+
+        boolean wasGiven(String name) {
+            return args.contains(name);
         }
 
         boolean flag(String name) {

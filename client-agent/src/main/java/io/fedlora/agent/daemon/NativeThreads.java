@@ -6,10 +6,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Caps ND4J's native threads at {@code fedlora.agent.omp-threads}. The OpenMP runtime reads
- * {@code OMP_NUM_THREADS} when the native library loads, which a running JVM cannot change; so the launcher
- * exports that variable (the demo starts each agent with {@code OMP_NUM_THREADS=1}), and this class also
- * sets the limits ND4J exposes at run time so the property alone is honoured as far as the backend allows.
+ * Sets the thread count of ND4J's native backend, OpenBLAS and (through {@code Parallel.matchingBlas()}) the Java
+ * kernels' pool. Default (0): {@code OMP_NUM_THREADS} when the environment sets it, else every core this process may
+ * use ({@link Runtime#availableProcessors()}, which honours the container's CPU quota and affinity). The OpenMP
+ * runtime reads {@code OMP_NUM_THREADS} when the native library loads, which a running JVM cannot change; so the
+ * launcher exports that variable, and this class also sets the limits ND4J and OpenBLAS expose at run time. Training
+ * results are reproducible for a fixed seed and thread count (OpenBLAS may pick other kernels at other counts).
  */
 public final class NativeThreads {
 
@@ -17,20 +19,35 @@ public final class NativeThreads {
 
     private NativeThreads() {}
 
-    public static void apply(int threads) {
+    /** The default thread count: OMP_NUM_THREADS if set and valid, else the cores available to the process. */
+    public static int defaultThreads() {
         String env = System.getenv("OMP_NUM_THREADS");
-        if (threads <= 0) {
-            if (env != null) {
-                log.info("native threads from OMP_NUM_THREADS={}", env);
+        if (env != null) {
+            try {
+                int n = Integer.parseInt(env.trim());
+                if (n > 0) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                log.warn("ignoring OMP_NUM_THREADS={} (not a positive integer)", env);
             }
-            return;
         }
-        if (env != null && !env.equals(Integer.toString(threads))) {
-            log.warn("OMP_NUM_THREADS={} but fedlora.agent.omp-threads={}; using {}", env, threads, threads);
+        return Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** Applies {@code threads} (0 or less: {@link #defaultThreads()}); returns the count applied. */
+    public static int apply(int threads) {
+        String env = System.getenv("OMP_NUM_THREADS");
+        int n = threads > 0 ? threads : defaultThreads();
+        if (threads > 0 && env != null && !env.equals(Integer.toString(threads))) {
+            log.warn("OMP_NUM_THREADS={} but {} threads were asked for; using {}", env, threads, threads);
         }
-        Nd4j.getEnvironment().setMaxMasterThreads(threads);
-        Nd4j.getEnvironment().setMaxThreads(threads);
-        NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(threads);
-        Nd4j.factory().blas().setMaxThreads(threads);
+        Nd4j.getEnvironment().setMaxMasterThreads(n);
+        Nd4j.getEnvironment().setMaxThreads(n);
+        NativeOpsHolder.getInstance().getDeviceNativeOps().setOmpNumThreads(n);
+        Nd4j.factory().blas().setMaxThreads(n);
+        org.bytedeco.openblas.global.openblas.blas_set_num_threads(n);
+        log.debug("native threads: {}", n);
+        return n;
     }
 }

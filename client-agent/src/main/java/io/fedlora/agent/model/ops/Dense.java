@@ -39,6 +39,9 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         set(i, get(i) + v);
     }
 
+    /** Whether the elements are fp32 (kernels may then use fp32-accurate approximations). */
+    public abstract boolean single();
+
     /** Element count. */
     public final int length() {
         return (int) array.length();
@@ -63,6 +66,11 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         public void set(int i, double v) {
             b.put(i, (float) v);
         }
+
+        @Override
+        public boolean single() {
+            return true;
+        }
     }
 
     static final class F64 extends Dense {
@@ -83,6 +91,11 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         @Override
         public void set(int i, double v) {
             b.put(i, v);
+        }
+
+        @Override
+        public boolean single() {
+            return false;
         }
     }
 }

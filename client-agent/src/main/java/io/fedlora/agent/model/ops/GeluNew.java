@@ -17,10 +17,12 @@ public final class GeluNew {
     public static void forward(INDArray x, INDArray y, Parallel par) {
         Dense xs = Dense.of(x);
         Dense ys = Dense.of(y);
+        boolean fast = xs.single();
         par.forRanges(xs.length(), 4096, (p, from, to) -> {
             for (int i = from; i < to; i++) {
                 double v = xs.get(i);
-                ys.set(i, 0.5 * v * (1 + tanh(C * (v + K * v * v * v))));
+                double z = C * (v + K * v * v * v);
+                ys.set(i, 0.5 * v * (1 + (fast ? tanhFloat(z) : tanh(z))));
             }
         });
     }
@@ -30,14 +32,37 @@ public final class GeluNew {
         Dense dys = Dense.of(dy);
         Dense xs = Dense.of(x);
         Dense dxs = Dense.of(dx);
+        boolean fast = xs.single();
         par.forRanges(xs.length(), 4096, (p, from, to) -> {
             for (int i = from; i < to; i++) {
                 double v = xs.get(i);
-                double t = tanh(C * (v + K * v * v * v));
+                double z = C * (v + K * v * v * v);
+                double t = fast ? tanhFloat(z) : tanh(z);
                 double d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * C * (1 + 3 * K * v * v);
                 dxs.set(i, dys.get(i) * d);
             }
         });
+    }
+
+    /**
+     * tanh to fp32 accuracy (a few ulp) as a branch-free 13/6 rational function (Eigen's {@code ptanh_float}
+     * coefficients): no exp, about five times faster than {@link #tanh}, for fp32 arrays only.
+     */
+    static double tanhFloat(double z) {
+        double x = Math.max(-7.90531110763549805, Math.min(7.90531110763549805, z));
+        double x2 = x * x;
+        double p = -2.76076847742355e-16;
+        p = p * x2 + 2.00018790482477e-13;
+        p = p * x2 - 8.60467152213735e-11;
+        p = p * x2 + 5.12229709037114e-08;
+        p = p * x2 + 1.48572235717979e-05;
+        p = p * x2 + 6.37261928875436e-04;
+        p = p * x2 + 4.89352455891786e-03;
+        double q = 1.19825839466702e-06;
+        q = q * x2 + 1.18534705686654e-04;
+        q = q * x2 + 2.26843463243900e-03;
+        q = q * x2 + 4.89352518554385e-03;
+        return x * p / q;
     }
 
     /** tanh through one exp (Math.tanh is several times slower); exact to double rounding for |z| < 20. */
