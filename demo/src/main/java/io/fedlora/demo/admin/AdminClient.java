@@ -66,6 +66,15 @@ public final class AdminClient {
         return FederationView.from(send("POST", "federations/" + federationId + "/cancel", null));
     }
 
+    /** Every federation the coordinator knows, as it lists them. */
+    public List<FederationView> federations() {
+        List<FederationView> out = new ArrayList<>();
+        for (JsonNode f : send("GET", "federations", null)) {
+            out.add(FederationView.from(f));
+        }
+        return out;
+    }
+
     public FederationView federation(String federationId) {
         return FederationView.from(send("GET", "federations/" + federationId, null));
     }
