@@ -18,7 +18,7 @@ import java.util.List;
 public final class AgentCli {
 
     private static final String USAGE = """
-            usage: fedlora init-model --out DIR [--clients N] [--seed N] [--threads N]
+            usage: fedlora init-model --out DIR [--family gpt2|llama] [--clients N] [--seed N] [--threads N]
                    fedlora bench train [--model DIR | --shape init-model|gpt2-small] [--batch N] [--seq N]
                                        [--targets c_attn,c_proj,c_fc] [--rank N] [--steps N] [--warmup N]
                                        [--gradient-checkpointing] [--seed N] [--threads N (default: all cores)]""";
@@ -65,9 +65,13 @@ public final class AgentCli {
         int clients = o.intValue("--clients", 3);
         long seed = o.longValue("--seed", 42);
         int threads = o.intValue("--threads", 1);
+        String family = o.value("--family", "gpt2");
         o.checkAllUsed();
+        if (!InitModel.FAMILIES.contains(family)) {
+            throw new UsageException("--family must be one of " + InitModel.FAMILIES + ", got '" + family + "'");
+        }
         NativeThreads.apply(threads);
-        InitModel.run(dir, clients, seed, out);
+        InitModel.run(dir, clients, seed, out, InitModel.Settings.defaults(), family);
         return 0;
     }
 

@@ -2,8 +2,8 @@ package io.fedlora.agent.initmodel;
 
 import io.fedlora.agent.data.JsonlDataset;
 import io.fedlora.agent.model.GradientTarget;
-import io.fedlora.agent.model.Gpt2Model;
-import io.fedlora.agent.model.Gpt2Network;
+import io.fedlora.agent.model.CausalLm;
+import io.fedlora.agent.model.LmNetwork;
 import io.fedlora.agent.model.Gradients;
 import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.train.AdamW;
@@ -39,8 +39,8 @@ final class Pretrainer {
     }
 
     /** Trains the model's weights in place; returns the mean loss of the last tenth of the steps. */
-    double train(Gpt2Model model, JsonlDataset corpus, long seed, Progress progress) {
-        Gpt2Network network = new Gpt2Network(model, Map.of(), 0.0);
+    double train(CausalLm model, JsonlDataset corpus, long seed, Progress progress) {
+        LmNetwork network = model.network(Map.of(), 0.0);
         AdamW optimiser = new AdamW(learningRate, weightDecay);
         SplittableRandom rng = new SplittableRandom(seed);
         int n = corpus.size();

@@ -65,6 +65,32 @@ class InitModelTest {
                 .isNotEqualTo(Files.readAllBytes(dir.resolve("a/clients/client-1/train.jsonl")));
     }
 
+    @Test
+    void writesALlamaLayoutModelWithATokenizerJsonThatTrainsWithLora() throws IOException {
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        InitModel.Summary s = InitModel.run(dir.resolve("l"), 2, 7, new PrintStream(log, true), SMALL, "llama");
+        assertThat(log.toString()).contains("Llama").contains("step 60/60");
+        assertThat(s.baseLoss()).isLessThan(s.uniformLoss());
+        Path modelDir = dir.resolve("l/model");
+        assertThat(modelDir.resolve("tokenizer.json")).exists();
+        io.fedlora.agent.model.CausalLm model = io.fedlora.agent.model.CausalLms.load(modelDir);
+        assertThat(model).isInstanceOf(io.fedlora.agent.model.LlamaModel.class);
+        assertThat(model.spec().tiedEmbeddings()).isFalse();
+        assertThat(model.spec().weightShapes()).containsKey("lm_head.weight");
+        try (io.fedlora.agent.tokenizer.Tokenizer t = Tokenizers.forModelDir(modelDir)) {
+            assertThat(t).isInstanceOf(io.fedlora.agent.tokenizer.HfJsonTokenizer.class);
+            assertThat(t.eosId()).isEqualTo(2);
+            assertThat(t.decode(t.encode("rev: abc -> cba"))).isEqualTo("rev: abc -> cba");
+            JsonlDataset train = JsonlDataset.read(dir.resolve("l/clients/client-1/train.jsonl"), t, 64, BadLinePolicy.FAIL);
+            var cfg = new io.fedlora.agent.train.TrainingConfig(List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                    "up_proj", "down_proj"), 4, 8, false, false, 1, 3, 8, 1e-2, 0.0, 1.0, 1, 64);
+            var result = new io.fedlora.agent.train.LoraTrainer(model, cfg).train(java.util.Map.of(), train, (a, b, c, d) -> { });
+            assertThat(result.factors()).hasSize(7);
+            assertThat(result.factors().get("model.layers.0.self_attn.k_proj").b().shape()).containsExactly(16, 4);
+            assertThat(result.metrics().get("train_loss")).isFinite();
+        }
+    }
+
     private static double share(Path jsonl, String marker) throws IOException {
         List<String> lines = Files.readAllLines(jsonl);
         return lines.stream().filter(l -> l.contains(marker)).count() / (double) lines.size();
