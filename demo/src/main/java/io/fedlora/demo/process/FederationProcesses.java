@@ -62,7 +62,13 @@ public final class FederationProcesses {
     /** Starts a coordinator and waits until {@code /actuator/health} reports UP. */
     public CoordinatorProcess startCoordinator(CoordinatorSettings settings, Duration readyTimeout)
             throws InterruptedException {
-        JavaCommand cmd = new JavaCommand(settings.name(), coordinatorClasspath(), jvm("-Xmx1g"), COORDINATOR_MAIN,
+        return startCoordinator(settings, readyTimeout, jvm("-Xmx1g"));
+    }
+
+    /** The same with the JVM options given (the benchmark runs the coordinator with its full JIT). */
+    public CoordinatorProcess startCoordinator(CoordinatorSettings settings, Duration readyTimeout,
+            List<String> jvmOptions) throws InterruptedException {
+        JavaCommand cmd = new JavaCommand(settings.name(), coordinatorClasspath(), jvmOptions, COORDINATOR_MAIN,
                 settings.springArgs(), settings.environment());
         ChildProcess child = launcher.start(cmd);
         CoordinatorProcess coordinator = new CoordinatorProcess(child, settings);
