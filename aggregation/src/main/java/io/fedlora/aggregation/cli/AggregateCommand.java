@@ -23,7 +23,8 @@ import io.fedlora.aggregation.strategy.RoundAggregator;
 import io.fedlora.aggregation.strategy.Strategies;
 import io.fedlora.aggregation.strategy.Weighting;
 import java.io.IOException;
-import java.io.PrintStream;
+import io.fedlora.cli.FedloraVersion;
+import java.io.PrintWriter;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,23 +36,44 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code aggregate}: reads a frozen base ({@code .safetensors}, original keys) and several PEFT adapter directories
  * with example counts, aggregates them with the chosen strategy, and writes the PEFT export atomically (into a temp
  * directory renamed onto {@code --out} at the very end), so any error leaves {@code --out} untouched.
  */
-final class AggregateCommand {
+@Command(name = "aggregate", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
+        description = "Aggregates LoRA adapters offline into one PEFT export (adapter + residual-folded base).")
+final class AggregateCommand implements Callable<Integer> {
 
-    private final PrintStream out;
-    private final PrintStream err;
+    @Option(names = "--base", required = true, paramLabel = "FILE",
+            description = "the frozen base weights (.safetensors, the model's original keys)")
+    Path basePath;
 
-    AggregateCommand(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
-    }
+    @Option(names = "--update", required = true, paramLabel = "DIR[:N]", converter = UpdateArgConverter.class,
+            description = "a client's PEFT adapter directory and its example count (default 1); repeat per client")
+    List<UpdateArg> updates;
+
+    @Option(names = "--strategy", paramLabel = "S", defaultValue = "fedex",
+            description = "fedex (exact), fedit (plain FedAvg) or ffa (frozen A); default ${DEFAULT-VALUE}")
+    String strategyName;
+
+    @Option(names = "--uniform", description = "weight clients equally instead of by example count")
+    boolean uniform;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "new or empty output directory")
+    Path outPath;
+
+    @Spec
+    CommandSpec spec;
 
     /** One {@code --update DIR[:N]}. */
     record UpdateArg(Path dir, long examples) {
@@ -62,10 +84,10 @@ final class AggregateCommand {
                 try {
                     n = Long.parseLong(s.substring(colon + 1));
                 } catch (NumberFormatException e) {
-                    throw new CliException("--update " + s + ": example count is not a number");
+                    throw new CommandLine.TypeConversionException("example count is not a number");
                 }
                 if (n <= 0) {
-                    throw new CliException("--update " + s + ": example count must be positive");
+                    throw new CommandLine.TypeConversionException("example count must be positive");
                 }
                 return new UpdateArg(Path.of(s.substring(0, colon)), n);
             }
@@ -73,14 +95,22 @@ final class AggregateCommand {
         }
     }
 
-    void run(List<String> argList) throws IOException {
-        CliArgs args = new CliArgs(argList, Set.of("base", "update", "strategy", "out"), Set.of("uniform"));
-        Path basePath = Path.of(args.required("base"));
-        Path outDir = Path.of(args.required("out")).toAbsolutePath().normalize();
-        List<UpdateArg> updates = args.all("update").stream().map(UpdateArg::parse).toList();
-        if (updates.isEmpty()) {
-            throw new CliException("give at least one --update DIR[:N]");
+    /** {@code DIR[:N]} to an {@link UpdateArg}. */
+    static final class UpdateArgConverter implements CommandLine.ITypeConverter<UpdateArg> {
+        @Override
+        public UpdateArg convert(String value) {
+            return UpdateArg.parse(value);
         }
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        run(spec.commandLine().getOut(), spec.commandLine().getErr());
+        return 0;
+    }
+
+    private void run(PrintWriter out, PrintWriter err) throws IOException {
+        Path outDir = outPath.toAbsolutePath().normalize();
         java.util.Set<Path> seen = new java.util.HashSet<>();
         for (UpdateArg u : updates) {
             if (!seen.add(u.dir().toAbsolutePath().normalize())) {
@@ -90,11 +120,12 @@ final class AggregateCommand {
         }
         AggregationStrategy strategy;
         try {
-            strategy = Strategies.byName(args.get("strategy", "fedex"));
+            strategy = Strategies.byName(strategyName);
         } catch (IllegalArgumentException e) {
-            throw new CliException(e.getMessage());
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "Invalid value for option '--strategy': " + e.getMessage());
         }
-        Weighting weighting = args.flag("uniform") ? Weighting.UNIFORM : Weighting.EXAMPLES;
+        Weighting weighting = uniform ? Weighting.UNIFORM : Weighting.EXAMPLES;
         checkOutputFree(outDir);
         if (!Files.isRegularFile(basePath)) {
             throw new CliException("--base " + basePath + ": no such file");
@@ -157,7 +188,7 @@ final class AggregateCommand {
                     first.config().baseModelNameOrPath());
             writeAtomically(outDir, tmp -> PeftExporter.export(tmp, cfg, result.global(), first.transformerPrefix(),
                     base, replaced));
-            printSummary(strategy.name(), weighting, updates, layers, result, ms, outDir);
+            printSummary(out, strategy.name(), weighting, updates, layers, result, ms, outDir);
         } catch (PeftFormatException | SafetensorsFormatException e) {
             throw new CliException(e.getMessage());
         }
@@ -280,7 +311,7 @@ final class AggregateCommand {
         }
     }
 
-    private void printSummary(String strategy, Weighting weighting, List<UpdateArg> updates, List<LoraLayer> layers,
+    private static void printSummary(PrintWriter out, String strategy, Weighting weighting, List<UpdateArg> updates, List<LoraLayer> layers,
                               AggregationResult result, double ms, Path outDir) {
         out.printf("strategy %s, weighting %s, %d clients, %d layers, aggregated in %.1f ms%n", strategy,
                 weighting.name().toLowerCase(), updates.size(), layers.size(), ms);

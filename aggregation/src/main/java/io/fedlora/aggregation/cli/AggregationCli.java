@@ -1,66 +1,72 @@
 package io.fedlora.aggregation.cli;
 
+import io.fedlora.cli.Cli;
+import io.fedlora.cli.FedloraVersion;
 import java.io.PrintStream;
-import java.util.Arrays;
-import java.util.List;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /**
  * Command line of the aggregation library: {@code aggregate} (offline FedEx/FedIT/FFA over PEFT adapter
  * directories) and {@code bench aggregate}. Exit codes: 0 success, 2 bad usage or bad input, 1 anything else.
+ * Results go to stdout, logs (ND4J's included) to stderr.
  */
-public final class AggregationCli {
+@Command(name = "fedlora", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
+        subcommands = {AggregateCommand.class, AggregationCli.Bench.class},
+        description = "Offline LoRA aggregation and its benchmark.")
+public final class AggregationCli implements Runnable {
 
     private final PrintStream out;
     private final PrintStream err;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     public AggregationCli(PrintStream out, PrintStream err) {
         this.out = out;
         this.err = err;
     }
 
+    /** Without this the picocli factory could not build the root; used only as the command object. */
+    AggregationCli() {
+        this(System.out, System.err);
+    }
+
     public static void main(String[] args) {
         if (System.getProperty("logback.configurationFile") == null) {
-            // ND4J logs every op at DEBUG under logback's default setup, which costs more than the maths.
+            // ND4J logs every op at DEBUG under logback's default setup (on stdout), which costs more than the
+            // maths and breaks --json; this configuration logs INFO and up to stderr.
             System.setProperty("logback.configurationFile", "fedlora-aggregation-cli-logback.xml");
         }
         System.exit(new AggregationCli(System.out, System.err).run(args));
     }
 
-    /** Runs one command and returns its exit code (never calls {@code System.exit}). */
-    public int run(String[] args) {
-        List<String> a = Arrays.asList(args);
-        try {
-            if (a.isEmpty() || a.get(0).equals("--help") || a.get(0).equals("help")) {
-                out.println(usage());
-                return a.isEmpty() ? 2 : 0;
-            }
-            switch (a.get(0)) {
-                case "aggregate" -> new AggregateCommand(out, err).run(a.subList(1, a.size()));
-                case "bench" -> {
-                    if (a.size() < 2 || !a.get(1).equals("aggregate")) {
-                        throw new CliException("usage: bench aggregate --d D --k K --r R --clients N [--layout linear|conv1d]"
-                                + " [--repeats N] [--json]");
-                    }
-                    new BenchAggregateCommand(out, err).run(a.subList(2, a.size()));
-                }
-                default -> throw new CliException("unknown command '" + a.get(0) + "'\n" + usage());
-            }
-            return 0;
-        } catch (CliException e) {
-            err.println("error: " + e.getMessage());
-            return 2;
-        } catch (RuntimeException | java.io.IOException e) {
-            err.println("error: " + e);
-            e.printStackTrace(err);
-            return 1;
-        }
+    /** This module's commands, configured as every fedlora command is (the README's usage blocks come from here). */
+    public static CommandLine commandLine() {
+        return Cli.commandLine(new AggregationCli());
     }
 
-    static String usage() {
-        return String.join("\n",
-                "usage:",
-                "  aggregate --base FILE.safetensors --update DIR[:N] --update DIR[:N] ... [--strategy fedex|fedit|ffa]"
-                        + " [--uniform] --out DIR",
-                "  bench aggregate --d 4096 --k 4096 --r 16 --clients 10 [--layout linear|conv1d] [--repeats N] [--json]");
+    /** Runs one command and returns its exit code (never calls {@code System.exit}). */
+    public int run(String[] args) {
+        return Cli.execute(this, args, out, err);
+    }
+
+    /** Without a subcommand: the usage, as a usage error. */
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "give a command: aggregate or bench aggregate");
+    }
+
+    /** {@code bench}: the group of benchmarks this module has. */
+    @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
+            subcommands = BenchAggregateCommand.class, description = "Benchmarks.")
+    static final class Bench implements Runnable {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public void run() {
+            throw new CommandLine.ParameterException(spec.commandLine(), "give a benchmark: bench aggregate");
+        }
     }
 }

@@ -13,17 +13,23 @@ import io.fedlora.aggregation.strategy.FedExStrategy;
 import io.fedlora.aggregation.strategy.Residual;
 import io.fedlora.aggregation.strategy.RoundAggregator;
 import io.fedlora.aggregation.strategy.Weighting;
-import java.io.PrintStream;
+import io.fedlora.cli.FedloraVersion;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
+import java.util.concurrent.Callable;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.rng.Random;
 import org.nd4j.linalg.factory.Nd4j;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bench aggregate}: times one FedEx round of one layer (stream n updates in, finish, fold the residual
@@ -31,31 +37,81 @@ import org.nd4j.linalg.factory.Nd4j;
  * (a dense d_out x d_in product per client, then averaged). Progress goes to stderr; one JSON object is the last
  * line on stdout.
  */
-final class BenchAggregateCommand {
+@Command(name = "aggregate", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
+        description = "Times one FedEx-LoRA round of one layer against a plain sgemm and the dense per-client way.")
+final class BenchAggregateCommand implements Callable<Integer> {
 
-    private final PrintStream out;
-    private final PrintStream err;
+    @Option(names = "--d", paramLabel = "N", defaultValue = "4096", converter = Positive.class,
+            description = "d_out of the layer (default ${DEFAULT-VALUE})")
+    int d;
 
-    BenchAggregateCommand(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+    @Option(names = "--k", paramLabel = "N", defaultValue = "4096", converter = Positive.class,
+            description = "d_in of the layer (default ${DEFAULT-VALUE})")
+    int k;
+
+    @Option(names = "--r", paramLabel = "N", defaultValue = "16", converter = Positive.class,
+            description = "LoRA rank (default ${DEFAULT-VALUE})")
+    int r;
+
+    @Option(names = "--clients", paramLabel = "N", defaultValue = "10", converter = Positive.class,
+            description = "client updates per round (default ${DEFAULT-VALUE})")
+    int n;
+
+    @Option(names = "--layout", paramLabel = "L", defaultValue = "linear",
+            description = "linear (d_out x d_in) or conv1d (GPT-2, d_in x d_out); default ${DEFAULT-VALUE}")
+    Layout layoutName;
+
+    @Option(names = "--repeats", paramLabel = "N", defaultValue = "5", converter = Positive.class,
+            description = "timed repeats; the medians are reported (default ${DEFAULT-VALUE})")
+    int repeats;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "2", description = "untimed repeats first (default ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--naive-repeats", paramLabel = "N", defaultValue = "3", converter = Positive.class,
+            description = "timed repeats of the dense per-client way, at most --repeats (default ${DEFAULT-VALUE})")
+    int naiveRepeatsWanted;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "seed of the random factors (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--json", description = "stdout is one JSON object only (progress stays on stderr)")
+    boolean jsonOnly;
+
+    @Spec
+    CommandSpec spec;
+
+    /** The {@code --layout} values. */
+    enum Layout { linear, conv1d }
+
+    /** A whole number above zero. */
+    static final class Positive implements CommandLine.ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            int v;
+            try {
+                v = Integer.parseInt(value.strip());
+            } catch (NumberFormatException e) {
+                throw new CommandLine.TypeConversionException("'" + value + "' is not a whole number");
+            }
+            if (v <= 0) {
+                throw new CommandLine.TypeConversionException("must be positive, got " + v);
+            }
+            return v;
+        }
     }
 
-    void run(List<String> argList) {
-        CliArgs args = new CliArgs(argList, Set.of("d", "k", "r", "clients", "layout", "repeats", "warmup", "seed", "naive-repeats"),
-                Set.of("json"));
-        int d = args.intValue("d", 4096);
-        int k = args.intValue("k", 4096);
-        int r = args.intValue("r", 16);
-        int n = args.intValue("clients", 10);
-        int repeats = args.intValue("repeats", 5);
-        int warmup = Integer.parseInt(args.get("warmup", "2"));
-        long seed = Long.parseLong(args.get("seed", "42"));
-        WeightLayout layout = switch (args.get("layout", "linear").toLowerCase(Locale.ROOT)) {
-            case "linear" -> WeightLayout.LINEAR;
-            case "conv1d" -> WeightLayout.CONV1D;
-            default -> throw new CliException("--layout must be linear or conv1d");
-        };
+    @Override
+    public Integer call() {
+        if (warmup < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--warmup must be 0 or more, got " + warmup);
+        }
+        run(spec.commandLine().getOut(), spec.commandLine().getErr());
+        return 0;
+    }
+
+    private void run(PrintWriter out, PrintWriter err) {
+        WeightLayout layout = layoutName == Layout.linear ? WeightLayout.LINEAR : WeightLayout.CONV1D;
         LoraLayer layer = new LoraLayer("bench", d, k, r, layout, new LoraScaling(2.0 * r, r, false));
         Random rng = Nd4j.getRandomFactory().getNewRandomInstance(seed);
         INDArray w0 = Nd4j.rand(rng, layer.baseShape()).subi(0.5).muli(0.2).castTo(DataType.FLOAT);
@@ -103,7 +159,7 @@ final class BenchAggregateCommand {
         double fusedMs = median(fused);
         double gemmMs = median(gemm);
 
-        int naiveRepeats = Math.min(repeats, args.intValue("naive-repeats", 3));
+        int naiveRepeats = Math.min(repeats, naiveRepeatsWanted);
         INDArray wNaive = w0.dup('c');
         double[] naive = new double[naiveRepeats];
         for (int i = -Math.min(warmup, 1); i < naiveRepeats; i++) {
@@ -132,7 +188,7 @@ final class BenchAggregateCommand {
                 .put("backend", Nd4j.getBackend().getClass().getSimpleName())
                 .put("threads", Nd4j.getEnvironment().maxMasterThreads())
                 .put("cpus", Runtime.getRuntime().availableProcessors());
-        if (!args.flag("json")) {
+        if (!jsonOnly) {
             out.printf("fused FedEx %.1f ms (%.1f GFLOP/s), plain sgemm %.1f ms, naive %.1f ms%n", fusedMs,
                     flops / fusedMs / 1e6, gemmMs, naiveMs);
         }

@@ -31,8 +31,8 @@ public final class TaskLoop {
 
     /** Process exit status when the federation ended or the agent was stopped. */
     public static final int EXIT_OK = 0;
-    /** Process exit status when the coordinator refuses this agent (revoked, unknown credential, bad token). */
-    public static final int EXIT_REFUSED = 2;
+    /** Process exit status when the coordinator refuses this agent (revoked, unknown credential, bad token); 2 is the command line's. */
+    public static final int EXIT_REFUSED = 3;
     /** Process exit status when the agent cannot start (configuration, disk). */
     public static final int EXIT_BROKEN = 1;
 

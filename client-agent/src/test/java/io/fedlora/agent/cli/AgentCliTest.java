@@ -3,6 +3,7 @@ package io.fedlora.agent.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fedlora.agent.daemon.NativeThreads;
+import io.fedlora.cli.FedloraVersion;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -25,20 +26,48 @@ class AgentCliTest {
     private final AgentCli cli = new AgentCli(new PrintStream(out, true), new PrintStream(err, true));
 
     @Test
-    void usageErrorsExitWithTwo() {
+    void usageErrorsExitWithTwoAndTheUsageOnStderr() {
         assertThat(cli.run(new String[]{})).isEqualTo(2);
         assertThat(cli.run(new String[]{"init-model"})).isEqualTo(2);
-        assertThat(err.toString()).contains("--out is required");
+        assertThat(err.toString()).contains("Missing required option: '--out=DIR'").contains("Usage: fedlora init-model");
+        err.reset();
         assertThat(cli.run(new String[]{"init-model", "--out", "x", "--seed", "abc"})).isEqualTo(2);
+        assertThat(err.toString()).contains("'--seed'").contains("abc");
+        err.reset();
+        assertThat(cli.run(new String[]{"init-model", "--out", "x", "--clients", "0"})).isEqualTo(2);
+        assertThat(err.toString()).contains("'--clients'").contains("at least 1");
+        err.reset();
         assertThat(cli.run(new String[]{"bench", "train", "--bogus"})).isEqualTo(2);
-        assertThat(err.toString()).contains("unknown argument '--bogus'").contains("usage:");
+        assertThat(err.toString()).contains("Unknown option: '--bogus'").contains("Usage: fedlora bench train");
+        err.reset();
+        assertThat(cli.run(new String[]{"bench", "train", "--steps", "many"})).isEqualTo(2);
+        assertThat(err.toString()).contains("'--steps'").contains("many");
+        assertThat(out.toString()).isEmpty();
     }
 
     @Test
-    void benchPrintsOneJsonObjectOnTheLastLine() throws Exception {
+    void helpAndVersionOfEachCommand() {
+        assertThat(cli.run(new String[]{"init-model", "--help"})).isZero();
+        assertThat(out.toString()).startsWith("Usage: fedlora init-model ").contains("--clients=N").contains("Exit codes:");
+        out.reset();
+        assertThat(cli.run(new String[]{"bench", "train", "--help"})).isZero();
+        assertThat(out.toString()).startsWith("Usage: fedlora bench train ").contains("--json");
+        out.reset();
+        assertThat(cli.run(new String[]{"init-model", "--version"})).isZero();
+        assertThat(out.toString().strip()).isEqualTo("fedlora " + FedloraVersion.version());
+        out.reset();
+        assertThat(cli.run(new String[]{"bench", "train", "-V"})).isZero();
+        assertThat(out.toString().strip()).isEqualTo("fedlora " + FedloraVersion.version());
+        assertThat(err.toString()).isEmpty();
+    }
+
+    @Test
+    void benchJsonIsTheWholeOfStdout() throws Exception {
         assertThat(cli.run(new String[]{"bench", "train", "--json", "--steps", "2", "--batch", "4"})).isEqualTo(0);
-        String[] lines = out.toString().strip().split("\n");
-        JsonNode json = new ObjectMapper().readTree(lines[lines.length - 1]);
+        // exactly one JSON document on stdout, as `| jq .` needs; the readable summary went to stderr
+        JsonNode json = new ObjectMapper().readTree(out.toString());
+        assertThat(out.toString().strip()).doesNotContain("\n");
+        assertThat(err.toString()).contains("LoRA train (fwd+bwd+clip+AdamW)");
         assertThat(json.path("steps").asInt()).isEqualTo(2);
         assertThat(json.path("train").path("tokens_per_second").asDouble()).isPositive();
         assertThat(json.path("forward").path("tokens_per_second").asDouble()).isPositive();
