@@ -18,6 +18,11 @@ public class BlobRepository {
         return new java.util.HashSet<>(jdbc.sql("SELECT sha256 FROM blobs").query(String.class).list());
     }
 
+    /** Whether a committed row registered this blob. */
+    public boolean isRegistered(String sha256) {
+        return jdbc.sql("SELECT count(*) FROM blobs WHERE sha256 = :sha").param("sha", sha256).query(Long.class).single() > 0;
+    }
+
     /** Records a blob (idempotent); call inside the transaction that inserts the referencing row. */
     public void register(StoredBlob blob) {
         jdbc.sql("INSERT INTO blobs (sha256, size_bytes) VALUES (:sha, :size) ON CONFLICT (sha256) DO NOTHING")

@@ -142,6 +142,18 @@ public class BlobStore {
         }
     }
 
+    /**
+     * Deletes a named blob that no row references (an update that lost a race after its file was written);
+     * callers check first that it is unregistered.
+     */
+    public void delete(String sha256) {
+        try {
+            Files.deleteIfExists(path(sha256));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete blob " + sha256 + ": " + e.getMessage(), e);
+        }
+    }
+
     private static void deleteQuietly(Path p) {
         try {
             Files.deleteIfExists(p);

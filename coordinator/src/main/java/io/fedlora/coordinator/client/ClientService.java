@@ -33,9 +33,10 @@ public class ClientService {
     private final AuditLog audit;
     private final Signals signals;
     private final TransactionTemplate tx;
+    private final java.time.Clock clock;
 
     public ClientService(FederationRepository federations, ClientRepository clients, EnrolmentTokenRepository tokens,
-            Secrets secrets, AuditLog audit, Signals signals, TransactionTemplate tx) {
+            Secrets secrets, AuditLog audit, Signals signals, TransactionTemplate tx, java.time.Clock clock) {
         this.federations = federations;
         this.clients = clients;
         this.tokens = tokens;
@@ -43,6 +44,7 @@ public class ClientService {
         this.audit = audit;
         this.signals = signals;
         this.tx = tx;
+        this.clock = clock;
     }
 
     public List<IssuedToken> issueTokens(String federationId, int count, Duration ttl, String actor) {
@@ -52,7 +54,7 @@ public class ClientService {
             if (f.status().isTerminal()) {
                 throw new ConflictException("federation " + federationId + " is " + f.status() + "; it takes no new clients");
             }
-            Instant expires = Instant.now().plus(ttl);
+            Instant expires = clock.instant().plus(ttl);
             List<IssuedToken> out = new ArrayList<>();
             List<String> ids = new ArrayList<>();
             for (int i = 0; i < count; i++) {

@@ -26,11 +26,11 @@ public class EnrolmentTokenRepository {
                 .param("e", java.sql.Timestamp.from(expiresAt)).update();
     }
 
-    /** Locks an unused, unrevoked, unexpired token by hash for the enrolment transaction. */
-    public Optional<UsableToken> lockUsable(String hash) {
+    /** Locks an unused, unrevoked token by hash, unexpired at {@code now}, for the enrolment transaction. */
+    public Optional<UsableToken> lockUsable(String hash, Instant now) {
         return jdbc.sql("SELECT id::text, federation_id::text FROM enrolment_tokens WHERE token_hash = :h AND used_at IS NULL"
-                        + " AND revoked_at IS NULL AND expires_at > now() FOR UPDATE")
-                .param("h", hash).query((rs, n) -> new UsableToken(rs.getString(1), rs.getString(2))).optional();
+                        + " AND revoked_at IS NULL AND expires_at > :now FOR UPDATE")
+                .param("h", hash).param("now", java.sql.Timestamp.from(now)).query((rs, n) -> new UsableToken(rs.getString(1), rs.getString(2))).optional();
     }
 
     public void consume(String id, String clientId) {

@@ -4,9 +4,14 @@ import io.fedlora.aggregation.safetensors.TensorData;
 import java.util.List;
 
 /**
- * A durably accepted update.
- *
- * @param factors its fp32 decoded tensors, in the order of the round's expected tensor specs
+ * An update that was just durably accepted (blob fsynced, row committed), with its decoded fp32 factors in
+ * the order of the round's expected tensor list, so the round can fold it without reading the blob back.
+ * The weight is {@code update.numExamples()} (already bounded by the federation's maxExamplesPerUpdate).
  */
 public record AcceptedUpdate(String federationId, long roundId, int roundNumber, StoredUpdate update,
-        List<TensorData> factors) {}
+        List<TensorData> factors) {
+
+    public AcceptedUpdate {
+        factors = List.copyOf(factors);
+    }
+}

@@ -1,10 +1,11 @@
 package io.fedlora.coordinator.round;
 
 /**
- * Told about every update after its transaction committed, on the upload thread, before the client's receipt is
- * sent. A listener's exception is logged and the upload stays accepted: the stored update is the record.
+ * Told of every update the client API accepted, after its transaction committed and before the client gets
+ * its receipt, on the upload's thread. The update is already durable: a listener that fails (its exception is
+ * logged) loses nothing, because a restart rebuilds round state from the stored updates.
  */
 public interface AcceptedUpdateListener {
 
-    void updateAccepted(AcceptedUpdate u);
+    void updateAccepted(AcceptedUpdate update);
 }

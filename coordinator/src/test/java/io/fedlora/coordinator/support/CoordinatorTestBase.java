@@ -17,7 +17,12 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Import;
+import org.springframework.context.annotation.Primary;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.jdbc.core.simple.JdbcClient;
@@ -31,7 +36,23 @@ import org.springframework.test.context.DynamicPropertySource;
 @AutoConfigureObservability
 @SpringBootTest(classes = CoordinatorApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
         properties = {"spring.grpc.server.port=0", "fedlora.scheduler.tick=50ms", "fedlora.admin.api-key=" + CoordinatorTestBase.API_KEY})
+@Import(CoordinatorTestBase.ClockOverride.class)
 public abstract class CoordinatorTestBase {
+
+    /** Replaces the coordinator's clock with one tests can move forward; records accepted updates. */
+    @TestConfiguration(proxyBeanMethods = false)
+    static class ClockOverride {
+        @Bean
+        @Primary
+        TestClock testClock() {
+            return new TestClock();
+        }
+
+        @Bean
+        RecordingUpdateListener recordingUpdateListener() {
+            return new RecordingUpdateListener();
+        }
+    }
 
     public static final String API_KEY = "test-admin-key";
     private static final AtomicInteger NAMES = new AtomicInteger();
@@ -55,6 +76,13 @@ public abstract class CoordinatorTestBase {
     @Autowired protected ClientService clientService;
     @Autowired protected ClientGateway gateway;
     @Autowired protected JdbcClient jdbc;
+    @Autowired protected TestClock clock;
+    @Autowired protected RecordingUpdateListener acceptedUpdates;
+
+    @AfterEach
+    void resetClock() {
+        clock.reset();
+    }
 
     protected static Path modelDir() {
         return Shared.MODEL_DIR;

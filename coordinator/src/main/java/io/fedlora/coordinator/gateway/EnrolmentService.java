@@ -1,0 +1,99 @@
+package io.fedlora.coordinator.gateway;
+
+import io.fedlora.coordinator.client.ClientRecord;
+import io.fedlora.coordinator.client.ClientRepository;
+import io.fedlora.coordinator.client.EnrolmentTokenRepository;
+import io.fedlora.coordinator.client.Secrets;
+import io.fedlora.coordinator.clientapi.AuthenticatedClient;
+import io.fedlora.coordinator.clientapi.ClientApiException;
+import io.fedlora.coordinator.clientapi.ClientApiException.Kind;
+import io.fedlora.coordinator.clientapi.Enrolment;
+import io.fedlora.coordinator.federation.Federation;
+import io.fedlora.coordinator.federation.FederationRepository;
+import io.fedlora.coordinator.round.Signals;
+import java.time.Clock;
+import java.util.Map;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.dao.DataIntegrityViolationException;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Enrolment (a one-time token becomes a client and its bearer credential) and authentication of that
+ * credential. Only hashes of tokens and credentials are stored; token expiry is judged by the injected clock.
+ */
+@Service
+public class EnrolmentService {
+
+    private static final Logger log = LoggerFactory.getLogger(EnrolmentService.class);
+
+    private final FederationRepository federations;
+    private final ClientRepository clients;
+    private final EnrolmentTokenRepository tokens;
+    private final Secrets secrets;
+    private final Signals signals;
+    private final TransactionTemplate tx;
+    private final Clock clock;
+
+    public EnrolmentService(FederationRepository federations, ClientRepository clients, EnrolmentTokenRepository tokens,
+            Secrets secrets, Signals signals, TransactionTemplate tx, Clock clock) {
+        this.federations = federations;
+        this.clients = clients;
+        this.tokens = tokens;
+        this.secrets = secrets;
+        this.signals = signals;
+        this.tx = tx;
+        this.clock = clock;
+    }
+
+    public Enrolment enrol(String enrolmentToken, String clientName, Map<String, String> labels) {
+        if (enrolmentToken == null || enrolmentToken.isBlank()) {
+            throw new ClientApiException(Kind.UNAUTHENTICATED, "an enrolment token is required");
+        }
+        String name = clientName == null ? "" : clientName.strip();
+        if (name.isEmpty() || name.length() > 200) {
+            throw new ClientApiException(Kind.INVALID_ARGUMENT, "client_name must be 1 to 200 characters");
+        }
+        String credential = secrets.newSecret();
+        String clientId = UUID.randomUUID().toString();
+        String federationId;
+        try {
+            federationId = tx.execute(s -> {
+                EnrolmentTokenRepository.UsableToken token = tokens.lockUsable(Secrets.hash(enrolmentToken), clock.instant())
+                        .orElseThrow(() -> new ClientApiException(Kind.UNAUTHENTICATED,
+                                "unknown, used, revoked or expired enrolment token"));
+                Federation f = federations.lock(token.federationId()).orElseThrow();
+                if (f.status().isTerminal()) {
+                    throw new ClientApiException(Kind.FAILED_PRECONDITION, "federation " + f.id() + " is " + f.status());
+                }
+                if (clients.nameTaken(f.id(), name)) {
+                    throw new ClientApiException(Kind.ALREADY_EXISTS,
+                            "a client named '" + name + "' is already enrolled in federation " + f.id());
+                }
+                clients.insert(clientId, f.id(), name, labels == null ? Map.of() : labels, Secrets.hash(credential));
+                tokens.consume(token.id(), clientId);
+                signals.federationChanged(f.id());
+                return f.id();
+            });
+        } catch (DataIntegrityViolationException e) {
+            throw new ClientApiException(Kind.ALREADY_EXISTS, "a client named '" + name + "' is already enrolled");
+        }
+        log.info("client {} ('{}') enrolled in federation {}", clientId, name, federationId);
+        return new Enrolment(clientId, credential, federationId);
+    }
+
+    /** Resolves a bearer credential; UNAUTHENTICATED if unknown, PERMISSION_DENIED if revoked. */
+    public AuthenticatedClient authenticate(String credential) {
+        if (credential == null || credential.isBlank()) {
+            throw new ClientApiException(Kind.UNAUTHENTICATED, "a bearer credential is required");
+        }
+        ClientRecord c = clients.byCredentialHash(Secrets.hash(credential))
+                .orElseThrow(() -> new ClientApiException(Kind.UNAUTHENTICATED, "unknown credential"));
+        if (c.revokedAt() != null) {
+            throw new ClientApiException(Kind.PERMISSION_DENIED, "client " + c.id() + " was revoked at " + c.revokedAt());
+        }
+        return new AuthenticatedClient(c.id(), c.name(), c.federationId());
+    }
+}

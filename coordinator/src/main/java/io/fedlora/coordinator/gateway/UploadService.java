@@ -1,0 +1,173 @@
+package io.fedlora.coordinator.gateway;
+
+import io.fedlora.aggregation.safetensors.TensorData;
+import io.fedlora.coordinator.blob.BlobRepository;
+import io.fedlora.coordinator.blob.BlobStore;
+import io.fedlora.coordinator.blob.StoredBlob;
+import io.fedlora.coordinator.clientapi.AuthenticatedClient;
+import io.fedlora.coordinator.clientapi.ClientApiException.Kind;
+import io.fedlora.coordinator.clientapi.DecodedTensor;
+import io.fedlora.coordinator.clientapi.TensorSpec;
+import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
+import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
+import io.fedlora.coordinator.federation.FederationRepository;
+import io.fedlora.coordinator.metrics.CoordinatorMetrics;
+import io.fedlora.coordinator.round.AcceptedUpdate;
+import io.fedlora.coordinator.round.AcceptedUpdateListener;
+import io.fedlora.coordinator.round.ParticipantRepository;
+import io.fedlora.coordinator.round.Signals;
+import io.fedlora.coordinator.round.StoredUpdate;
+import io.fedlora.coordinator.round.UpdateRepository;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.stereotype.Service;
+import org.springframework.transaction.support.TransactionTemplate;
+
+/**
+ * Update intake. An update is written to the blob store (fsynced) before its row commits, and only then
+ * acknowledged; a rejected update changes nothing stored. Once committed, every
+ * {@link AcceptedUpdateListener} is told (the round folds it in as it arrives).
+ */
+@Service
+public class UploadService {
+
+    private static final Logger log = LoggerFactory.getLogger(UploadService.class);
+
+    private final UploadTargets targets;
+    private final FederationRepository federations;
+    private final UpdateRepository updates;
+    private final ParticipantRepository participants;
+    private final BlobStore blobs;
+    private final BlobRepository blobRows;
+    private final Signals signals;
+    private final CoordinatorMetrics metrics;
+    private final TransactionTemplate tx;
+    private final ObjectProvider<AcceptedUpdateListener> listeners;
+
+    UploadService(UploadTargets targets, FederationRepository federations, UpdateRepository updates,
+            ParticipantRepository participants, BlobStore blobs, BlobRepository blobRows, Signals signals,
+            CoordinatorMetrics metrics, TransactionTemplate tx, ObjectProvider<AcceptedUpdateListener> listeners) {
+        this.targets = targets;
+        this.federations = federations;
+        this.updates = updates;
+        this.participants = participants;
+        this.blobs = blobs;
+        this.blobRows = blobRows;
+        this.signals = signals;
+        this.metrics = metrics;
+        this.tx = tx;
+        this.listeners = listeners;
+    }
+
+    /** Checks a header before its data arrives; the earlier receipt if this upload id was already accepted. */
+    public Optional<UploadReceiptInfo> check(AuthenticatedClient client, UpdateHeaderInfo header) {
+        try {
+            Optional<StoredUpdate> earlier = targets.earlier(client, header);
+            if (earlier.isPresent()) {
+                return Optional.of(receipt(earlier.get(), true));
+            }
+            targets.target(client, header);
+            return Optional.empty();
+        } catch (UploadRules.Rejection e) {
+            metrics.updateRejected(e.tag());
+            throw e;
+        }
+    }
+
+    /** Validates and durably stores a complete update; idempotent per (client, round, upload id). */
+    public UploadReceiptInfo accept(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
+            Map<String, DecodedTensor> tensors) {
+        try {
+            Optional<StoredUpdate> earlier = targets.earlier(client, header);
+            if (earlier.isPresent()) {
+                return receipt(earlier.get(), true);
+            }
+            UploadTargets.Target t = targets.target(client, header);
+            UploadRules.checkValues(tensors, t.expected(), t.federation().spec().maxUpdateNorm());
+            List<TensorData> data = new ArrayList<>();
+            for (TensorSpec spec : t.expected()) {
+                data.add(TensorData.of(spec.name(), tensors.get(spec.name()).values(), spec.dtype()));
+            }
+            StoredBlob blob = blobs.putSafetensors(data, Map.of("client", client.clientId(), "upload", header.uploadId()));
+            long bytes = UploadRules.byteSize(t.expected());
+            StoredUpdate update = new StoredUpdate(UUID.randomUUID().toString(), t.round().id(), client.clientId(),
+                    header.uploadId(), blob.sha256(), uploadSha256, header.numExamples(), header.baseModelVersion(), bytes,
+                    new LinkedHashMap<>(Ownership.finiteMetrics(header.metrics())), "ACCEPTED", null);
+            UploadReceiptInfo receipt;
+            try {
+                receipt = tx.execute(s -> {
+                    federations.lock(t.federation().id());
+                    Optional<StoredUpdate> raced = targets.earlier(client, header);
+                    if (raced.isPresent()) {
+                        return receipt(raced.get(), true);
+                    }
+                    UploadTargets.Target again = targets.target(client, header);
+                    if (again.round().id() != t.round().id()) {
+                        throw new UploadRules.Rejection(Kind.FAILED_PRECONDITION, "round_closed", "round "
+                                + header.round() + " was restarted (attempt " + again.round().attempt()
+                                + ") while the update was stored; train again for the new attempt");
+                    }
+                    blobRows.register(blob);
+                    updates.insert(update);
+                    participants.markReported(t.round().id(), client.clientId());
+                    signals.wakeScheduler();
+                    return receipt(update, false);
+                });
+            } catch (RuntimeException e) {
+                dropIfUnreferenced(blob);
+                throw e;
+            }
+            if (receipt.duplicate()) {
+                dropIfUnreferenced(blob);
+            }
+            if (!receipt.duplicate()) {
+                metrics.updateAccepted(bytes);
+                log.info("update {} from client {} for round {} of federation {} accepted ({} examples, {} bytes)",
+                        update.id(), client.clientName(), header.round(), header.federationId(), header.numExamples(), bytes);
+                announce(new AcceptedUpdate(t.federation().id(), t.round().id(), t.round().number(), update, data));
+            }
+            return receipt;
+        } catch (UploadRules.Rejection e) {
+            metrics.updateRejected(e.tag());
+            log.info("update from client {} for round {} rejected: {}", client.clientName(), header.round(), e.getMessage());
+            throw e;
+        }
+    }
+
+    /**
+     * Removes the blob just written for an update that was not recorded (a racing upload won, the round closed
+     * meanwhile), unless a committed row references it: blob names are content hashes, and the blob of an
+     * idempotent retry is the very file the first, recorded upload references.
+     */
+    private void dropIfUnreferenced(StoredBlob blob) {
+        try {
+            if (!blobRows.isRegistered(blob.sha256())) {
+                blobs.delete(blob.sha256());
+            }
+        } catch (RuntimeException e) {
+            log.warn("could not remove the unreferenced blob {} (the startup sweep will): {}", blob.sha256(), e.toString());
+        }
+    }
+
+    private void announce(AcceptedUpdate accepted) {
+        listeners.orderedStream().forEach(l -> {
+            try {
+                l.updateAccepted(accepted);
+            } catch (RuntimeException e) {
+                log.warn("listener {} failed on accepted update {} (the update stays accepted): {}",
+                        l.getClass().getSimpleName(), accepted.update().id(), e.toString());
+            }
+        });
+    }
+
+    private static UploadReceiptInfo receipt(StoredUpdate u, boolean duplicate) {
+        return new UploadReceiptInfo(u.id(), duplicate, u.bytesReceived());
+    }
+}
