@@ -8,6 +8,7 @@
   var selected = null; // federation id shown below the list
   var shown = {}; // what each view last rendered (JSON), so an unchanged view is not redrawn every poll
   var timer = null;
+  var generation = 0; // bumped when the key changes: answers to requests sent with an older key are dropped
 
   function $(id) { return document.getElementById(id); }
   function key() { return sessionStorage.getItem(KEY_STORE); }
@@ -305,7 +306,10 @@
 
   function refresh() {
     if (!key()) { return Promise.resolve(); }
+    var g = generation;
+    function current() { return g === generation; }
     return api("federations").then(function (list) {
+      if (!current()) { return; }
       setState("Connected: key accepted", "ok");
       showData(true);
       renderFederations(list);
@@ -315,8 +319,8 @@
       var id = encodeURIComponent(selected);
       return Promise.all([api("federations/" + id), api("federations/" + id + "/rounds"),
         api("federations/" + id + "/clients"), api("federations/" + id + "/models")])
-        .then(function (a) { renderFederation(a[0], a[1], a[2], a[3]); });
-    }).catch(failed);
+        .then(function (a) { if (current()) { renderFederation(a[0], a[1], a[2], a[3]); } });
+    }).catch(function (e) { if (current()) { failed(e); } });
   }
 
   function select(id) {
@@ -326,9 +330,10 @@
   }
 
   function loop() {
-    refresh().then(function () { if (key()) { timer = setTimeout(loop, POLL_MS); } });
+    var g = generation;
+    refresh().then(function () { if (key() && g === generation) { timer = setTimeout(loop, POLL_MS); } });
   }
-  function stop() { if (timer) { clearTimeout(timer); timer = null; } }
+  function stop() { generation++; if (timer) { clearTimeout(timer); timer = null; } }
   function start() { stop(); loop(); }
 
   $("key-form").addEventListener("submit", function (ev) {
