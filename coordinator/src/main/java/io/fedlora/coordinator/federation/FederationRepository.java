@@ -21,7 +21,7 @@ public class FederationRepository {
 
     private static final String COLUMNS = "id, name, base_model_path, base_model, target_modules::text AS target_modules, rank, alpha,"
             + " use_rslora, strategy, weighting, rounds, clients_fraction, clients_minimum, round_deadline_seconds,"
-            + " min_clients, max_round_retries, evaluate, training::text AS training, max_update_norm, status,"
+            + " min_clients, max_round_retries, evaluate, training::text AS training, max_update_norm, max_examples_per_update, status,"
             + " status_reason, current_round, created_at, updated_at, started_at, ended_at";
 
     private final JdbcClient jdbc;
@@ -37,11 +37,12 @@ public class FederationRepository {
                 INSERT INTO federations (id, name, base_model_path, target_modules, rank, alpha, use_rslora, strategy,
                   weighting, rounds, clients_fraction, clients_minimum, round_deadline_seconds, min_clients,
                   max_round_retries, evaluate, training, max_update_norm, base_blob_sha256, lora_layers, key_prefix, status,
-                  base_model)
+                  base_model, max_examples_per_update)
                 VALUES (:id, :name, :path, :targets::jsonb, :rank, :alpha, :rslora, :strategy, :weighting, :rounds,
                   :fraction, :minimum, :deadline, :minClients, :retries, :evaluate, :training::jsonb, :maxNorm, :baseBlob,
                   :layers::jsonb, :prefix, 'CREATED',
-                  :baseModel)""")
+                  :baseModel, :maxExamples)""")
+                .param("maxExamples", s.maxExamplesPerUpdate())
                 .param("baseModel", s.baseModel())
                 .param("id", UUID.fromString(id))
                 .param("name", s.name())
@@ -170,7 +171,8 @@ public class FederationRepository {
                 rs.getBoolean("evaluate"),
                 json.read(rs.getString("training"), FederationSpec.TrainingSpec.class),
                 rs.getDouble("max_update_norm"),
-                rs.getString("base_model"));
+                rs.getString("base_model"),
+                rs.getLong("max_examples_per_update"));
         return new Federation(rs.getString("id"), rs.getString("name"),
                 FederationStatus.valueOf(rs.getString("status")), rs.getString("status_reason"),
                 rs.getInt("current_round"), spec, Rows.instant(rs, "created_at"), Rows.instant(rs, "updated_at"),

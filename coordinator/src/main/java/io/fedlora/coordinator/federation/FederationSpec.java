@@ -39,7 +39,18 @@ public record FederationSpec(
         @Valid TrainingSpec training,
         @Positive @Schema(minimum = "0", exclusiveMinimum = true) Double maxUpdateNorm,
         @Schema(nullable = true, description = "a name registered under /api/v1/base-models; give it or baseModelPath")
-        String baseModel) {
+        String baseModel,
+        @Min(1) @Max(MAX_EXAMPLES_LIMIT) @Schema(description = "the largest num_examples one update or evaluation may"
+                + " declare (default 10,000,000); larger ones are refused with INVALID_ARGUMENT", minimum = "1")
+        Long maxExamplesPerUpdate) {
+
+    /** The default bound on a declared example count. */
+    public static final long DEFAULT_MAX_EXAMPLES_PER_UPDATE = 10_000_000L;
+    /**
+     * The highest bound an admin may set: 2^40 examples per update keeps the sum over any realistic number of
+     * clients far inside a long, and example weights exact in a double.
+     */
+    public static final long MAX_EXAMPLES_LIMIT = 1L << 40;
 
     /** A spec naming its base model by directory path. */
     public FederationSpec(String name, String baseModelPath, List<String> targetModules, Integer rank, Double alpha,
@@ -47,7 +58,17 @@ public record FederationSpec(
                           ClientsPerRound clientsPerRound, Integer roundDeadlineSeconds, Integer minClients,
                           Integer maxRoundRetries, Boolean evaluate, TrainingSpec training, Double maxUpdateNorm) {
         this(name, baseModelPath, targetModules, rank, alpha, useRslora, strategy, weighting, rounds, clientsPerRound,
-                roundDeadlineSeconds, minClients, maxRoundRetries, evaluate, training, maxUpdateNorm, null);
+                roundDeadlineSeconds, minClients, maxRoundRetries, evaluate, training, maxUpdateNorm, null, null);
+    }
+
+    /** A spec with the default bound on declared example counts. */
+    public FederationSpec(String name, String baseModelPath, List<String> targetModules, Integer rank, Double alpha,
+                          Boolean useRslora, String strategy, String weighting, Integer rounds,
+                          ClientsPerRound clientsPerRound, Integer roundDeadlineSeconds, Integer minClients,
+                          Integer maxRoundRetries, Boolean evaluate, TrainingSpec training, Double maxUpdateNorm,
+                          String baseModel) {
+        this(name, baseModelPath, targetModules, rank, alpha, useRslora, strategy, weighting, rounds, clientsPerRound,
+                roundDeadlineSeconds, minClients, maxRoundRetries, evaluate, training, maxUpdateNorm, baseModel, null);
     }
 
     public FederationSpec {
@@ -67,6 +88,7 @@ public record FederationSpec(
         evaluate = evaluate == null || evaluate;
         training = training == null ? TrainingSpec.defaults() : training;
         maxUpdateNorm = maxUpdateNorm == null ? 1000.0 : maxUpdateNorm;
+        maxExamplesPerUpdate = maxExamplesPerUpdate == null ? DEFAULT_MAX_EXAMPLES_PER_UPDATE : maxExamplesPerUpdate;
     }
 
     /** The base model is named exactly once: by directory or by registered name. */

@@ -4,6 +4,8 @@ import io.fedlora.coordinator.clientapi.AuthenticatedClient;
 import io.fedlora.coordinator.clientapi.ClientApiException;
 import io.fedlora.coordinator.clientapi.ClientApiException.Kind;
 import io.fedlora.coordinator.clientapi.EvaluationInfo;
+import io.fedlora.coordinator.federation.FederationRepository;
+import io.fedlora.coordinator.federation.FederationSpec;
 import io.fedlora.coordinator.round.EvaluationRepository;
 import io.fedlora.coordinator.round.EvaluationStatus;
 import io.fedlora.coordinator.round.RoundRecord;
@@ -22,14 +24,16 @@ import org.springframework.transaction.support.TransactionTemplate;
 @Service
 public class EvaluationService {
 
+    private final FederationRepository federations;
     private final RoundRepository rounds;
     private final EvaluationRepository evaluations;
     private final Signals signals;
     private final TransactionTemplate tx;
     private final Clock clock;
 
-    public EvaluationService(RoundRepository rounds, EvaluationRepository evaluations, Signals signals,
+    public EvaluationService(FederationRepository federations, RoundRepository rounds, EvaluationRepository evaluations, Signals signals,
             TransactionTemplate tx, Clock clock) {
+        this.federations = federations;
         this.rounds = rounds;
         this.evaluations = evaluations;
         this.signals = signals;
@@ -60,6 +64,12 @@ public class EvaluationService {
         if (e.numExamples() <= 0 || !Double.isFinite(e.loss()) || !Double.isFinite(e.accuracy())) {
             throw new ClientApiException(Kind.INVALID_ARGUMENT,
                     "an evaluation needs a positive example count and finite loss and accuracy");
+        }
+        long bound = federations.find(e.federationId()).map(f -> f.spec().maxExamplesPerUpdate())
+                .orElse(FederationSpec.DEFAULT_MAX_EXAMPLES_PER_UPDATE);
+        if (e.numExamples() > bound) {
+            throw new ClientApiException(Kind.INVALID_ARGUMENT, "num_examples " + e.numExamples()
+                    + " is above the federation's maxExamplesPerUpdate of " + bound);
         }
         return Boolean.TRUE.equals(tx.execute(s -> {
             boolean ok = evaluations.report(r.id(), client.clientId(), e.numExamples(), e.loss(), e.accuracy(),

@@ -89,6 +89,11 @@ class UploadTargets {
             throw new UploadRules.Rejection(Kind.INVALID_ARGUMENT, "bad_examples",
                     "num_examples must be positive, got " + h.numExamples());
         }
+        if (h.numExamples() > f.spec().maxExamplesPerUpdate()) {
+            throw new UploadRules.Rejection(Kind.INVALID_ARGUMENT, "too_many_examples", "num_examples "
+                    + h.numExamples() + " is above the federation's maxExamplesPerUpdate of "
+                    + f.spec().maxExamplesPerUpdate());
+        }
         if (h.baseModelVersion() != r.baseVersion()) {
             throw new UploadRules.Rejection(Kind.INVALID_ARGUMENT, "wrong_base_version", "update was trained from version "
                     + h.baseModelVersion() + ", but round " + h.round() + " trains from version " + r.baseVersion());

@@ -70,6 +70,10 @@ class RestApiTest extends CoordinatorTestBase {
         assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).contains("problem+json"));
         assertThat(json(r).path("errors").get(0).path("field").asText()).isEqualTo("rank");
 
+        r = call("POST", "/api/v1/federations", federationBody(uniqueName("bad"), ",\"maxExamplesPerUpdate\":0"), API_KEY);
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).path("errors").get(0).path("field").asText()).isEqualTo("maxExamplesPerUpdate");
+
         r = call("POST", "/api/v1/federations", federationBody(uniqueName("bad"), ",\"strategy\":\"fedprox\""), API_KEY);
         assertThat(json(r).path("detail").asText()).contains("strategy");
 
@@ -147,6 +151,7 @@ class RestApiTest extends CoordinatorTestBase {
         String id = json(created).path("id").asText();
         assertThat(json(created).path("status").asText()).isEqualTo("CREATED");
         assertThat(json(created).path("spec").path("strategy").asText()).isEqualTo("fedex");
+        assertThat(json(created).path("spec").path("maxExamplesPerUpdate").asLong()).isEqualTo(10_000_000L);
         assertThat(json(call("POST", "/api/v1/federations/" + id + "/start", null, API_KEY)).path("status").asText()).isEqualTo("RUNNING");
         assertThat(json(call("POST", "/api/v1/federations/" + id + "/pause", null, API_KEY)).path("status").asText()).isEqualTo("PAUSED");
         assertThat(call("POST", "/api/v1/federations/" + id + "/pause", null, API_KEY).statusCode()).isEqualTo(409);

@@ -10,6 +10,8 @@ import io.fedlora.coordinator.clientapi.DecodedTensor;
 import io.fedlora.coordinator.clientapi.TensorSpec;
 import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
 import io.fedlora.coordinator.federation.Federation;
+import io.fedlora.coordinator.federation.FederationSpec;
+import io.fedlora.coordinator.federation.FederationStatus;
 import io.fedlora.coordinator.support.CoordinatorTestBase;
 import io.fedlora.coordinator.support.SimulatedClient;
 import java.time.Duration;
@@ -55,6 +57,13 @@ class BadInputTest extends CoordinatorTestBase {
                 ClientApiException.Kind.NOT_FOUND, "round 6");
         rejected(c, good.withHeader(header(h, h.round(), 0, h.baseModelVersion(), h.tensors())),
                 ClientApiException.Kind.INVALID_ARGUMENT, "num_examples must be positive");
+        // example weighting trusts the declared count: above the federation's bound (default 10^7) it is refused
+        rejected(c, good.withHeader(header(h, h.round(), Long.MAX_VALUE, h.baseModelVersion(), h.tensors())),
+                ClientApiException.Kind.INVALID_ARGUMENT, "above the federation's maxExamplesPerUpdate of 10000000");
+        rejected(c, good.withHeader(header(h, h.round(), 1_000_000_000_000_000L, h.baseModelVersion(), h.tensors())),
+                ClientApiException.Kind.INVALID_ARGUMENT, "num_examples 1000000000000000 is above");
+        rejected(c, good.withHeader(header(h, h.round(), 10_000_001L, h.baseModelVersion(), h.tensors())),
+                ClientApiException.Kind.INVALID_ARGUMENT, "maxExamplesPerUpdate");
         rejected(c, good.withHeader(header(h, h.round(), 5, 7, h.tensors())),
                 ClientApiException.Kind.INVALID_ARGUMENT, "trained from version 7");
         List<TensorSpec> wrongShape = new ArrayList<>(h.tensors());
@@ -81,6 +90,30 @@ class BadInputTest extends CoordinatorTestBase {
         assertThat(c.upload(good).duplicate()).isFalse();
         SimulatedClient.Upload second = c.prepare(task);
         rejected(c, second, ClientApiException.Kind.ALREADY_EXISTS, "already accepted");
+    }
+
+    /** Declared counts at the highest settable bound: the round's totals stay exact and the round publishes. */
+    @Test
+    void exampleCountsAtTheBoundAggregateWithoutOverflow() {
+        FederationSpec base = spec(uniqueName("bound"), 1, 2, 2, 60, 0, false, "fedex");
+        FederationSpec atLimit = new FederationSpec(base.name(), base.baseModelPath(), base.targetModules(), base.rank(),
+                base.alpha(), base.useRslora(), base.strategy(), base.weighting(), base.rounds(), base.clientsPerRound(),
+                base.roundDeadlineSeconds(), base.minClients(), base.maxRoundRetries(), base.evaluate(), base.training(),
+                base.maxUpdateNorm(), null, FederationSpec.MAX_EXAMPLES_LIMIT);
+        Federation f = createAndStart(atLimit);
+        assertThat(federations.get(f.id()).spec().maxExamplesPerUpdate()).isEqualTo(FederationSpec.MAX_EXAMPLES_LIMIT);
+        List<SimulatedClient> clients = enrol(f, FederationSpec.MAX_EXAMPLES_LIMIT, FederationSpec.MAX_EXAMPLES_LIMIT);
+        for (SimulatedClient c : clients) {
+            SimulatedClient.Upload u = c.prepare(c.awaitTask(ClientTask.Kind.TRAIN, Duration.ofSeconds(10)));
+            rejected(c, u.withHeader(header(u.header(), u.header().round(), FederationSpec.MAX_EXAMPLES_LIMIT + 1,
+                    u.header().baseModelVersion(), u.header().tensors())), ClientApiException.Kind.INVALID_ARGUMENT,
+                    "maxExamplesPerUpdate of " + FederationSpec.MAX_EXAMPLES_LIMIT);
+            assertThat(c.upload(u).duplicate()).isFalse();
+        }
+        awaitStatus(f.id(), FederationStatus.COMPLETED, Duration.ofSeconds(30));
+        assertThat(jdbc.sql("SELECT sum(num_examples) FROM updates u JOIN rounds r ON r.id = u.round_id"
+                + " WHERE r.federation_id = :f::uuid").param("f", f.id()).query(Long.class).single())
+                .isEqualTo(2 * FederationSpec.MAX_EXAMPLES_LIMIT);
     }
 
     @Test
