@@ -17,6 +17,8 @@ import io.fedlora.proto.v1.TaskRequest;
 import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.UpdateChunk;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -29,7 +31,7 @@ import org.springframework.stereotype.Service;
  * {@link UploadSession}; authentication happened before in {@link BearerAuthInterceptor}.
  */
 @Service
-public class FederationGrpcService extends FederationGrpc.FederationImplBase {
+public class FederationGrpcService implements FederationGrpc.AsyncService, BindableService {
 
     private final ClientGateway gateway;
     private final TaskPoller poller;
@@ -42,6 +44,16 @@ public class FederationGrpcService extends FederationGrpc.FederationImplBase {
         this.poller = poller;
         this.metrics = metrics;
         this.properties = properties;
+    }
+
+    /** The service with request parsing guarded: a frame that is not a valid message answers INVALID_ARGUMENT. */
+    @Override
+    public ServerServiceDefinition bindService() {
+        return MalformedRequestGuard.guard(FederationGrpc.bindService(this), method -> {
+            if (method.equals("UploadUpdate")) {
+                metrics.uploadRejected("malformed");
+            }
+        });
     }
 
     @Override
