@@ -70,6 +70,16 @@ public class ClientRepository {
                 .param("s", state).param("d", device).param("v", cachedVersion).param("id", UUID.fromString(id)).update();
     }
 
+    /**
+     * Replaces the credential of a client that has not called in since it enrolled (its last heartbeat is still
+     * the enrolment's); false if it has, or is revoked. The earlier credential stops working.
+     */
+    public boolean rotateUnusedCredential(String id, String credentialHash) {
+        return jdbc.sql("UPDATE clients SET credential_hash = :h WHERE id = :id AND revoked_at IS NULL"
+                        + " AND last_heartbeat = enrolled_at")
+                .param("h", credentialHash).param("id", UUID.fromString(id)).update() == 1;
+    }
+
     public boolean revoke(String id) {
         return jdbc.sql("UPDATE clients SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL")
                 .param("id", UUID.fromString(id)).update() == 1;

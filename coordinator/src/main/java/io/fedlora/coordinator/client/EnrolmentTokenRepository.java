@@ -33,6 +33,20 @@ public class EnrolmentTokenRepository {
                 .param("h", hash).param("now", java.sql.Timestamp.from(now)).query((rs, n) -> new UsableToken(rs.getString(1), rs.getString(2))).optional();
     }
 
+    /** A used token and the client its enrolment created. */
+    public record UsedToken(String id, String federationId, String clientId) {}
+
+    /**
+     * Locks a used, unrevoked token by hash, unexpired at {@code now}: an agent whose Enrol response was lost
+     * retries with it.
+     */
+    public Optional<UsedToken> lockUsed(String hash, Instant now) {
+        return jdbc.sql("SELECT id::text, federation_id::text, used_by::text FROM enrolment_tokens WHERE token_hash = :h"
+                        + " AND used_at IS NOT NULL AND revoked_at IS NULL AND expires_at > :now FOR UPDATE")
+                .param("h", hash).param("now", java.sql.Timestamp.from(now))
+                .query((rs, n) -> new UsedToken(rs.getString(1), rs.getString(2), rs.getString(3))).optional();
+    }
+
     public void consume(String id, String clientId) {
         jdbc.sql("UPDATE enrolment_tokens SET used_at = now(), used_by = :c WHERE id = :id AND used_at IS NULL")
                 .param("c", UUID.fromString(clientId)).param("id", UUID.fromString(id)).update();

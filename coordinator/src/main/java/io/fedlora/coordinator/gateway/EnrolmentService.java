@@ -12,6 +12,8 @@ import io.fedlora.coordinator.federation.Federation;
 import io.fedlora.coordinator.federation.FederationRepository;
 import io.fedlora.coordinator.round.Signals;
 import java.time.Clock;
+import java.time.Instant;
+import java.util.Optional;
 import java.util.Map;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -22,7 +24,8 @@ import org.springframework.transaction.support.TransactionTemplate;
 
 /**
  * Enrolment (a one-time token becomes a client and its bearer credential) and authentication of that
- * credential. Only hashes of tokens and credentials are stored; token expiry is judged by the injected clock.
+ * credential. Enrol is idempotent per (token, name) until the client first calls in, so an agent whose
+ * response was lost can retry. Only hashes of tokens and credentials are stored; token expiry is judged by the injected clock.
  */
 @Service
 public class EnrolmentService {
@@ -57,13 +60,18 @@ public class EnrolmentService {
             throw new ClientApiException(Kind.INVALID_ARGUMENT, "client_name must be 1 to 200 characters");
         }
         String credential = secrets.newSecret();
-        String clientId = UUID.randomUUID().toString();
-        String federationId;
+        String newClientId = UUID.randomUUID().toString();
+        Enrolment enrolment;
         try {
-            federationId = tx.execute(s -> {
-                EnrolmentTokenRepository.UsableToken token = tokens.lockUsable(Secrets.hash(enrolmentToken), clock.instant())
-                        .orElseThrow(() -> new ClientApiException(Kind.UNAUTHENTICATED,
-                                "unknown, used, revoked or expired enrolment token"));
+            enrolment = tx.execute(s -> {
+                Instant now = clock.instant();
+                String tokenHash = Secrets.hash(enrolmentToken);
+                Optional<EnrolmentTokenRepository.UsableToken> usable = tokens.lockUsable(tokenHash, now);
+                if (usable.isEmpty()) {
+                    return retried(tokenHash, now, name, credential).orElseThrow(() -> new ClientApiException(
+                            Kind.UNAUTHENTICATED, "unknown, used, revoked or expired enrolment token"));
+                }
+                EnrolmentTokenRepository.UsableToken token = usable.get();
                 Federation f = federations.lock(token.federationId()).orElseThrow();
                 if (f.status().isTerminal()) {
                     throw new ClientApiException(Kind.FAILED_PRECONDITION, "federation " + f.id() + " is " + f.status());
@@ -72,16 +80,35 @@ public class EnrolmentService {
                     throw new ClientApiException(Kind.ALREADY_EXISTS,
                             "a client named '" + name + "' is already enrolled in federation " + f.id());
                 }
-                clients.insert(clientId, f.id(), name, labels == null ? Map.of() : labels, Secrets.hash(credential));
-                tokens.consume(token.id(), clientId);
+                clients.insert(newClientId, f.id(), name, labels == null ? Map.of() : labels, Secrets.hash(credential));
+                tokens.consume(token.id(), newClientId);
                 signals.federationChanged(f.id());
-                return f.id();
+                return new Enrolment(newClientId, credential, f.id());
             });
         } catch (DataIntegrityViolationException e) {
             throw new ClientApiException(Kind.ALREADY_EXISTS, "a client named '" + name + "' is already enrolled");
         }
-        log.info("client {} ('{}') enrolled in federation {}", clientId, name, federationId);
-        return new Enrolment(clientId, credential, federationId);
+        if (enrolment.clientId().equals(newClientId)) {
+            log.info("client {} ('{}') enrolled in federation {}", enrolment.clientId(), name, enrolment.federationId());
+        } else {
+            log.info("client {} ('{}') of federation {} enrolled again with its token (a lost response retried);"
+                    + " it has a new credential, the earlier one no longer works",
+                    enrolment.clientId(), name, enrolment.federationId());
+        }
+        return enrolment;
+    }
+
+    /**
+     * An agent's retry after a lost Enrol response: the token's client, under the same name, not revoked and never
+     * heard from since it enrolled, gets a fresh credential (only credential hashes are stored, so the first one
+     * cannot be sent again) and the first stops working. Once the client has called in, its enrolment evidently
+     * arrived and the used token enrols nothing more; a different name never reuses a used token.
+     */
+    private Optional<Enrolment> retried(String tokenHash, Instant now, String name, String credential) {
+        return tokens.lockUsed(tokenHash, now).flatMap(used -> clients.find(used.clientId())
+                .filter(c -> c.name().equals(name))
+                .filter(c -> clients.rotateUnusedCredential(c.id(), Secrets.hash(credential)))
+                .map(c -> new Enrolment(c.id(), credential, c.federationId())));
     }
 
     /** Resolves a bearer credential; UNAUTHENTICATED if unknown, PERMISSION_DENIED if revoked. */
