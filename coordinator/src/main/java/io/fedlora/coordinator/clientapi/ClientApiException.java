@@ -12,6 +12,8 @@ public class ClientApiException extends RuntimeException {
         FAILED_PRECONDITION,
         ALREADY_EXISTS,
         RESOURCE_EXHAUSTED,
+        /** The call was superseded (e.g. by a newer poll of the same client); retrying is safe. */
+        ABORTED,
         UNAVAILABLE
     }
 

@@ -23,10 +23,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.springframework.stereotype.Service;
 
 /**
@@ -59,37 +55,33 @@ public class TaskService {
         this.clock = clock;
     }
 
-    /** Blocks up to {@code maxWait} (capped by fedlora.scheduler.max-poll-wait) for work for this client. */
+    /**
+     * Blocks up to {@code maxWait} (capped by fedlora.scheduler.max-poll-wait) for work for this client. A client has
+     * one outstanding poll: a newer one supersedes this one, which then ends at once with ABORTED (no wake-up loop
+     * between polls of one client: each change of the federation costs each poll one check).
+     */
     public Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait) {
         heartbeats.polled(client, cachedModelVersion);
         Duration cap = properties.scheduler().maxPollWait();
         long deadline = System.nanoTime() + Math.max(0, Math.min(maxWait.toNanos(), cap.toNanos()));
-        while (true) {
-            Optional<ClientTask> task = taskFor(client);
-            if (task.isPresent()) {
-                return task;
-            }
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                return Optional.empty();
-            }
-            CompletableFuture<Void> changed = signals.await(client.clientId(), client.federationId());
-            try {
-                task = taskFor(client);
+        try (Signals.PollWaiter waiter = signals.registerPoll(client.clientId(), client.federationId())) {
+            while (true) {
+                Optional<ClientTask> task = taskFor(client);
                 if (task.isPresent()) {
                     return task;
                 }
-                changed.get(left, TimeUnit.NANOSECONDS);
-            } catch (TimeoutException e) {
-                return Optional.empty();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return Optional.empty();
-            } catch (ExecutionException e) {
-                throw new IllegalStateException(e);
-            } finally {
-                signals.done(client.clientId(), changed);
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return Optional.empty();
+                }
+                if (!waiter.awaitChange(left) && waiter.superseded()) {
+                    throw new ClientApiException(Kind.ABORTED, "superseded by a newer GetTask poll from this client;"
+                            + " a client keeps one poll outstanding");
+                }
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
         }
     }
 

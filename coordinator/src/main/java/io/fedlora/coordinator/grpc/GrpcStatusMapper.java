@@ -28,6 +28,7 @@ public final class GrpcStatusMapper {
             case FAILED_PRECONDITION -> Status.Code.FAILED_PRECONDITION;
             case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
             case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
+            case ABORTED -> Status.Code.ABORTED;
             case UNAVAILABLE -> Status.Code.UNAVAILABLE;
         };
     }
