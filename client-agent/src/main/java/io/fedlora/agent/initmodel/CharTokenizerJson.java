@@ -10,9 +10,11 @@ import java.nio.file.Path;
 
 /**
  * Writes the {@code tokenizer.json} of {@code init-model --family llama}: a SentencePiece-style BPE as Llama 2 and
- * TinyLlama use (spaces as {@code ▁}, a prepended {@code ▁}, byte fallback to {@code <0xNN>}), with {@code <unk>},
+ * TinyLlama use (spaces as {@code ▁}, byte fallback to {@code <0xNN>}), with {@code <unk>},
  * {@code <s>}, {@code </s>}, the 256 byte tokens, {@code ▁} and the printable ASCII characters, and no merges (the
- * synthetic tasks are ASCII, so every character is one token). HF's tokenizers library loads it unchanged.
+ * synthetic tasks are ASCII, so every character is one token). Unlike Llama 2 no {@code ▁} is prepended: prompt and
+ * completion are encoded separately, and a prepended {@code ▁} would start every completion with a token the
+ * pre-training text never has there. HF's tokenizers library loads it unchanged.
  */
 final class CharTokenizerJson {
 
@@ -43,7 +45,6 @@ final class CharTokenizerJson {
         ObjectNode norm = root.putObject("normalizer");
         norm.put("type", "Sequence");
         ArrayNode ns = norm.putArray("normalizers");
-        ns.addObject().put("type", "Prepend").put("prepend", "\u2581");
         ns.addObject().put("type", "Replace").put("content", "\u2581").set("pattern", JSON.createObjectNode().put("String", " "));
         root.putNull("pre_tokenizer");
         ObjectNode post = root.putObject("post_processor");
@@ -63,7 +64,6 @@ final class CharTokenizerJson {
         ds.addObject().put("type", "Replace").put("content", " ").set("pattern", JSON.createObjectNode().put("String", "\u2581"));
         ds.addObject().put("type", "ByteFallback");
         ds.addObject().put("type", "Fuse");
-        ds.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
         ObjectNode model = root.putObject("model");
         model.put("type", "BPE");
         model.putNull("dropout");

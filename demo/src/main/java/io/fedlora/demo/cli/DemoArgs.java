@@ -25,6 +25,7 @@ public final class DemoArgs {
               --seed N           seed for the model, the data split and training (default %d)
               --local-steps N    optimiser steps per client per round (default %d)
               --lr X             local learning rate (default %s)
+              --family F         gpt2 | llama: the model init-model writes (default gpt2)
               --json             the last line of stdout is one JSON object with the results
               --compare          run fedex and fedit on the same seed and data, side by side
               --work-dir DIR     write everything under DIR (default: a new temporary directory)
@@ -34,7 +35,8 @@ public final class DemoArgs {
             DemoOptions.defaults().seed(), DemoOptions.defaults().localSteps(), DemoOptions.defaults().learningRate());
 
     private static final java.util.Set<String> VALUE_OPTIONS =
-            java.util.Set.of("--clients", "--rounds", "--strategy", "--seed", "--local-steps", "--lr", "--work-dir");
+            java.util.Set.of("--clients", "--rounds", "--strategy", "--seed", "--local-steps", "--lr", "--work-dir",
+                    "--family");
 
     private DemoArgs() {
     }
@@ -51,6 +53,7 @@ public final class DemoArgs {
         boolean keep = false;
         int localSteps = d.localSteps();
         double lr = d.learningRate();
+        String family = d.family();
 
         for (int i = 0; i < args.size(); i++) {
             String arg = args.get(i);
@@ -88,6 +91,7 @@ public final class DemoArgs {
                         case "--seed" -> seed = longValue(name, value);
                         case "--local-steps" -> localSteps = intValue(name, value);
                         case "--lr" -> lr = doubleValue(name, value);
+                        case "--family" -> family = value.toLowerCase(java.util.Locale.ROOT);
                         case "--work-dir" -> {
                             if (value.isBlank()) {
                                 throw new UsageException("--work-dir needs a directory");
@@ -101,7 +105,7 @@ public final class DemoArgs {
         }
         try {
             return new Parsed(Optional.of(new DemoOptions(
-                    clients, rounds, strategy, seed, json, compare, workDir, keep, localSteps, lr)), false);
+                    clients, rounds, strategy, seed, json, compare, workDir, keep, localSteps, lr, family)), false);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

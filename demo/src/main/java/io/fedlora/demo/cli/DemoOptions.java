@@ -18,6 +18,7 @@ import java.util.Optional;
  * @param keep        keep the work directory after a successful run
  * @param localSteps  optimiser steps per client per round
  * @param learningRate local learning rate
+ * @param family      model family init-model writes: gpt2 (default) or llama
  */
 public record DemoOptions(
         int clients,
@@ -29,10 +30,13 @@ public record DemoOptions(
         Optional<Path> workDir,
         boolean keep,
         int localSteps,
-        double learningRate) {
+        double learningRate,
+        String family) {
 
     /** Strategies the coordinator knows. */
     public static final List<String> STRATEGIES = List.of("fedex", "fedit", "ffa");
+    /** Model families init-model writes. */
+    public static final List<String> FAMILIES = List.of("gpt2", "llama");
 
     public DemoOptions {
         if (clients < 1) {
@@ -51,6 +55,16 @@ public record DemoOptions(
             throw new IllegalArgumentException("--lr must be a positive number, got " + learningRate);
         }
         workDir = workDir == null ? Optional.empty() : workDir;
+        family = family == null ? "gpt2" : family;
+        if (!FAMILIES.contains(family)) {
+            throw new IllegalArgumentException("--family must be one of " + FAMILIES + ", got '" + family + "'");
+        }
+    }
+
+    /** On the default GPT-2 family. */
+    public DemoOptions(int clients, int rounds, String strategy, long seed, boolean json, boolean compare,
+                       Optional<Path> workDir, boolean keep, int localSteps, double learningRate) {
+        this(clients, rounds, strategy, seed, json, compare, workDir, keep, localSteps, learningRate, "gpt2");
     }
 
     /**

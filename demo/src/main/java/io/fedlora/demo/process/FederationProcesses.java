@@ -52,8 +52,14 @@ public final class FederationProcesses {
      * Runs {@code init-model}: writes {@code out/model} and {@code out/clients/client-<i>/{train,eval}.jsonl}.
      */
     public ChildProcess initModel(Path out, int clients, long seed, Duration timeout) throws InterruptedException {
+        return initModel(out, clients, seed, "gpt2", timeout);
+    }
+
+    /** As above for a model family ({@code gpt2} or {@code llama}). */
+    public ChildProcess initModel(Path out, int clients, long seed, String family, Duration timeout)
+            throws InterruptedException {
         JavaCommand cmd = new JavaCommand("init-model", agentClasspath(), jvm("-Xmx1g"), INIT_MODEL_MAIN,
-                List.of("init-model", "--out", out.toAbsolutePath().toString(),
+                List.of("init-model", "--out", out.toAbsolutePath().toString(), "--family", family,
                         "--clients", Integer.toString(clients), "--seed", Long.toString(seed)),
                 Map.of("OMP_NUM_THREADS", "1"));
         return launcher.run(cmd, timeout);

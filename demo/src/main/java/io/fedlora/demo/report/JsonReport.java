@@ -29,6 +29,7 @@ public final class JsonReport {
         config.put("strategy", options.compare() ? "compare" : options.strategy());
         config.put("seed", options.seed());
         config.put("local_steps", options.localSteps());
+        config.put("family", options.family());
         config.put("learning_rate", options.learningRate());
         root.put("work_dir", workDir);
         if (options.compare()) {

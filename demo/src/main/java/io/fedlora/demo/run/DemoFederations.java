@@ -19,6 +19,9 @@ public final class DemoFederations {
     public static final int ROUND_DEADLINE_SECONDS = 300;
     /** PEFT-style targets; {@code c_proj} covers both {@code attn.c_proj} and {@code mlp.c_proj}. */
     public static final List<String> TARGET_MODULES = List.of("c_attn", "c_proj", "c_fc");
+    /** The same coverage on a Llama-layout model: every attention and MLP projection ({@code nn.Linear}). */
+    public static final List<String> LLAMA_TARGET_MODULES =
+            List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
     public static final int RANK = 8;
     public static final double ALPHA = 16;
     public static final int BATCH_SIZE = 8;
@@ -33,9 +36,9 @@ public final class DemoFederations {
 
     public static FederationSpec spec(DemoOptions options, String strategy, Path baseModel) {
         return new FederationSpec(
-                "demo-" + strategy + "-seed" + options.seed(),
+                "demo-" + strategy + ("gpt2".equals(options.family()) ? "" : "-" + options.family()) + "-seed" + options.seed(),
                 baseModel.toAbsolutePath().toString(),
-                TARGET_MODULES,
+                "llama".equals(options.family()) ? LLAMA_TARGET_MODULES : TARGET_MODULES,
                 RANK,
                 ALPHA,
                 false,

@@ -95,8 +95,8 @@ public final class DemoRunner {
     private List<RunResult> runAll(DemoOptions options, Path work, FederationProcesses processes)
             throws IOException, InterruptedException {
         Path init = work.resolve("init");
-        say("generating a GPT-2-layout model and " + options.clients() + " non-IID client datasets (seed " + options.seed() + ")");
-        ChildProcess initModel = processes.initModel(init, options.clients(), options.seed(), INIT_TIMEOUT);
+        say("generating a " + ("llama".equals(options.family()) ? "Llama" : "GPT-2") + "-layout model and " + options.clients() + " non-IID client datasets (seed " + options.seed() + ")");
+        ChildProcess initModel = processes.initModel(init, options.clients(), options.seed(), options.family(), INIT_TIMEOUT);
         // its summary: how good the pre-trained base already is, so the federation's gains have a reference
         try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(initModel.logFile())) {
             lines.filter(l -> l.startsWith(INIT_SUMMARY)).reduce((a, b) -> b)
