@@ -65,7 +65,6 @@ public final class DemoRunner {
         try {
             List<RunResult> runs = runAll(options, work, new FederationProcesses(home, launcher));
             launcher.close();
-            Files.deleteIfExists(work.resolve("admin-api-key"));
             if (!options.keep()) {
                 for (String bulky : List.of("coordinator", "init", "fedex", "fedit", "ffa")) {
                     WorkDir.deleteTree(work.resolve(bulky));
@@ -84,6 +83,8 @@ public final class DemoRunner {
             throw new DemoFailure(e.getMessage() + System.lineSeparator() + "logs: " + work.resolve("logs")
                     + " (" + launcher.started().stream().map(c -> c.logFile().getFileName().toString()).distinct().toList() + ")", e);
         } finally {
+            // the coordinator is stopped: its key file has nothing left to open, success or not
+            Files.deleteIfExists(work.resolve("admin-api-key"));
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException shuttingDown) {
