@@ -108,6 +108,26 @@ class ComposeFileTest {
     }
 
     @Test
+    void agentsThatFinishOrAreRefusedStayDown() {
+        // the agent exits 0 when its federation ends and 3 when refused: only failures may restart it
+        for (String agent : AGENTS) {
+            assertThat(String.valueOf(service(agent).get("restart"))).as(agent).startsWith("on-failure");
+        }
+        assertThat(service("init").get("restart")).isEqualTo("no");
+    }
+
+    @Test
+    void buildContextExcludesWorkDirsBuildOutputAndSecrets() throws IOException {
+        List<String> ignored = Files.readAllLines(root.resolve(".dockerignore")).stream().map(String::strip)
+                .filter(line -> !line.isEmpty() && !line.startsWith("#")).toList();
+        assertThat(ignored).contains(".git", "**/target", ".fedlora", "**/.fedlora", ".env");
+        assertThat(root.resolve("docker/Dockerfile.dockerignore"))
+                .as("BuildKit would prefer it over .dockerignore; one list only").doesNotExist();
+        assertThat(Files.readString(root.resolve("docker/Dockerfile"))).as("the build stage needs no prebuilt target/")
+                .doesNotContainPattern("COPY\\s+\\S*target");
+    }
+
+    @Test
     void eachAgentHasItsOwnVolume() {
         Set<String> declared = map(compose.get("volumes")).keySet();
         Map<String, Set<String>> volumesByAgent = new LinkedHashMap<>();
