@@ -5,6 +5,7 @@ import io.fedlora.agent.daemon.cache.ModelCache;
 import io.fedlora.agent.daemon.cache.ModelDownloader;
 import io.fedlora.agent.daemon.cache.ModelIntegrityException;
 import io.fedlora.agent.daemon.transport.CoordinatorClient;
+import io.fedlora.agent.daemon.transport.NotGrpcServiceException;
 import io.fedlora.agent.daemon.transport.Retrier;
 import io.fedlora.agent.daemon.upload.UpdateUploader;
 import io.fedlora.agent.daemon.upload.UploadOutcome;
@@ -88,6 +89,9 @@ public final class TaskLoop {
                     e.getStatus().getCode() == Status.Code.ALREADY_EXISTS
                             ? " (give each agent its own --name / fedlora.agent.name; the default is the host name)" : "");
             return EXIT_REFUSED;
+        } catch (NotGrpcServiceException e) {
+            log.error("{}", e.getMessage());
+            return EXIT_BROKEN;
         } catch (IOException | RuntimeException e) {
             log.error("agent cannot go on: {}", e.getMessage(), e);
             return EXIT_BROKEN;

@@ -46,7 +46,7 @@ public final class CoordinatorClient {
 
     public CoordinatorClient(Channel channel, AgentProperties props) {
         this.props = props;
-        this.retrier = new Retrier(props.retry());
+        this.retrier = new Retrier(props.retry(), channel.authority());
         BearerCredentials bearer = new BearerCredentials(credential::get);
         this.anonymous = FederationGrpc.newBlockingStub(channel);
         this.blocking = FederationGrpc.newBlockingStub(channel).withCallCredentials(bearer);
@@ -76,7 +76,7 @@ public final class CoordinatorClient {
         TaskRequest request = TaskRequest.newBuilder()
                 .setWaitMs((int) Math.min(Integer.MAX_VALUE, waitMs)).setCachedModelVersion(cachedModelVersion).build();
         long deadline = waitMs + millis(props.rpcTimeout());
-        return retrier.callUntilAnswered("GetTask",
+        return retrier.pollUntilAnswered("GetTask",
                 () -> blocking.withDeadlineAfter(deadline, TimeUnit.MILLISECONDS).getTask(request));
     }
 

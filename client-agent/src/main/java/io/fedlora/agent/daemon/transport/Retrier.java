@@ -14,7 +14,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Repeats a call while the coordinator is away (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED), waiting with
  * exponential backoff and jitter between attempts so that many agents do not hammer a restarting
- * coordinator in lock step. Any other status is the coordinator's answer and is thrown at once.
+ * coordinator in lock step; task polls also wait out RESOURCE_EXHAUSTED (the coordinator's poll pool is
+ * full). Any other status is the coordinator's answer and is thrown at once. A peer that is evidently not a
+ * gRPC server (a wrong port) is not retried: {@link NotGrpcServiceException} says so.
  */
 public final class Retrier {
 
@@ -22,10 +24,16 @@ public final class Retrier {
     private static final Set<Status.Code> RETRYABLE =
             EnumSet.of(Status.Code.UNAVAILABLE, Status.Code.DEADLINE_EXCEEDED, Status.Code.ABORTED);
 
-    private final AgentProperties.Retry policy;
+    private static final Set<Status.Code> POLL_RETRYABLE = EnumSet.of(Status.Code.UNAVAILABLE,
+            Status.Code.DEADLINE_EXCEEDED, Status.Code.ABORTED, Status.Code.RESOURCE_EXHAUSTED);
 
-    public Retrier(AgentProperties.Retry policy) {
+    private final AgentProperties.Retry policy;
+    private final String target;
+
+    /** {@code target} ("host:port") names the coordinator in errors. */
+    public Retrier(AgentProperties.Retry policy, String target) {
         this.policy = policy;
+        this.target = target;
     }
 
     /** True for the statuses that mean "try again later" rather than "no". */
@@ -35,15 +43,21 @@ public final class Retrier {
 
     /** Calls {@code call} until it succeeds, fails with a non-retryable status, or {@code maxElapsed} passes. */
     public <T> T call(String what, Supplier<T> call) throws InterruptedException {
-        return call(what, call, policy.maxElapsed());
+        return call(what, call, policy.maxElapsed(), RETRYABLE);
     }
 
     /** Like {@link #call(String, Supplier)} but never gives up on a retryable status (until interrupted). */
     public <T> T callUntilAnswered(String what, Supplier<T> call) throws InterruptedException {
-        return call(what, call, null);
+        return call(what, call, null, RETRYABLE);
     }
 
-    private <T> T call(String what, Supplier<T> call, Duration maxElapsed) throws InterruptedException {
+    /** A task poll: never gives up while the coordinator is away or busy (RESOURCE_EXHAUSTED too). */
+    public <T> T pollUntilAnswered(String what, Supplier<T> call) throws InterruptedException {
+        return call(what, call, null, POLL_RETRYABLE);
+    }
+
+    private <T> T call(String what, Supplier<T> call, Duration maxElapsed, Set<Status.Code> retryable)
+            throws InterruptedException {
         long start = System.nanoTime();
         for (int attempt = 0; ; attempt++) {
             try {
@@ -52,7 +66,10 @@ public final class Retrier {
                 if (Thread.currentThread().isInterrupted()) {
                     throw new InterruptedException(what + " interrupted");
                 }
-                if (!isRetryable(e.getStatus())) {
+                if (NotGrpcServiceException.isNotGrpc(e.getStatus())) {
+                    throw new NotGrpcServiceException(target, e);
+                }
+                if (!retryable.contains(e.getStatus().getCode())) {
                     throw e;
                 }
                 Duration wait = delay(attempt);

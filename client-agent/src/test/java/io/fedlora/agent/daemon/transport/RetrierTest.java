@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class RetrierTest {
 
     final Retrier retrier = new Retrier(new AgentProperties.Retry(Duration.ofMillis(100), Duration.ofSeconds(2), 2.0,
-            Duration.ofMillis(400)));
+            Duration.ofMillis(400)), "127.0.0.1:9090");
 
     @Test
     void delaysGrowGeometricallyWithJitterUpToTheCap() {
@@ -54,5 +54,42 @@ class RetrierTest {
         });
         assertThat(result).isEqualTo("ok");
         assertThat(calls).hasValue(3);
+    }
+
+    @Test
+    void pollsWaitOutABusyCoordinatorOtherCallsDoNot() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        String result = retrier.pollUntilAnswered("GetTask", () -> {
+            int n = calls.incrementAndGet();
+            if (n == 1) {
+                throw Status.RESOURCE_EXHAUSTED.withDescription("too many task polls").asRuntimeException();
+            }
+            if (n == 2) {
+                throw Status.ABORTED.withDescription("superseded by a newer GetTask poll").asRuntimeException();
+            }
+            return "task";
+        });
+        assertThat(result).isEqualTo("task");
+        assertThat(calls).hasValue(3);
+
+        calls.set(0);
+        assertThatThrownBy(() -> retrier.call("UploadUpdate", () -> {
+            calls.incrementAndGet();
+            throw Status.RESOURCE_EXHAUSTED.withDescription("upload exceeds the limit").asRuntimeException();
+        })).hasMessageContaining("exceeds the limit");
+        assertThat(calls).hasValue(1);
+    }
+
+    @Test
+    void aPeerThatIsNotGrpcIsNotRetried() {
+        AtomicInteger calls = new AtomicInteger();
+        assertThatThrownBy(() -> retrier.pollUntilAnswered("GetTask", () -> {
+            calls.incrementAndGet();
+            throw Status.UNAVAILABLE.withCause(new IllegalStateException(
+                    "First received frame was not SETTINGS. Hex dump for first 5 bytes: 485454502f")).asRuntimeException();
+        })).isInstanceOf(NotGrpcServiceException.class)
+                .hasMessageContaining("no gRPC service at 127.0.0.1:9090")
+                .hasMessageContaining("is this the coordinator's gRPC port (default 9090)?");
+        assertThat(calls).hasValue(1);
     }
 }
