@@ -51,6 +51,14 @@ class BadInputOverTheWireTest {
             EnrolResponse selected = wire.enrol(tokens.get(0), "raw-a");
             expectEnrolRefused(wire, tokens.get(0), "raw-a-again");
             EnrolResponse revoked = wire.enrol(tokens.get(1), "raw-b");
+            // a lost Enrol response: the retry with the same token and name gets the same client, a new credential
+            EnrolResponse lost = wire.enrol(tokens.get(3), "raw-retry");
+            EnrolResponse retried = wire.enrol(tokens.get(3), "raw-retry");
+            assertThat(retried.getClientId()).isEqualTo(lost.getClientId());
+            assertThat(retried.getCredential()).isNotEqualTo(lost.getCredential());
+            assertThatThrownBy(() -> wire.task(lost.getCredential(), 0)).isInstanceOfSatisfying(StatusRuntimeException.class,
+                    e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED));
+            expectEnrolRefused(wire, tokens.get(3), "raw-retry-other-name");
             admin.start(id);
             TaskResponse task = awaitTrainTask(wire, selected.getCredential());
             assertThat(task.getExpectedUpdateCount()).isPositive();
@@ -84,6 +92,19 @@ class BadInputOverTheWireTest {
                     Status.Code.INVALID_ARGUMENT, "sha256", coordinator, fid, before);
             expectRefused(wire, cred, update.get().chunkForUnknownTensor().chunks(),
                     Status.Code.INVALID_ARGUMENT, "tensor_index", coordinator, fid, before);
+            expectRefused(wire, cred, update.get().numExamples(Long.MAX_VALUE).chunks(),
+                    Status.Code.INVALID_ARGUMENT, "maxExamplesPerUpdate", coordinator, fid, before);
+            expectRefused(wire, cred, update.get().numExamples(1_000_000_000_000_000L).chunks(),
+                    Status.Code.INVALID_ARGUMENT, "maxExamplesPerUpdate", coordinator, fid, before);
+            // bytes that are not an UpdateChunk at all (garbage after a valid header, a truncated message)
+            byte[] headerFrame = update.get().chunks().get(0).toByteArray();
+            Status garbage = wire.uploadRawFrames(cred, List.of(headerFrame,
+                    new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 0x01}));
+            assertThat(garbage.getCode()).as(garbage.toString()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(garbage.getDescription()).contains("not a valid message");
+            Status truncated = wire.uploadRawFrames(cred, List.of(java.util.Arrays.copyOf(headerFrame, headerFrame.length / 2)));
+            assertThat(truncated.getCode()).as(truncated.toString()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(state(coordinator, fid)).as("stored state after garbage frames").isEqualTo(before);
             List<UpdateChunk> headerOnly = update.get().chunks().subList(0, 1);
             expectRefused(wire, cred, headerOnly, Status.Code.INVALID_ARGUMENT, "trailer", coordinator, fid, before);
 

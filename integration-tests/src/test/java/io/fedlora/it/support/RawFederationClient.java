@@ -102,6 +102,47 @@ public final class RawFederationClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends {@code frames} as raw UploadUpdate messages (bytes that need not be valid protobuf) and returns the
+     * status the call closed with.
+     */
+    public io.grpc.Status uploadRawFrames(String credential, List<byte[]> frames) throws Exception {
+        io.grpc.MethodDescriptor.Marshaller<byte[]> bytes = new io.grpc.MethodDescriptor.Marshaller<>() {
+            @Override
+            public java.io.InputStream stream(byte[] value) {
+                return new java.io.ByteArrayInputStream(value);
+            }
+
+            @Override
+            public byte[] parse(java.io.InputStream stream) {
+                try {
+                    return stream.readAllBytes();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
+        io.grpc.MethodDescriptor<byte[], byte[]> raw = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
+                .setType(io.grpc.MethodDescriptor.MethodType.CLIENT_STREAMING)
+                .setFullMethodName(FederationGrpc.getUploadUpdateMethod().getFullMethodName())
+                .setRequestMarshaller(bytes).setResponseMarshaller(bytes).build();
+        io.grpc.ClientCall<byte[], byte[]> call = channel.newCall(raw,
+                io.grpc.CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS));
+        java.util.concurrent.CompletableFuture<io.grpc.Status> closed = new java.util.concurrent.CompletableFuture<>();
+        Metadata headers = new Metadata();
+        headers.put(AUTHORIZATION, "Bearer " + credential);
+        call.start(new io.grpc.ClientCall.Listener<>() {
+            @Override
+            public void onClose(io.grpc.Status status, Metadata trailers) {
+                closed.complete(status);
+            }
+        }, headers);
+        call.request(1);
+        frames.forEach(call::sendMessage);
+        call.halfClose();
+        return closed.get(60, TimeUnit.SECONDS);
+    }
+
     private static CallCredentials bearer(String credential) {
         return new CallCredentials() {
             @Override

@@ -34,6 +34,7 @@ public final class UpdateBuilder {
     private String garbageChunkOf;
     private boolean outOfRangeChunk;
     private boolean transposeFirst;
+    private long numExamples = 10;
 
     /** A small random update (|values| ~ 0.01) with the shapes the task expects. */
     public UpdateBuilder(TaskResponse task, long seed) {
@@ -53,6 +54,12 @@ public final class UpdateBuilder {
 
     public UpdateBuilder round(int r) {
         this.round = r;
+        return this;
+    }
+
+    /** The example count the header declares. */
+    public UpdateBuilder numExamples(long n) {
+        this.numExamples = n;
         return this;
     }
 
@@ -119,7 +126,7 @@ public final class UpdateBuilder {
                 .setFederationId(task.getFederationId())
                 .setRound(round)
                 .setUploadId(uploadId)
-                .setNumExamples(10)
+                .setNumExamples(numExamples)
                 .setBaseModelVersion(task.getModelVersion())
                 .putMetrics("train_loss", 1.0);
         List<byte[]> datas = new ArrayList<>();
