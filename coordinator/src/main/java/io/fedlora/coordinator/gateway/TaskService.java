@@ -113,7 +113,9 @@ public class TaskService {
                     UploadRules.expected(m.layers(), f.spec().rank()), r.deadline().toEpochMilli(), null,
                     f.spec().maxUpdateNorm()));
         }
-        if (r.status() == RoundStatus.EVALUATING && before(r.evalDeadline() == null ? null : r.evalDeadline().toEpochMilli())
+        // An evaluation is offered only once its deadline is set: the engine asks the live clients and then starts
+        // the deadline, and a poll between the two waits for the signal that follows (it used to throw an NPE).
+        if (r.status() == RoundStatus.EVALUATING && r.evalDeadline() != null && before(r.evalDeadline().toEpochMilli())
                 && evaluations.status(r.id(), client.clientId()).map(EvaluationStatus::valueOf)
                         .filter(EvaluationStatus.PENDING::equals).isPresent()) {
             return Optional.of(new ClientTask(ClientTask.Kind.EVALUATE, f.id(), r.number(), r.number(), plan(f.spec()),
