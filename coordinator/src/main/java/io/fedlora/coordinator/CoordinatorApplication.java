@@ -5,13 +5,16 @@ import java.util.ArrayList;
 import java.util.List;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.autoconfigure.security.servlet.UserDetailsServiceAutoConfiguration;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 
 /**
  * The fedlora coordinator: schedules federated rounds, collects LoRA updates over gRPC, aggregates
  * them exactly and serves the admin REST API, with all state in PostgreSQL.
  */
-@SpringBootApplication
+// no user store: the admin API authenticates by key (see security.AdminSecurityConfiguration), so Spring Boot's
+// generated in-memory user and its logged password must not exist
+@SpringBootApplication(exclude = UserDetailsServiceAutoConfiguration.class)
 @EnableConfigurationProperties(FedloraProperties.class)
 public class CoordinatorApplication {
 

@@ -75,9 +75,23 @@ public class AdminApiKey {
         }
     }
 
-    /** Constant-time comparison with a presented key. */
+    /**
+     * Constant-time comparison with a presented key: both sides are hashed first, so neither the content nor
+     * the length of the key leaks through timing.
+     */
     public boolean matches(String presented) {
-        return presented != null && MessageDigest.isEqual(key, presented.strip().getBytes(StandardCharsets.UTF_8));
+        if (presented == null) {
+            return false;
+        }
+        return MessageDigest.isEqual(sha256(key), sha256(presented.strip().getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static byte[] sha256(byte[] bytes) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(bytes);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
     }
 
     /** Where the key comes from (for the startup log). */

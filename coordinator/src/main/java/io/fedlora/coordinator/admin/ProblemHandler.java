@@ -2,7 +2,10 @@ package io.fedlora.coordinator.admin;
 
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import io.fedlora.coordinator.model.InvalidModelException;
+import jakarta.validation.ConstraintViolationException;
+import java.nio.file.InvalidPathException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,6 +22,8 @@ import org.springframework.web.bind.MethodArgumentNotValidException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.method.annotation.HandlerMethodValidationException;
+import org.springframework.web.servlet.resource.NoResourceFoundException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
 /**
@@ -48,9 +53,11 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
             HttpStatusCode status, WebRequest request) {
         String field = null;
         String detail = "malformed JSON body";
-        if (ex.getCause() instanceof MismatchedInputException mie) {
-            field = mie.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
-                    .collect(Collectors.joining(".")).replace(".[", "[");
+        if (ex.getCause() instanceof UnrecognizedPropertyException upe) {
+            field = path(upe);
+            detail = field + ": unknown field (the request's fields are listed in the OpenAPI document)";
+        } else if (ex.getCause() instanceof MismatchedInputException mie) {
+            field = path(mie);
             detail = field + ": " + (mie instanceof InvalidFormatException ife
                     ? "cannot read '" + ife.getValue() + "' as " + ife.getTargetType().getSimpleName()
                     : "wrong JSON type");
@@ -61,6 +68,46 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
             p.setProperty("errors", List.of(error(field, detail)));
         }
         return ResponseEntity.badRequest().headers(headers).body(p);
+    }
+
+    /** An unknown route: 404 without echoing the path (it may hold anything). */
+    @Override
+    protected ResponseEntity<Object> handleNoResourceFoundException(NoResourceFoundException ex, HttpHeaders headers,
+            HttpStatusCode status, WebRequest request) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.NOT_FOUND, "no such route; the routes are listed in /v3/api-docs");
+        p.setTitle("Not found");
+        return ResponseEntity.status(HttpStatus.NOT_FOUND).headers(headers).body(p);
+    }
+
+    /** Constraint violations on query or path parameters ({@code /api/v1/audit?limit=0}): 400 naming the parameter. */
+    @Override
+    protected ResponseEntity<Object> handleHandlerMethodValidationException(HandlerMethodValidationException ex,
+            HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        List<Map<String, String>> errors = new ArrayList<>();
+        ex.getParameterValidationResults().forEach(r -> {
+            String name = r.getMethodParameter().getParameterName();
+            r.getResolvableErrors().forEach(e -> errors.add(error(name, e.getDefaultMessage())));
+        });
+        return invalid(errors, headers);
+    }
+
+    /** The same, should a parameter be validated by a method-validation proxy instead of Spring MVC. */
+    @ExceptionHandler(ConstraintViolationException.class)
+    ResponseEntity<Object> constraintViolation(ConstraintViolationException ex) {
+        List<Map<String, String>> errors = new ArrayList<>();
+        ex.getConstraintViolations().forEach(v -> {
+            String path = v.getPropertyPath().toString();
+            errors.add(error(path.substring(path.lastIndexOf('.') + 1), v.getMessage()));
+        });
+        return invalid(errors, new HttpHeaders());
+    }
+
+    /** A path given in a request that the file system cannot even name (a NUL byte, say). */
+    @ExceptionHandler(InvalidPathException.class)
+    ProblemDetail invalidPath(InvalidPathException e) {
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, "not a valid file system path");
+        p.setTitle("Invalid request");
+        return p;
     }
 
     @ExceptionHandler(InvalidModelException.class)
@@ -83,6 +130,19 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.CONFLICT, e.getMessage());
         p.setTitle("Conflict");
         return p;
+    }
+
+    private static ResponseEntity<Object> invalid(List<Map<String, String>> errors, HttpHeaders headers) {
+        String detail = errors.stream().map(e -> e.get("field") + ": " + e.get("message")).collect(Collectors.joining("; "));
+        ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
+        p.setTitle("Invalid request");
+        p.setProperty("errors", errors);
+        return ResponseEntity.badRequest().headers(headers).body(p);
+    }
+
+    private static String path(MismatchedInputException e) {
+        return e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                .collect(Collectors.joining(".")).replace(".[", "[");
     }
 
     private static Map<String, String> error(String field, String message) {

@@ -33,7 +33,12 @@ public class BaseModelInspector {
 
     /** As {@link #inspect(String, List)}, naming {@code field} (the request field that gave the path) in errors. */
     public BaseModelDirectory inspect(String field, String baseModelPath, List<String> targetModules) {
-        Path dir = Path.of(baseModelPath).toAbsolutePath().normalize();
+        Path dir;
+        try {
+            dir = Path.of(baseModelPath).toAbsolutePath().normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new InvalidModelException(field, "not a valid file system path");
+        }
         if (!Files.isDirectory(dir)) {
             throw new InvalidModelException(field, "no such directory on the coordinator: " + dir);
         }

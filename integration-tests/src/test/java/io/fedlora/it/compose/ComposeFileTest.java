@@ -90,6 +90,8 @@ class ComposeFileTest {
         assertThat(resolve(env.get("SPRING_DATASOURCE_PASSWORD"))).isEqualTo(envExample.get("POSTGRES_PASSWORD"));
         assertThat(env.get("FEDLORA_ADMIN_API_KEY")).contains("${FEDLORA_ADMIN_API_KEY");
         assertThat(env).containsEntry("FEDLORA_DATA_DIR", "/data").containsEntry("SPRING_GRPC_SERVER_PORT", "9090");
+        // the coordinator binds loopback by default; in its container it listens on the container's interface
+        assertThat(env).containsEntry("FEDLORA_BIND_ADDRESS", "0.0.0.0");
         assertThat(strings(service("coordinator").get("volumes"))).contains("coordinator-data:/data");
     }
 
