@@ -186,11 +186,43 @@ final class AggregateCommand implements Callable<Integer> {
             PeftAdapterConfig cfg = new PeftAdapterConfig(first.config().r(), first.config().loraAlpha(),
                     first.config().targetModules(), first.config().fanInFanOut(), first.config().useRslora(),
                     first.config().baseModelNameOrPath());
-            writeAtomically(outDir, tmp -> PeftExporter.export(tmp, cfg, result.global(), first.transformerPrefix(),
-                    base, replaced));
+            Map<String, io.fedlora.aggregation.lora.WeightLayout> layouts = new LinkedHashMap<>();
+            layers.forEach(l -> layouts.put(l.module(), l.layout()));
+            Path modelDir = basePath.toAbsolutePath().getParent();
+            writeAtomically(outDir, tmp -> {
+                PeftExporter.export(tmp, cfg, result.global(), first.transformerPrefix(), base, replaced);
+                PeftExporter.exportMerged(tmp, result.global(), baseKeys, layouts, first.config().scaling().scale(), base,
+                        replaced);
+                copyModelFiles(modelDir, tmp);
+            });
+            if (!Files.isRegularFile(modelDir.resolve(CONFIG_FILE))) {
+                err.println("warning: no " + CONFIG_FILE + " next to " + basePath + ": the export cannot be loaded with"
+                        + " from_pretrained until you add the base model's config.json (and tokenizer files) to "
+                        + outDir + " and " + outDir.resolve(PeftExporter.MERGED_DIR));
+            }
             printSummary(out, strategy.name(), weighting, updates, layers, result, ms, outDir);
         } catch (PeftFormatException | SafetensorsFormatException e) {
             throw new CliException(e.getMessage());
+        }
+    }
+
+    private static final String CONFIG_FILE = "config.json";
+    /** The files of an HF model directory besides the weights that from_pretrained and the tokenizer read. */
+    private static final List<String> MODEL_FILES = List.of(CONFIG_FILE, "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model");
+
+    /**
+     * Copies the base directory's config and tokenizer files into the export and its merged model, so both load
+     * with {@code from_pretrained}; the adapter names no base ({@code base_model_name_or_path} is left as the
+     * adapters had it).
+     */
+    private static void copyModelFiles(Path modelDir, Path out) throws IOException {
+        for (String name : MODEL_FILES) {
+            Path src = modelDir.resolve(name);
+            if (Files.isRegularFile(src)) {
+                Files.copy(src, out.resolve(name));
+                Files.copy(src, out.resolve(PeftExporter.MERGED_DIR).resolve(name));
+            }
         }
     }
 

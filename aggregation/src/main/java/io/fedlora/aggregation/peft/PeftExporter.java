@@ -1,7 +1,9 @@
 package io.fedlora.aggregation.peft;
 
 import io.fedlora.aggregation.family.Gpt2Family;
+import io.fedlora.aggregation.lora.LayoutGemm;
 import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.aggregation.safetensors.SafetensorsWriter;
@@ -71,6 +73,42 @@ public final class PeftExporter {
             }
         }
         exportAdapter(outDir, config, factors, bodyPrefix);
+        writeModel(outDir.resolve(MODEL_FILE), base, replacedBase);
+    }
+
+    /** Subdirectory of an export holding the fully merged model (base, residuals and adapter in one set of weights). */
+    public static final String MERGED_DIR = "merged";
+
+    /**
+     * Writes {@code outDir/merged/model.safetensors}: every tensor of {@code base}, those in {@code replacedBase} (the
+     * residual-folded weights) with the adapter's {@code s·B·A} added in each layer's layout, in the key's original
+     * dtype. With a {@code config.json} next to it this loads with a plain {@code from_pretrained}, no PEFT.
+     *
+     * @param baseKeys module → its weight's key in {@code base}
+     */
+    public static void exportMerged(Path outDir, Map<String, LoraFactors> factors, Map<String, String> baseKeys,
+                                    Map<String, WeightLayout> layouts, double scale, SafetensorsReader base,
+                                    Map<String, INDArray> replacedBase) throws IOException {
+        Map<String, INDArray> merged = new LinkedHashMap<>();
+        for (Map.Entry<String, LoraFactors> e : factors.entrySet()) {
+            String key = baseKeys.get(e.getKey());
+            if (key == null) {
+                throw new IllegalArgumentException("no base weight key for adapted module " + e.getKey());
+            }
+            INDArray w = (replacedBase.containsKey(key) ? replacedBase.get(key) : base.readFloat(key)).dup('c');
+            LayoutGemm.addProduct(w, layouts.get(e.getKey()), e.getValue().b().castTo(w.dataType()),
+                    e.getValue().a().castTo(w.dataType()), scale, 1.0);
+            merged.put(key, w);
+        }
+        Map<String, INDArray> all = new LinkedHashMap<>(replacedBase);
+        all.putAll(merged);
+        Path dir = outDir.resolve(MERGED_DIR);
+        Files.createDirectories(dir);
+        writeModel(dir.resolve(MODEL_FILE), base, all);
+    }
+
+    /** {@code base}'s tensors, byte for byte, but those in {@code replacedBase} written from the arrays. */
+    public static void writeModel(Path file, SafetensorsReader base, Map<String, INDArray> replacedBase) throws IOException {
         List<TensorData> out = new ArrayList<>();
         for (TensorInfo info : base.tensors().values()) {
             INDArray replaced = replacedBase.get(info.name());
@@ -80,6 +118,6 @@ public final class PeftExporter {
         }
         Map<String, String> meta = new LinkedHashMap<>(base.metadata());
         meta.putIfAbsent("format", "pt");
-        SafetensorsWriter.write(outDir.resolve(MODEL_FILE), out, meta);
+        SafetensorsWriter.write(file, out, meta);
     }
 }

@@ -30,8 +30,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Exports a version as what an HF user loads: the PEFT adapter ({@code adapter_config.json},
- * {@code adapter_model.safetensors}), the residual-folded base ({@code model.safetensors}, original
- * keys and dtypes) and the model directory's auxiliary files, zipped.
+ * {@code adapter_model.safetensors}, naming no base), the residual-folded base ({@code model.safetensors}, original
+ * keys and dtypes) and the model directory's auxiliary files, plus {@code merged/}: the same model with the adapter
+ * merged into the weights, loadable with a plain {@code from_pretrained}; zipped.
  */
 @Component
 public class ModelExporter {
@@ -69,22 +70,33 @@ public class ModelExporter {
             ModelSpec spec = ModelFamilies.readFile(blobs.path(modelFiles.get(ModelFamilies.CONFIG_FILE)));
             // PEFT's fan_in_fan_out is one flag per adapter: the family stores all its adaptable modules one way
             boolean conv1d = m.layers().get(0).layout() == WeightLayout.CONV1D;
+            // no base_model_name_or_path: the coordinator's original (unfolded) base is the wrong model for this adapter,
+            // and a relative path would resolve against the caller's working directory. The export itself is the
+            // base: from_pretrained(export) loads its folded weights and, with peft installed, this adapter on them.
             PeftAdapterConfig config = new PeftAdapterConfig(f.spec().rank(), f.spec().alpha(), f.spec().targetModules(),
-                    conv1d, f.spec().useRslora(), f.spec().baseModelDescription());
+                    conv1d, f.spec().useRslora(), null);
             try (SafetensorsReader base = SafetensorsReader.open(blobs.path(m.baseBlob()))) {
                 // PEFT wraps the *ForCausalLM model: its body prefix comes from the family, not from the checkpoint
                 PeftExporter.export(dir, config, factors, spec.peftModulePrefix(), base, replaced);
+                Map<String, String> baseKeys = new LinkedHashMap<>();
+                Map<String, WeightLayout> layouts = new LinkedHashMap<>();
+                for (LayerShape l : m.layers()) {
+                    baseKeys.put(l.module(), m.keyPrefix() + l.baseKey());
+                    layouts.put(l.module(), l.layout());
+                }
+                PeftExporter.exportMerged(dir, factors, baseKeys, layouts, m.scaling().scale(), base, replaced);
             }
             for (Map.Entry<String, String> file : modelFiles.entrySet()) {
                 Path target = dir.resolve(file.getKey());
                 if (!Files.exists(target)) {
                     Files.copy(blobs.path(file.getValue()), target);
                 }
+                Files.copy(blobs.path(file.getValue()), dir.resolve(PeftExporter.MERGED_DIR).resolve(file.getKey()));
             }
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(zipFile), 1 << 20);
-                 ZipOutputStream zip = new ZipOutputStream(out); Stream<Path> files = Files.list(dir)) {
-                for (Path p : files.sorted().toList()) {
-                    zip.putNextEntry(entry(p));
+                 ZipOutputStream zip = new ZipOutputStream(out); Stream<Path> files = Files.walk(dir)) {
+                for (Path p : files.filter(Files::isRegularFile).sorted().toList()) {
+                    zip.putNextEntry(entry(dir.relativize(p).toString().replace('\\', '/'), p));
                     Files.copy(p, zip);
                     zip.closeEntry();
                 }
@@ -104,8 +116,8 @@ public class ModelExporter {
      * Weights are stored, not deflated: fp32 weights hardly compress and deflating a GPT-2-size model costs tens
      * of seconds of CPU; small text files are deflated.
      */
-    private static ZipEntry entry(Path p) throws IOException {
-        ZipEntry e = new ZipEntry(p.getFileName().toString());
+    private static ZipEntry entry(String name, Path p) throws IOException {
+        ZipEntry e = new ZipEntry(name);
         long size = Files.size(p);
         if (size < STORE_FROM_BYTES) {
             e.setMethod(ZipEntry.DEFLATED);
