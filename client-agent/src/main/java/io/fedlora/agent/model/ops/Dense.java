@@ -39,6 +39,12 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         set(i, get(i) + v);
     }
 
+    /** Copies {@code len} elements from index {@code from} into {@code dst} (a bulk copy, then a widening loop). */
+    public abstract void read(int from, double[] dst, int len);
+
+    /** Writes {@code len} elements of {@code src} from index {@code from}. */
+    public abstract void write(int from, double[] src, int len);
+
     /** Whether the elements are fp32 (kernels may then use fp32-accurate approximations). */
     public abstract boolean single();
 
@@ -71,6 +77,24 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         public boolean single() {
             return true;
         }
+
+        @Override
+        public void read(int from, double[] dst, int len) {
+            float[] tmp = new float[len];
+            b.get(from, tmp, 0, len);
+            for (int i = 0; i < len; i++) {
+                dst[i] = tmp[i];
+            }
+        }
+
+        @Override
+        public void write(int from, double[] src, int len) {
+            float[] tmp = new float[len];
+            for (int i = 0; i < len; i++) {
+                tmp[i] = (float) src[i];
+            }
+            b.put(from, tmp, 0, len);
+        }
     }
 
     static final class F64 extends Dense {
@@ -96,6 +120,16 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         @Override
         public boolean single() {
             return false;
+        }
+
+        @Override
+        public void read(int from, double[] dst, int len) {
+            b.get(from, dst, 0, len);
+        }
+
+        @Override
+        public void write(int from, double[] src, int len) {
+            b.put(from, src, 0, len);
         }
     }
 }

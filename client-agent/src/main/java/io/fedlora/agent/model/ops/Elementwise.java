@@ -13,9 +13,19 @@ public final class Elementwise {
         Dense as = Dense.of(a);
         Dense bs = Dense.of(b);
         Dense os = Dense.of(out);
-        par.forRanges(as.length(), 1 << 14, (p, from, to) -> {
-            for (int i = from; i < to; i++) {
-                os.set(i, as.get(i) + bs.get(i));
+        int chunk = 2048;
+        par.forRanges((as.length() + chunk - 1) / chunk, 8, (p, fromChunk, toChunk) -> {
+            double[] x = new double[chunk];
+            double[] y = new double[chunk];
+            for (int ch = fromChunk; ch < toChunk; ch++) {
+                int from = ch * chunk;
+                int len = Math.min(chunk, as.length() - from);
+                as.read(from, x, len);
+                bs.read(from, y, len);
+                for (int i = 0; i < len; i++) {
+                    x[i] += y[i];
+                }
+                os.write(from, x, len);
             }
         });
     }

@@ -14,15 +14,25 @@ public final class GeluNew {
     private GeluNew() {
     }
 
+    /** Elements per chunk: copied out of native memory into a Java array, where the JIT vectorises the loop. */
+    private static final int CHUNK = 2048;
+
     public static void forward(INDArray x, INDArray y, Parallel par) {
         Dense xs = Dense.of(x);
         Dense ys = Dense.of(y);
         boolean fast = xs.single();
-        par.forRanges(xs.length(), 4096, (p, from, to) -> {
-            for (int i = from; i < to; i++) {
-                double v = xs.get(i);
-                double z = C * (v + K * v * v * v);
-                ys.set(i, 0.5 * v * (1 + (fast ? tanhFloat(z) : tanh(z))));
+        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, 2, (p, fromChunk, toChunk) -> {
+            double[] v = new double[CHUNK];
+            for (int ch = fromChunk; ch < toChunk; ch++) {
+                int from = ch * CHUNK;
+                int len = Math.min(CHUNK, xs.length() - from);
+                xs.read(from, v, len);
+                for (int i = 0; i < len; i++) {
+                    double a = v[i];
+                    double z = C * (a + K * a * a * a);
+                    v[i] = 0.5 * a * (1 + (fast ? tanhFloat(z) : tanh(z)));
+                }
+                ys.write(from, v, len);
             }
         });
     }
@@ -33,13 +43,21 @@ public final class GeluNew {
         Dense xs = Dense.of(x);
         Dense dxs = Dense.of(dx);
         boolean fast = xs.single();
-        par.forRanges(xs.length(), 4096, (p, from, to) -> {
-            for (int i = from; i < to; i++) {
-                double v = xs.get(i);
-                double z = C * (v + K * v * v * v);
-                double t = fast ? tanhFloat(z) : tanh(z);
-                double d = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * C * (1 + 3 * K * v * v);
-                dxs.set(i, dys.get(i) * d);
+        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, 2, (p, fromChunk, toChunk) -> {
+            double[] v = new double[CHUNK];
+            double[] g = new double[CHUNK];
+            for (int ch = fromChunk; ch < toChunk; ch++) {
+                int from = ch * CHUNK;
+                int len = Math.min(CHUNK, xs.length() - from);
+                xs.read(from, v, len);
+                dys.read(from, g, len);
+                for (int i = 0; i < len; i++) {
+                    double a = v[i];
+                    double z = C * (a + K * a * a * a);
+                    double t = fast ? tanhFloat(z) : tanh(z);
+                    g[i] *= 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * K * a * a);
+                }
+                dxs.write(from, g, len);
             }
         });
     }

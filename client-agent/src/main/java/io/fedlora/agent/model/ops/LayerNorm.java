@@ -26,24 +26,34 @@ public final class LayerNorm {
         Dense b = beta == null ? null : Dense.of(beta);
         double[] mean = new double[n];
         double[] rstd = new double[n];
-        par.forEach(n, 16, r -> {
-            int o = r * c;
-            double s = 0;
-            for (int j = 0; j < c; j++) {
-                s += xs.get(o + j);
-            }
-            double mu = s / c;
-            double v = 0;
-            for (int j = 0; j < c; j++) {
-                double d = xs.get(o + j) - mu;
-                v += d * d;
-            }
-            double rs = 1.0 / Math.sqrt(v / c + eps);
-            mean[r] = mu;
-            rstd[r] = rs;
-            for (int j = 0; j < c; j++) {
-                double h = (xs.get(o + j) - mu) * rs * g.get(j);
-                ys.set(o + j, b == null ? h : h + b.get(j));
+        double[] gv = new double[c];
+        double[] bv = new double[c];
+        g.read(0, gv, c);
+        if (b != null) {
+            b.read(0, bv, c);
+        }
+        par.forRanges(n, 16, (part, from, to) -> {
+            double[] row = new double[c];
+            for (int r = from; r < to; r++) {
+                int o = r * c;
+                xs.read(o, row, c);
+                double s = 0;
+                for (int j = 0; j < c; j++) {
+                    s += row[j];
+                }
+                double mu = s / c;
+                double v = 0;
+                for (int j = 0; j < c; j++) {
+                    double d = row[j] - mu;
+                    v += d * d;
+                }
+                double rs = 1.0 / Math.sqrt(v / c + eps);
+                mean[r] = mu;
+                rstd[r] = rs;
+                for (int j = 0; j < c; j++) {
+                    row[j] = (row[j] - mu) * rs * gv[j] + bv[j];
+                }
+                ys.write(o, row, c);
             }
         });
         return new Stats(mean, rstd);
@@ -61,25 +71,38 @@ public final class LayerNorm {
         Dense xs = Dense.of(x);
         Dense g = Dense.of(gamma);
         Dense dxs = Dense.of(dx);
-        par.forEach(n, 16, r -> {
-            int o = r * c;
-            double mu = st.mean()[r];
-            double rs = st.rstd()[r];
-            double m1 = 0;
-            double m2 = 0;
-            for (int j = 0; j < c; j++) {
-                double dh = dys.get(o + j) * g.get(j);
-                double xh = (xs.get(o + j) - mu) * rs;
-                m1 += dh;
-                m2 += dh * xh;
-            }
-            m1 /= c;
-            m2 /= c;
-            for (int j = 0; j < c; j++) {
-                double dh = dys.get(o + j) * g.get(j);
-                double xh = (xs.get(o + j) - mu) * rs;
-                double v = (dh - m1 - xh * m2) * rs;
-                dxs.set(o + j, accumulate ? dxs.get(o + j) + v : v);
+        double[] gv = new double[c];
+        g.read(0, gv, c);
+        par.forRanges(n, 16, (part, from, to) -> {
+            double[] dyr = new double[c];
+            double[] xr = new double[c];
+            double[] acc = new double[c];
+            for (int r = from; r < to; r++) {
+                int o = r * c;
+                double mu = st.mean()[r];
+                double rs = st.rstd()[r];
+                dys.read(o, dyr, c);
+                xs.read(o, xr, c);
+                double m1 = 0;
+                double m2 = 0;
+                for (int j = 0; j < c; j++) {
+                    double dh = dyr[j] * gv[j];
+                    double xh = (xr[j] - mu) * rs;
+                    m1 += dh;
+                    m2 += dh * xh;
+                }
+                m1 /= c;
+                m2 /= c;
+                if (accumulate) {
+                    dxs.read(o, acc, c);
+                }
+                for (int j = 0; j < c; j++) {
+                    double dh = dyr[j] * gv[j];
+                    double xh = (xr[j] - mu) * rs;
+                    double v = (dh - m1 - xh * m2) * rs;
+                    acc[j] = accumulate ? acc[j] + v : v;
+                }
+                dxs.write(o, acc, c);
             }
         });
         if (dGamma != null) {

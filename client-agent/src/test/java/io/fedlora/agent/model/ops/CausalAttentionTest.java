@@ -1,0 +1,128 @@
+package io.fedlora.agent.model.ops;
+
+import io.fedlora.agent.daemon.NativeThreads;
+import io.fedlora.agent.model.ops.Blas.Region;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.SplittableRandom;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Grouped-query causal attention (4 query heads sharing 2 key/value heads, a sequence longer than one row block)
+ * against a naive fp64 reference, and its backward against central differences of a random linear functional.
+ */
+class CausalAttentionTest {
+
+    private static final int B = 2;
+    private static final int T = CausalAttention.BLOCK + 9;
+    private static final int H = 4;
+    private static final int KV = 2;
+    private static final int D = 3;
+
+    @BeforeAll
+    static void oneThread() {
+        NativeThreads.apply(1);
+    }
+
+    private static INDArray random(SplittableRandom rng, int rows, int cols) {
+        double[] d = new double[rows * cols];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = rng.nextDouble(-1, 1);
+        }
+        return Nd4j.create(d, new long[]{rows, cols}, 'c');
+    }
+
+    /** y[b·T + i, h·D + e] = Σ_{j ≤ i} softmax_j(q_i·k_j / sqrt(D)) v_j[e], with kv head h / (H/KV). */
+    private static double[] reference(INDArray q, INDArray k, INDArray v) {
+        double[] y = new double[B * T * H * D];
+        for (int b = 0; b < B; b++) {
+            for (int h = 0; h < H; h++) {
+                int g = h / (H / KV);
+                for (int i = 0; i < T; i++) {
+                    double[] s = new double[i + 1];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j <= i; j++) {
+                        double dot = 0;
+                        for (int e = 0; e < D; e++) {
+                            dot += q.getDouble(b * T + i, h * D + e) * k.getDouble(b * T + j, g * D + e);
+                        }
+                        s[j] = dot / Math.sqrt(D);
+                        max = Math.max(max, s[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j <= i; j++) {
+                        s[j] = Math.exp(s[j] - max);
+                        sum += s[j];
+                    }
+                    for (int e = 0; e < D; e++) {
+                        double acc = 0;
+                        for (int j = 0; j <= i; j++) {
+                            acc += s[j] / sum * v.getDouble(b * T + j, g * D + e);
+                        }
+                        y[(b * T + i) * H * D + h * D + e] = acc;
+                    }
+                }
+            }
+        }
+        return y;
+    }
+
+    private static INDArray forward(INDArray q, INDArray k, INDArray v, Parallel par) {
+        INDArray y = Nd4j.zeros(DataType.DOUBLE, B * T, H * D);
+        new CausalAttention(B, T, H, KV, D).forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
+        return y;
+    }
+
+    @Test
+    void matchesTheNaiveReferenceAtAnyPoolWidth() {
+        SplittableRandom rng = new SplittableRandom(3);
+        INDArray q = random(rng, B * T, H * D);
+        INDArray k = random(rng, B * T, KV * D);
+        INDArray v = random(rng, B * T, KV * D);
+        double[] ref = reference(q, k, v);
+        INDArray y1 = forward(q, k, v, Parallel.of(1));
+        INDArray y2 = forward(q, k, v, Parallel.of(2));
+        double worst = 0;
+        for (int i = 0; i < ref.length; i++) {
+            worst = Math.max(worst, Math.abs(y1.getDouble(i) - ref[i]));
+        }
+        assertThat(worst).isLessThan(1e-12);
+        assertThat(y2).isEqualTo(y1);
+    }
+
+    @Test
+    void backwardMatchesFiniteDifferences() {
+        SplittableRandom rng = new SplittableRandom(4);
+        INDArray q = random(rng, B * T, H * D);
+        INDArray k = random(rng, B * T, KV * D);
+        INDArray v = random(rng, B * T, KV * D);
+        INDArray w = random(rng, B * T, H * D); // loss = Σ w ⊙ y, so dy = w
+        CausalAttention att = new CausalAttention(B, T, H, KV, D);
+        INDArray y = Nd4j.zeros(DataType.DOUBLE, B * T, H * D);
+        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), Parallel.of(2));
+        INDArray dq = Nd4j.zeros(DataType.DOUBLE, B * T, H * D);
+        INDArray dk = Nd4j.zeros(DataType.DOUBLE, B * T, KV * D);
+        INDArray dv = Nd4j.zeros(DataType.DOUBLE, B * T, KV * D);
+        att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, Region.of(dq), Region.of(dk), Region.of(dv), Parallel.of(2));
+        double worst = 0;
+        for (INDArray[] pair : new INDArray[][]{{q, dq}, {k, dk}, {v, dv}}) {
+            INDArray p = pair[0];
+            for (long i = 0; i < p.length(); i += 23) {
+                double orig = p.getDouble(i);
+                p.putScalar(i, orig + 1e-6);
+                double plus = forward(q, k, v, Parallel.of(1)).mul(w).sumNumber().doubleValue();
+                p.putScalar(i, orig - 1e-6);
+                double minus = forward(q, k, v, Parallel.of(1)).mul(w).sumNumber().doubleValue();
+                p.putScalar(i, orig);
+                double fd = (plus - minus) / 2e-6;
+                worst = Math.max(worst, Math.abs(fd - pair[1].getDouble(i)) / Math.max(1e-6, Math.abs(fd)));
+            }
+        }
+        assertThat(worst).isLessThan(1e-4);
+    }
+}
