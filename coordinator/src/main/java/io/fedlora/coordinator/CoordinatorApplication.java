@@ -1,8 +1,7 @@
 package io.fedlora.coordinator;
 
+import io.fedlora.cli.Cli;
 import io.fedlora.coordinator.config.FedloraProperties;
-import java.util.ArrayList;
-import java.util.List;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.autoconfigure.security.servlet.UserDetailsServiceAutoConfiguration;
@@ -18,26 +17,20 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 @EnableConfigurationProperties(FedloraProperties.class)
 public class CoordinatorApplication {
 
-    public static void main(String[] args) {
-        SpringApplication.run(CoordinatorApplication.class, translateArgs(args));
-    }
+    /** {@link CoordinatorArguments}' status when Spring started: the server keeps running on its own threads. */
+    private static final int STARTED = -1;
 
-    /** Maps the launcher's {@code --data-dir DIR} / {@code --data-dir=DIR} to {@code --fedlora.data-dir=DIR}. */
-    static String[] translateArgs(String[] args) {
-        List<String> out = new ArrayList<>();
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("--data-dir")) {
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException("--data-dir needs a directory");
-                }
-                out.add("--fedlora.data-dir=" + args[++i]);
-            } else if (a.startsWith("--data-dir=")) {
-                out.add("--fedlora.data-dir=" + a.substring("--data-dir=".length()));
-            } else {
-                out.add(a);
-            }
+    /**
+     * Checks the command line before Spring starts ({@link CoordinatorArguments}): {@code --help}, {@code --version}
+     * and a bad option never start a coordinator.
+     */
+    public static void main(String[] args) {
+        int status = Cli.execute(new CoordinatorArguments(springArgs -> {
+            SpringApplication.run(CoordinatorApplication.class, springArgs);
+            return STARTED;
+        }), args, System.out, System.err);
+        if (status != STARTED) {
+            System.exit(status);
         }
-        return out.toArray(String[]::new);
     }
 }
