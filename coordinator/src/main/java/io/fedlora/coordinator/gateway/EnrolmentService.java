@@ -59,6 +59,8 @@ public class EnrolmentService {
         if (name.isEmpty() || name.length() > 200) {
             throw new ClientApiException(Kind.INVALID_ARGUMENT, "client_name must be 1 to 200 characters");
         }
+        ClientText.require("client_name", name, 200);
+        ClientText.requireLabels(labels);
         String credential = secrets.newSecret();
         String newClientId = UUID.randomUUID().toString();
         Enrolment enrolment;

@@ -21,6 +21,8 @@ public class HeartbeatService {
     }
 
     public void heartbeat(AuthenticatedClient client, String state, long cachedModelVersion, String device) {
+        ClientText.require("state", state, 1000);
+        ClientText.require("device", device, 200);
         clients.heartbeat(client.clientId(), blankToNull(state), cachedModelVersion >= 0 ? cachedModelVersion : null,
                 blankToNull(device));
         signals.wakeScheduler();

@@ -54,6 +54,22 @@ class EnrolmentRetryTest extends CoordinatorTestBase {
         refusedAs(() -> gateway.enrol(token, "agent-r", Map.of()), ClientApiException.Kind.UNAUTHENTICATED, "used");
     }
 
+    @Test
+    void textTheDatabaseCannotHoldIsRefusedNamingTheField() {
+        Federation f = createAndStart(spec(uniqueName("enrol-text"), 1, 2, 2, 60, 0, false, "fedex"));
+        String token = clientService.issueTokens(f.id(), 1, Duration.ofMinutes(10), "test").get(0).token();
+        refusedAs(() -> gateway.enrol(token, "nul\0name", Map.of()), ClientApiException.Kind.INVALID_ARGUMENT,
+                "client_name contains a NUL");
+        refusedAs(() -> gateway.enrol(token, "ok", Map.of("site", "a\0b")), ClientApiException.Kind.INVALID_ARGUMENT,
+                "label 'site' contains a NUL");
+        Enrolment e = gateway.enrol(token, "ok", Map.of("site", "ab"));
+        AuthenticatedClient c = gateway.authenticate(e.credential());
+        refusedAs(() -> gateway.heartbeat(c, "idle\0", -1, "cpu"), ClientApiException.Kind.INVALID_ARGUMENT,
+                "state contains a NUL");
+        refusedAs(() -> gateway.heartbeat(c, "idle", -1, "x".repeat(201)), ClientApiException.Kind.INVALID_ARGUMENT,
+                "device is longer than 200");
+    }
+
     private long clients(Federation f) {
         return jdbc.sql("SELECT count(*) FROM clients WHERE federation_id = :f::uuid").param("f", f.id())
                 .query(Long.class).single();
