@@ -95,7 +95,10 @@ public class BlobStore {
     public StoredBlob putFile(Path source) {
         Path file = tmp.resolve(UUID.randomUUID() + ".part");
         try {
-            Files.copy(source, file);
+            // never through a link: a file swapped for one after validation must not pull another file in
+            try (java.io.InputStream in = Files.newInputStream(source, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                Files.copy(in, file);
+            }
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }

@@ -86,7 +86,7 @@ public class FederationService {
         }
         try (BaseModelRegistry.LinkedDirectory linked = registry.linkedDirectory(registered)) {
             return create(spec, actor, registered,
-                    inspector.inspect("baseModel", linked.dir().toString(), spec.targetModules()));
+                    inspector.inspect("baseModel", linked, spec.targetModules()));
         }
     }
 

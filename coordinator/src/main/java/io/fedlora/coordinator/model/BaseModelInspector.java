@@ -7,10 +7,14 @@ import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.family.UnsupportedModelException;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
 /**
@@ -22,6 +26,8 @@ import org.springframework.stereotype.Component;
 @Component
 public class BaseModelInspector {
 
+    private static final Logger log = LoggerFactory.getLogger(BaseModelInspector.class);
+
     /** Auxiliary files of a model directory that clients need besides the weights. */
     public static final List<String> AUX_FILES =
             List.of("config.json", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
@@ -31,7 +37,12 @@ public class BaseModelInspector {
         return inspect("baseModelPath", baseModelPath, targetModules);
     }
 
-    /** As {@link #inspect(String, List)}, naming {@code field} (the request field that gave the path) in errors. */
+    /**
+     * As {@link #inspect(String, List)}, naming {@code field} (the request field that gave the path) in errors. The
+     * path comes from a request, so nothing is followed or trusted: the directory itself and every file read must be
+     * a real directory or regular file (no symbolic link, FIFO or device), only the files the format names are read,
+     * and a path that is not a model directory is answered the same whether or not it exists.
+     */
     public BaseModelDirectory inspect(String field, String baseModelPath, List<String> targetModules) {
         Path dir;
         try {
@@ -39,18 +50,51 @@ public class BaseModelInspector {
         } catch (java.nio.file.InvalidPathException e) {
             throw new InvalidModelException(field, "not a valid file system path");
         }
-        if (!Files.isDirectory(dir)) {
-            throw new InvalidModelException(field, "no such directory on the coordinator: " + dir);
+        if (!isReal(dir, true) || !isReal(dir.resolve(ModelFamilies.CONFIG_FILE), false)) {
+            throw new InvalidModelException(field, NOT_A_MODEL_DIRECTORY);
         }
-        if (!Files.isRegularFile(dir.resolve(ModelFamilies.CONFIG_FILE))) {
-            throw new InvalidModelException(field, dir + " has no config.json");
+        return inspectFiles(field, dir, targetModules, true);
+    }
+
+    /** A registered model's snapshot, laid out by the registry itself as links into the blob store. */
+    public BaseModelDirectory inspect(String field, BaseModelRegistry.LinkedDirectory snapshot, List<String> targetModules) {
+        return inspectFiles(field, snapshot.dir(), targetModules, false);
+    }
+
+    static final String NOT_A_MODEL_DIRECTORY = "not a model directory (give a directory on the coordinator holding "
+            + "config.json and model.safetensors as regular files; symbolic links are not followed)";
+
+    /** Whether {@code p} is a directory (or regular file) in its own right: a symbolic link to one is not. */
+    private static boolean isReal(Path p, boolean directory) {
+        try {
+            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            return directory ? a.isDirectory() : a.isRegularFile();
+        } catch (IOException | SecurityException e) {
+            return false;
         }
+    }
+
+    /** Whether anything at all (a dangling link included) is at {@code p}. */
+    private static boolean present(Path p) {
+        return Files.exists(p, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    private BaseModelDirectory inspectFiles(String field, Path dir, List<String> targetModules, boolean untrusted) {
         Path weights = dir.resolve(Checkpoint.SINGLE_FILE);
-        if (!Files.isRegularFile(weights)) {
-            String more = Files.isRegularFile(dir.resolve(Checkpoint.INDEX_FILE))
+        if (!present(weights)) {
+            String more = present(dir.resolve(Checkpoint.INDEX_FILE))
                     ? " (sharded checkpoints are loaded by the agents' tools but the coordinator stores one weights file:"
                     + " merge the shards into model.safetensors first)" : "";
-            throw new InvalidModelException(field, dir + " has no model.safetensors" + more);
+            throw new InvalidModelException(field, "the model directory has no model.safetensors" + more);
+        }
+        if (untrusted) {
+            for (String name : readFiles()) {
+                Path p = dir.resolve(name);
+                if (present(p) && !isReal(p, false)) {
+                    throw new InvalidModelException(field, name + " in the model directory is a symbolic link or not a "
+                            + "regular file: refused (copy the file itself into the directory)");
+                }
+            }
         }
         ModelSpec spec;
         String prefix;
@@ -63,7 +107,10 @@ public class BaseModelInspector {
             throw new InvalidModelException(field, dir + ": the agents cannot train this model exactly as HF computes it: "
                     + fieldDescription(e.field()) + " " + e.getMessage().substring(e.field().length() + 2));
         } catch (IOException | RuntimeException e) {
-            throw new InvalidModelException(field, "cannot read " + weights + ": " + e.getMessage());
+            // the message of a parser can quote the file: it stays in the debug log, not in the answer
+            log.debug("cannot read the model in {}", dir, e);
+            throw new InvalidModelException(field, "config.json or model.safetensors in the model directory is not a "
+                    + "readable Hugging Face model (" + e.getClass().getSimpleName() + ")");
         }
         List<LayerShape> layers;
         try {
@@ -75,11 +122,18 @@ public class BaseModelInspector {
         Map<String, Path> aux = new LinkedHashMap<>();
         for (String name : AUX_FILES) {
             Path p = dir.resolve(name);
-            if (Files.isRegularFile(p)) {
+            if (untrusted ? isReal(p, false) : Files.isRegularFile(p)) {
                 aux.put(name, p);
             }
         }
         return new BaseModelDirectory(dir, weights, aux, layers, prefix, spec);
+    }
+
+    /** Every file the coordinator reads from a model directory: the weights and the auxiliary files, nothing else. */
+    static List<String> readFiles() {
+        List<String> names = new java.util.ArrayList<>(AUX_FILES);
+        names.add(Checkpoint.SINGLE_FILE);
+        return names;
     }
 
     private static LayerShape shape(AdaptableModule m) {
