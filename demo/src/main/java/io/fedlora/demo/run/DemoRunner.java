@@ -57,10 +57,14 @@ public final class DemoRunner {
     }
 
     public Outcome run(DemoOptions options) throws IOException, InterruptedException {
-        Path work = WorkDir.prepare(options.workDir().orElseGet(() -> WorkDir.defaultUnder(home)));
+        Path work = WorkDir.prepare(options.workDir().isPresent() ? options.workDir().get() : WorkDir.freshTemporary());
         say("work directory " + work);
         ProcessLauncher launcher = new ProcessLauncher(work.resolve("logs"));
-        Thread hook = new Thread(launcher::close, "fedlora-demo-cleanup");
+        // SIGINT/SIGTERM: stop the coordinator and agents, and say where what is left of the run is
+        Thread hook = new Thread(() -> {
+            launcher.close();
+            System.err.println("fedlora demo: interrupted; child processes stopped; work directory (logs) kept: " + work);
+        }, "fedlora-demo-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
             List<RunResult> runs = runAll(options, work, new FederationProcesses(home, launcher));

@@ -22,9 +22,13 @@ public final class WorkDir {
     private WorkDir() {
     }
 
-    /** A fresh directory under {@code <home>/.fedlora/} named for the current time. */
-    public static Path defaultUnder(Path home) {
-        return home.resolve(".fedlora").resolve("demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+    /**
+     * A new, empty directory (mode 0700) under the system temporary directory ({@code java.io.tmpdir}), named for
+     * the current time: demo runs no longer pile up in the checkout.
+     */
+    public static Path freshTemporary() throws IOException {
+        return Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
+                "fedlora-demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-");
     }
 
     /** Creates or clears {@code dir} for a new demo run. */

@@ -39,6 +39,22 @@ class WorkDirAndZipTest {
     }
 
     @Test
+    void defaultWorkDirIsANewDirectoryUnderTheSystemTempDir() throws Exception {
+        Path first = WorkDir.freshTemporary();
+        Path second = WorkDir.freshTemporary();
+        try {
+            Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().normalize();
+            assertThat(first.toAbsolutePath().normalize().getParent()).isEqualTo(tmp);
+            assertThat(first.getFileName().toString()).startsWith("fedlora-demo-");
+            assertThat(first).isNotEqualTo(second);
+            assertThat(WorkDir.prepare(first)).isEqualTo(first.toAbsolutePath().normalize());
+        } finally {
+            WorkDir.deleteTree(first);
+            WorkDir.deleteTree(second);
+        }
+    }
+
+    @Test
     void reusesAnEarlierDemoDirectory() throws Exception {
         Path w = WorkDir.prepare(dir.resolve("demo"));
         Files.createDirectories(w.resolve("coordinator/pg"));
