@@ -188,10 +188,18 @@ class RestApiTest extends CoordinatorTestBase {
         try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip.body()))) {
             for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
                 names.add(e.getName());
-                Files.copy(in, dir.resolve(e.getName()));
+                Path target = dir.resolve(e.getName()).normalize();
+                assertThat(target.startsWith(dir)).as("entry %s stays inside the export", e.getName()).isTrue();
+                if (e.isDirectory()) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.createDirectories(target.getParent());
+                    Files.copy(in, target);
+                }
             }
         }
-        assertThat(names).contains("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json");
+        assertThat(names).contains("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json",
+                "merged/config.json", "merged/model.safetensors");
         try (SafetensorsReader adapter = SafetensorsReader.open(dir.resolve("adapter_model.safetensors"));
              SafetensorsReader model = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
             assertThat(adapter.tensors()).containsKey("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight");
