@@ -45,23 +45,25 @@ public final class DemoCli {
             return 2;
         }
         ObjectMapper mapper = new ObjectMapper();
+        // with --json, stdout carries only the JSON line (| tail -1 | jq works); progress and tables go to stderr
+        PrintStream human = options.json() ? err : out;
         try {
             Path home = FedloraHome.locate();
-            DemoRunner.Outcome outcome = new DemoRunner(home, out, mapper).run(options);
-            out.println();
+            DemoRunner.Outcome outcome = new DemoRunner(home, human, mapper).run(options);
+            human.println();
             for (RunResult run : outcome.runs()) {
-                out.println("results (" + run.strategy() + ", federation " + run.federationId() + "):");
-                out.print(ResultsTable.render(run));
-                run.exportDir().ifPresent(dir -> out.println("exported model: " + dir
+                human.println("results (" + run.strategy() + ", federation " + run.federationId() + "):");
+                human.print(ResultsTable.render(run));
+                run.exportDir().ifPresent(dir -> human.println("exported model: " + dir
                         + " (adapter_model.safetensors + adapter_config.json: PEFT adapter; model.safetensors: residual-folded base)"));
-                out.println();
+                human.println();
             }
             if (options.compare()) {
-                out.println("fedex vs fedit on the same seed and data:");
-                out.print(CompareTable.render(outcome.runs()));
-                out.println();
+                human.println("fedex vs fedit on the same seed and data:");
+                human.print(CompareTable.render(outcome.runs()));
+                human.println();
             }
-            out.println("logs: " + outcome.workDir().resolve("logs") + (options.keep() ? "; work directory kept: " + outcome.workDir() : ""));
+            human.println("logs: " + outcome.workDir().resolve("logs") + (options.keep() ? "; work directory kept: " + outcome.workDir() : ""));
             if (options.json()) {
                 out.println(new JsonReport(mapper).line(options, outcome.runs(), outcome.workDir().toString()));
             }
