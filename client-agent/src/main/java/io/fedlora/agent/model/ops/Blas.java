@@ -5,6 +5,7 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Row-major GEMM straight into OpenBLAS ({@code cblas_sgemm}/{@code cblas_dgemm}) on regions of dense INDArrays:
@@ -14,6 +15,24 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 public final class Blas {
 
     private Blas() {
+    }
+
+    /**
+     * The backend check, made once: these calls hand the arrays' host addresses to OpenBLAS, which is only right for
+     * ND4J's CPU backend (on the CUDA backend they would be device buffers).
+     */
+    private static final class Backend {
+        static final String NAME = Nd4j.getBackend().getClass().getSimpleName();
+        static final boolean CPU = NAME.startsWith("Cpu");
+    }
+
+    /** Refuses to run on a backend other than ND4J's CPU one, with what to do instead. */
+    public static void requireCpuBackend() {
+        if (!Backend.CPU) {
+            throw new IllegalStateException("fedlora's training engine runs on ND4J's CPU backend only, but this JVM "
+                    + "loaded " + Backend.NAME + "; start the agent with BACKEND_PRIORITY_CPU=200 (or a build without "
+                    + "-Pcuda)");
+        }
     }
 
     /** A matrix region: element {@code (i, j)} is at {@code offset + i·ld + j} of {@code array}'s buffer. */
@@ -31,6 +50,7 @@ public final class Blas {
     /** C ← alpha·op(A)·op(B) + beta·C with op(A) {@code m × k}, op(B) {@code k × n}. */
     public static void gemm(boolean transA, boolean transB, int m, int n, int k, double alpha, Region a, Region b,
                             double beta, Region c) {
+        requireCpuBackend();
         if (m == 0 || n == 0) {
             return;
         }
