@@ -27,8 +27,10 @@ import org.slf4j.LoggerFactory;
  * configured ({@code ./fedlora coordinator}, the demo, tests without Docker).
  *
  * <p>The data directory is created with {@code initdb} on first use and reused afterwards. The server listens on
- * 127.0.0.1 only with trust authentication for user {@code postgres}, and no Unix socket. A server that a killed
- * JVM left running on the same data directory is stopped before this one starts. When the JVM runs as root
+ * 127.0.0.1 only with trust authentication for user {@code postgres}, and no Unix socket. Each instance holds an
+ * exclusive lock on {@value DataDirLock#FILE_NAME} in the data directory for its whole life, so a second launcher
+ * on a directory in use is refused instead of stopping the first one's server. A server that a killed JVM left
+ * running on the same data directory (its lock released by the OS) is stopped before this one starts. When the JVM runs as root
  * (PostgreSQL refuses to), every PostgreSQL binary runs as uid 65534 through {@code setpriv}, and the data
  * directory is chowned to that uid.
  */
@@ -46,14 +48,16 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final PostgresTool tool;
     private final int port;
     private final long pid;
+    private final DataDirLock lock;
     private final Thread shutdownHook;
     private boolean closed;
 
-    private EmbeddedPostgres(Path dataDir, PostgresTool tool, int port, long pid) {
+    private EmbeddedPostgres(Path dataDir, PostgresTool tool, int port, long pid, DataDirLock lock) {
         this.dataDir = dataDir;
         this.tool = tool;
         this.port = port;
         this.pid = pid;
+        this.lock = lock;
         this.shutdownHook = new Thread(this::stopQuietly, "embedded-postgres-shutdown");
     }
 
@@ -63,7 +67,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
      * @param dataDir the cluster's data directory; created if missing
      * @param port    TCP port on 127.0.0.1, or 0 to pick a free one
      * @return the running server; {@link #close()} stops it
-     * @throws EmbeddedPostgresException with PostgreSQL's output when it cannot be started
+     * @throws EmbeddedPostgresException with PostgreSQL's output when it cannot be started, or when another
+     *                                   coordinator holds the data dir's lock (its server is left alone)
      */
     public static EmbeddedPostgres start(Path dataDir, int port) {
         if (port < 0 || port > 65535) {
@@ -78,7 +83,29 @@ public final class EmbeddedPostgres implements AutoCloseable {
                         + identity.capabilities()
                         : "running as the JVM's user");
         try {
-            prepareDataDir(dir, tool, identity);
+            initialiseIfMissing(dir, tool, identity);
+        } catch (IOException e) {
+            throw new EmbeddedPostgresException("Cannot prepare PostgreSQL data dir " + dir + ": " + e.getMessage(), e);
+        }
+        // before anything touches a server that may be running on dir: it may be another live coordinator's
+        DataDirLock lock = DataDirLock.acquire(dir);
+        try {
+            EmbeddedPostgres server = startLocked(dir, tool, identity, port, lock);
+            Runtime.getRuntime().addShutdownHook(server.shutdownHook);
+            return server;
+        } catch (RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static EmbeddedPostgres startLocked(Path dir, PostgresTool tool, ProcessIdentity identity, int port,
+                                                DataDirLock lock) {
+        try {
+            if (!identity.owns(dir)) {
+                log.info("Handing data dir {} to uid {}", dir, identity.unprivilegedUid());
+                identity.takeOwnership(dir);
+            }
         } catch (IOException e) {
             throw new EmbeddedPostgresException("Cannot prepare PostgreSQL data dir " + dir + ": " + e.getMessage(), e);
         }
@@ -89,8 +116,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
             int chosen = port == 0 ? freePort() : port;
             try {
                 long pid = startServer(dir, tool, chosen);
-                EmbeddedPostgres server = new EmbeddedPostgres(dir, tool, chosen, pid);
-                Runtime.getRuntime().addShutdownHook(server.shutdownHook);
+                EmbeddedPostgres server = new EmbeddedPostgres(dir, tool, chosen, pid, lock);
                 log.info("Embedded PostgreSQL listening on 127.0.0.1:{} (pid {}, data dir {})", chosen, pid, dir);
                 return server;
             } catch (PortInUseException e) {
@@ -180,6 +206,14 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
     private void stop() {
         closed = true;
+        try {
+            stopServer();
+        } finally {
+            lock.close();
+        }
+    }
+
+    private void stopServer() {
         Optional<PostmasterPid> current = PostmasterPid.read(dataDir);
         if (current.isEmpty() || current.get().pid() != pid) {
             log.info("Embedded PostgreSQL pid {} on {} no longer owns the data dir (now {}); not stopping it",
@@ -190,12 +224,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
         log.info("Embedded PostgreSQL on port {} stopped (data dir {})", port, dataDir);
     }
 
-    private static void prepareDataDir(Path dir, PostgresTool tool, ProcessIdentity identity) throws IOException {
+    /** Runs initdb unless dir holds a cluster; no server can be running on a dir without one. */
+    private static void initialiseIfMissing(Path dir, PostgresTool tool, ProcessIdentity identity) throws IOException {
         if (Files.exists(dir.resolve("PG_VERSION"))) {
-            if (!identity.owns(dir)) {
-                log.info("Handing data dir {} to uid {}", dir, identity.unprivilegedUid());
-                identity.takeOwnership(dir);
-            }
             return;
         }
         Files.createDirectories(dir.getParent());

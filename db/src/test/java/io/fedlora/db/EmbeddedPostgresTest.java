@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -12,6 +13,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,23 +69,63 @@ class EmbeddedPostgresTest {
     }
 
     @Test
-    void aSecondLauncherTakesOverFromAServerLeftRunning() throws Exception {
+    void aSecondLauncherInTheSameJvmIsRefusedAndLeavesTheRunningServerAlone() throws Exception {
         Path dataDir = tmp.resolve("pg");
-        EmbeddedPostgres abandoned = EmbeddedPostgres.start(dataDir, 0);
-        try (Connection c = connect(abandoned, "postgres"); Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE survivor (v int)");
-            s.execute("INSERT INTO survivor VALUES (42)");
+        try (EmbeddedPostgres first = EmbeddedPostgres.start(dataDir, 0)) {
+            long pid = PostmasterPid.read(dataDir).orElseThrow().pid();
+            assertThatThrownBy(() -> EmbeddedPostgres.start(dataDir, 0))
+                    .isInstanceOf(EmbeddedPostgresException.class)
+                    .hasMessage("data dir " + dataDir.toAbsolutePath() + " is in use by another fedlora coordinator"
+                            + " (lock file " + dataDir.toAbsolutePath().resolve(DataDirLock.FILE_NAME)
+                            + "); stop it or use another --data-dir");
+            assertThat(selectOne(first)).isEqualTo(1);
+            assertThat(PostmasterPid.read(dataDir).orElseThrow().pid()).isEqualTo(pid);
         }
-        // as if the first JVM had been killed: its server still runs on the data dir
-        try (EmbeddedPostgres successor = EmbeddedPostgres.start(dataDir, 0)) {
-            assertThatThrownBy(() -> connect(abandoned, "postgres")).isInstanceOf(SQLException.class);
-            // closing the stale handle must not stop the server that now owns the data dir
-            abandoned.close();
-            try (Connection c = connect(successor, "postgres"); Statement s = c.createStatement();
-                 ResultSet rows = s.executeQuery("SELECT v FROM survivor")) {
-                assertThat(rows.next()).isTrue();
-                assertThat(rows.getInt(1)).isEqualTo(42);
+        // closing released the lock: the directory can be used again
+        try (EmbeddedPostgres again = EmbeddedPostgres.start(dataDir, 0)) {
+            assertThat(selectOne(again)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aSecondCoordinatorProcessIsRefusedAndLeavesTheRunningServerAlone() throws Exception {
+        Path dataDir = tmp.resolve("pg");
+        try (EmbeddedPostgres first = EmbeddedPostgres.start(dataDir, 0)) {
+            long pid = PostmasterPid.read(dataDir).orElseThrow().pid();
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                    SecondLauncher.class.getName(), dataDir.toString()).redirectErrorStream(true).start();
+            String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(child.waitFor(120, TimeUnit.SECONDS)).isTrue();
+            assertThat(child.exitValue()).as(output).isEqualTo(3);
+            assertThat(output).contains("REFUSED data dir " + dataDir.toAbsolutePath()
+                    + " is in use by another fedlora coordinator (lock file "
+                    + dataDir.toAbsolutePath().resolve(DataDirLock.FILE_NAME) + "); stop it or use another --data-dir");
+            assertThat(selectOne(first)).isEqualTo(1);
+            assertThat(PostmasterPid.read(dataDir).orElseThrow().pid()).isEqualTo(pid);
+            assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).contains(true);
+        }
+    }
+
+    /** Child JVM: tries to start on a data dir that the test's JVM holds; exit 3 and the message when refused. */
+    static final class SecondLauncher {
+        public static void main(String[] args) {
+            try (EmbeddedPostgres ignored = EmbeddedPostgres.start(Path.of(args[0]), 0)) {
+                System.out.println("STARTED");
+                System.exit(0);
+            } catch (EmbeddedPostgresException e) {
+                System.out.println("REFUSED " + e.getMessage());
+                System.out.flush();
+                System.exit(3);
             }
+        }
+    }
+
+    private static int selectOne(EmbeddedPostgres pg) throws SQLException {
+        try (Connection c = connect(pg, "postgres"); Statement s = c.createStatement();
+             ResultSet rows = s.executeQuery("SELECT 1")) {
+            assertThat(rows.next()).isTrue();
+            return rows.getInt(1);
         }
     }
 
