@@ -40,6 +40,14 @@ class OnePollPerClientTest extends CoordinatorTestBase {
         AuthenticatedClient client = c.auth();
         ExecutorService pool = Executors.newFixedThreadPool(POLLS);
         try {
+            // what the rest of the coordinator (the scheduler ticking over every federation earlier tests left in
+            // this shared context) costs in a window as long as the polls', measured just before: only the excess
+            // over it is the polls' own
+            long idleStart = connectionUses();
+            long idleT0 = System.nanoTime();
+            Thread.sleep(3000);
+            double idlePerMs = (connectionUses() - idleStart) / (double) TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - idleT0);
+
             long before = connectionUses();
             long t0 = System.nanoTime();
             List<CompletableFuture<String>> polls = new ArrayList<>();
@@ -60,16 +68,19 @@ class OnePollPerClientTest extends CoordinatorTestBase {
             CompletableFuture.allOf(polls.toArray(CompletableFuture[]::new)).get(20, TimeUnit.SECONDS);
             long elapsedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             long uses = connectionUses() - before;
+            long background = Math.round(idlePerMs * elapsedMs);
 
             List<String> outcomes = polls.stream().map(CompletableFuture::join).toList();
             assertThat(outcomes.stream().filter(o -> o.startsWith("ABORTED: superseded by a newer GetTask poll")))
                     .hasSize(POLLS - 1);
             assertThat(outcomes.stream().filter("wait"::equals)).hasSize(1);
             // the polls overlap the measurement only ~3 s; the loop did 12,000-45,000 transactions per second
-            assertThat(uses).as("pool connection uses for %d polls in %d ms", POLLS, elapsedMs)
-                    .isLessThan(10L * POLLS + 200)
-                    .isGreaterThanOrEqualTo(POLLS); // each poll records its heartbeat: the counter does count
-            System.out.printf("%d concurrent polls of one client: %d connection uses in %d ms%n", POLLS, uses, elapsedMs);
+            assertThat(uses - background).as("pool connection uses for %d polls in %d ms beyond the background %d",
+                            POLLS, elapsedMs, background)
+                    .isLessThan(10L * POLLS + 100);
+            assertThat(uses).isGreaterThanOrEqualTo(POLLS); // each poll records its heartbeat: the counter does count
+            System.out.printf("%d concurrent polls of one client: %d connection uses in %d ms (background %d)%n", POLLS,
+                    uses, elapsedMs, background);
         } finally {
             pool.shutdownNow();
         }
