@@ -14,6 +14,7 @@ import io.fedlora.aggregation.strategy.Residual;
 import io.fedlora.aggregation.strategy.RoundAggregator;
 import io.fedlora.aggregation.strategy.Weighting;
 import io.fedlora.cli.FedloraVersion;
+import io.fedlora.cli.PositiveInteger;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,19 +42,19 @@ import picocli.CommandLine.Spec;
         description = "Times one FedEx-LoRA round of one layer against a plain sgemm and the dense per-client way.")
 final class BenchAggregateCommand implements Callable<Integer> {
 
-    @Option(names = "--d", paramLabel = "N", defaultValue = "4096", converter = Positive.class,
+    @Option(names = "--d", paramLabel = "N", defaultValue = "4096", converter = PositiveInteger.class,
             description = "d_out of the layer (default ${DEFAULT-VALUE})")
     int d;
 
-    @Option(names = "--k", paramLabel = "N", defaultValue = "4096", converter = Positive.class,
+    @Option(names = "--k", paramLabel = "N", defaultValue = "4096", converter = PositiveInteger.class,
             description = "d_in of the layer (default ${DEFAULT-VALUE})")
     int k;
 
-    @Option(names = "--r", paramLabel = "N", defaultValue = "16", converter = Positive.class,
+    @Option(names = "--r", paramLabel = "N", defaultValue = "16", converter = PositiveInteger.class,
             description = "LoRA rank (default ${DEFAULT-VALUE})")
     int r;
 
-    @Option(names = "--clients", paramLabel = "N", defaultValue = "10", converter = Positive.class,
+    @Option(names = "--clients", paramLabel = "N", defaultValue = "10", converter = PositiveInteger.class,
             description = "client updates per round (default ${DEFAULT-VALUE})")
     int n;
 
@@ -61,14 +62,14 @@ final class BenchAggregateCommand implements Callable<Integer> {
             description = "linear (d_out x d_in) or conv1d (GPT-2, d_in x d_out); default ${DEFAULT-VALUE}")
     Layout layoutName;
 
-    @Option(names = "--repeats", paramLabel = "N", defaultValue = "5", converter = Positive.class,
+    @Option(names = "--repeats", paramLabel = "N", defaultValue = "5", converter = PositiveInteger.class,
             description = "timed repeats; the medians are reported (default ${DEFAULT-VALUE})")
     int repeats;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "2", description = "untimed repeats first (default ${DEFAULT-VALUE})")
     int warmup;
 
-    @Option(names = "--naive-repeats", paramLabel = "N", defaultValue = "3", converter = Positive.class,
+    @Option(names = "--naive-repeats", paramLabel = "N", defaultValue = "3", converter = PositiveInteger.class,
             description = "timed repeats of the dense per-client way, at most --repeats (default ${DEFAULT-VALUE})")
     int naiveRepeatsWanted;
 
@@ -83,23 +84,6 @@ final class BenchAggregateCommand implements Callable<Integer> {
 
     /** The {@code --layout} values. */
     enum Layout { linear, conv1d }
-
-    /** A whole number above zero. */
-    static final class Positive implements CommandLine.ITypeConverter<Integer> {
-        @Override
-        public Integer convert(String value) {
-            int v;
-            try {
-                v = Integer.parseInt(value.strip());
-            } catch (NumberFormatException e) {
-                throw new CommandLine.TypeConversionException("'" + value + "' is not a whole number");
-            }
-            if (v <= 0) {
-                throw new CommandLine.TypeConversionException("must be positive, got " + v);
-            }
-            return v;
-        }
-    }
 
     @Override
     public Integer call() {

@@ -3,6 +3,7 @@ package io.fedlora.agent.cli;
 import io.fedlora.agent.bench.TrainBenchmark;
 import io.fedlora.agent.daemon.NativeThreads;
 import io.fedlora.cli.FedloraVersion;
+import io.fedlora.cli.PositiveInteger;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -34,11 +35,11 @@ final class BenchTrainCommand implements Callable<Integer> {
             + "init-model or gpt2-small (default init-model)")
     String shape;
 
-    @Option(names = "--batch", paramLabel = "N", defaultValue = "8", converter = Positive.class,
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "8", converter = PositiveInteger.class,
             description = "sequences per step (default ${DEFAULT-VALUE})")
     int batch;
 
-    @Option(names = "--seq", paramLabel = "N", defaultValue = "64", converter = Positive.class,
+    @Option(names = "--seq", paramLabel = "N", defaultValue = "64", converter = PositiveInteger.class,
             description = "tokens per sequence (default ${DEFAULT-VALUE})")
     int seq;
 
@@ -46,11 +47,11 @@ final class BenchTrainCommand implements Callable<Integer> {
             description = "LoRA target modules (default ${DEFAULT-VALUE})")
     List<String> targets;
 
-    @Option(names = "--rank", paramLabel = "N", defaultValue = "8", converter = Positive.class,
+    @Option(names = "--rank", paramLabel = "N", defaultValue = "8", converter = PositiveInteger.class,
             description = "LoRA rank (default ${DEFAULT-VALUE})")
     int rank;
 
-    @Option(names = "--steps", paramLabel = "N", defaultValue = "100", converter = Positive.class,
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "100", converter = PositiveInteger.class,
             description = "timed optimiser steps (default ${DEFAULT-VALUE})")
     int steps;
 

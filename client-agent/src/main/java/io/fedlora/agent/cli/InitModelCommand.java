@@ -3,6 +3,7 @@ package io.fedlora.agent.cli;
 import io.fedlora.agent.daemon.NativeThreads;
 import io.fedlora.agent.initmodel.InitModel;
 import io.fedlora.cli.FedloraVersion;
+import io.fedlora.cli.PositiveInteger;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -22,7 +23,7 @@ final class InitModelCommand implements Callable<Integer> {
             description = "model family: gpt2 or llama (default ${DEFAULT-VALUE})")
     String family;
 
-    @Option(names = "--clients", paramLabel = "N", defaultValue = "3", converter = Positive.class,
+    @Option(names = "--clients", paramLabel = "N", defaultValue = "3", converter = PositiveInteger.class,
             description = "client datasets to write (default ${DEFAULT-VALUE})")
     int clients;
 
@@ -30,7 +31,7 @@ final class InitModelCommand implements Callable<Integer> {
             description = "seed of the weights, the pre-training and the data (default ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "1", converter = Positive.class,
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "1", converter = PositiveInteger.class,
             description = "native (BLAS/OpenMP) threads; the model depends on it (default ${DEFAULT-VALUE})")
     int threads;
 

@@ -1,9 +1,9 @@
-package io.fedlora.agent.cli;
+package io.fedlora.cli;
 
 import picocli.CommandLine;
 
-/** Converts an option value to a whole number above zero, or refuses it naming the value. */
-final class Positive implements CommandLine.ITypeConverter<Integer> {
+/** Converts an option value to a whole number above zero, or refuses it naming the value: counts and sizes. */
+public final class PositiveInteger implements CommandLine.ITypeConverter<Integer> {
 
     @Override
     public Integer convert(String value) {
@@ -14,7 +14,7 @@ final class Positive implements CommandLine.ITypeConverter<Integer> {
             throw new CommandLine.TypeConversionException("'" + value + "' is not a whole number");
         }
         if (v <= 0) {
-            throw new CommandLine.TypeConversionException("must be at least 1, got " + v);
+            throw new CommandLine.TypeConversionException("must be positive (at least 1), got " + v);
         }
         return v;
     }
