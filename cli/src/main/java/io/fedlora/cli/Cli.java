@@ -4,7 +4,9 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Help;
 import picocli.CommandLine.Model.CommandSpec;
@@ -99,5 +101,22 @@ public final class Cli {
         codes.put(" 1", "failed while running (the message says why)");
         codes.put(" 2", "bad command line or input (unknown option, bad value, missing file)");
         return codes;
+    }
+
+    /**
+     * The unmatched arguments of a Spring-launching command that are properties it passes on ({@code allowed}
+     * matches the whole argument); anything else is refused as picocli refuses an unknown option, with a hint when
+     * a property was given without {@code =value}.
+     */
+    public static List<String> passThrough(CommandLine cl, List<String> unmatched, Pattern allowed) {
+        for (String arg : unmatched) {
+            if (!allowed.matcher(arg).matches()) {
+                throw new CommandLine.ParameterException(cl, arg.startsWith("-")
+                        ? "Unknown option: '" + arg + "'" + (arg.startsWith("--") && arg.contains(".") && !arg.contains("=")
+                                ? " (properties take the form --key=value)" : "")
+                        : "Unexpected argument: '" + arg + "'");
+            }
+        }
+        return List.copyOf(unmatched);
     }
 }

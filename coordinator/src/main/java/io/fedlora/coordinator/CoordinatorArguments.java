@@ -97,15 +97,7 @@ public final class CoordinatorArguments implements Callable<Integer> {
             }
             out.add("--fedlora.data-dir=" + dataDir);
         }
-        for (String arg : unmatched) {
-            if (!PASS_THROUGH.matcher(arg).matches()) {
-                throw new CommandLine.ParameterException(cl, arg.startsWith("-")
-                        ? "Unknown option: '" + arg + "'" + (arg.startsWith("--") && arg.contains(".") && !arg.contains("=")
-                                ? " (properties take the form --key=value)" : "")
-                        : "Unexpected argument: '" + arg + "'");
-            }
-            out.add(arg);
-        }
+        out.addAll(Cli.passThrough(cl, unmatched, PASS_THROUGH));
         return out.toArray(String[]::new);
     }
 }

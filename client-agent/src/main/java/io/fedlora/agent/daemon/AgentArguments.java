@@ -159,15 +159,7 @@ public final class AgentArguments implements Callable<Integer> {
         }
         List<String> out = new ArrayList<>();
         props.forEach((k, v) -> out.add("--fedlora.agent." + k + "=" + v));
-        for (String arg : unmatched) {
-            if (!PASS_THROUGH.matcher(arg).matches()) {
-                throw new CommandLine.ParameterException(cl, arg.startsWith("-")
-                        ? "Unknown option: '" + arg + "'" + (arg.startsWith("--") && arg.contains(".") && !arg.contains("=")
-                                ? " (properties take the form --key=value)" : "")
-                        : "Unexpected argument: '" + arg + "'");
-            }
-            out.add(arg);
-        }
+        out.addAll(Cli.passThrough(cl, unmatched, PASS_THROUGH));
         return out.toArray(String[]::new);
     }
 
