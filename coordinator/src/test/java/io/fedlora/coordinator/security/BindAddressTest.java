@@ -32,7 +32,7 @@ class BindAddressTest extends CoordinatorTestBase {
     @Test
     void bothListenersBindLoopbackByDefault() throws Exception {
         assertThat(env.getProperty("fedlora.bind-address")).isEqualTo("127.0.0.1");
-        for (int port : new int[] {restPort}) {
+        for (int port : new int[] {restPort, grpcPort()}) {
             connect(InetAddress.getByName("127.0.0.1"), port);
             List<InetAddress> others = NetworkInterface.networkInterfaces()
                     .flatMap(NetworkInterface::inetAddresses)
