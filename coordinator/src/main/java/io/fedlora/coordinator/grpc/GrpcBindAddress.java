@@ -10,11 +10,13 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Value;
+import org.springframework.grpc.autoconfigure.server.GrpcServerProperties;
 import org.springframework.grpc.server.ServerBuilderCustomizer;
 import org.springframework.stereotype.Component;
 
 /**
- * Makes the gRPC listener bind {@code fedlora.bind-address} (loopback by default), like the REST listener.
+ * Makes the gRPC listener bind the host Spring gRPC is configured with ({@code spring.grpc.server.host}, which
+ * {@code application.yml} sets from {@code fedlora.bind-address}: loopback by default, like the REST listener).
  *
  * <p>Why this exists: Spring gRPC 0.12 creates its Netty server with {@code Grpc.newServerBuilderForPort}, which
  * listens on every interface whatever {@code spring.grpc.server.host} says, and keeps the builder's address list
@@ -27,19 +29,25 @@ class GrpcBindAddress implements ServerBuilderCustomizer<NettyServerBuilder> {
 
     private static final Logger log = LoggerFactory.getLogger(GrpcBindAddress.class);
 
+    /** The configured host, or null for Spring gRPC's "*" (every interface: nothing to swap). */
     private final InetAddress host;
 
-    GrpcBindAddress(@Value("${fedlora.bind-address:127.0.0.1}") String bindAddress) {
+    GrpcBindAddress(@Value("${spring.grpc.server.host:" + GrpcServerProperties.ANY_IP_ADDRESS + "}") String configured) {
+        String name = configured.strip();
         try {
-            this.host = InetAddress.getByName(bindAddress.strip());
+            this.host = name.equals(GrpcServerProperties.ANY_IP_ADDRESS) ? null : InetAddress.getByName(name);
         } catch (UnknownHostException e) {
             throw new IllegalArgumentException(
-                    "fedlora.bind-address '" + bindAddress + "' is not an address or a resolvable host name", e);
+                    "gRPC bind address '" + configured + "' (fedlora.bind-address) is not an address or a resolvable"
+                            + " host name", e);
         }
     }
 
     @Override
     public void customize(NettyServerBuilder builder) {
+        if (host == null) {
+            return;
+        }
         List<SocketAddress> addresses = listenAddresses(builder);
         addresses.replaceAll(address -> address instanceof InetSocketAddress inet && inet.getAddress().isAnyLocalAddress()
                 ? new InetSocketAddress(host, inet.getPort())
