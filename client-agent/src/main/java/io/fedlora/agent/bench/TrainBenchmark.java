@@ -3,11 +3,13 @@ package io.fedlora.agent.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fedlora.agent.initmodel.InitModel;
+import io.fedlora.agent.model.CausalLm;
+import io.fedlora.agent.model.CausalLms;
 import io.fedlora.agent.model.GradientTarget;
 import io.fedlora.agent.model.Gpt2Config;
 import io.fedlora.agent.model.Gpt2Model;
-import io.fedlora.agent.model.Gpt2Network;
 import io.fedlora.agent.model.Gradients;
+import io.fedlora.agent.model.LmNetwork;
 import io.fedlora.agent.model.LoraTargets;
 import io.fedlora.agent.model.StepWorkspace;
 import io.fedlora.agent.model.TokenBatch;
@@ -17,6 +19,10 @@ import io.fedlora.agent.model.ops.Tensors;
 import io.fedlora.agent.train.AdamW;
 import io.fedlora.agent.train.BackendInfo;
 import io.fedlora.agent.train.GradientClipping;
+import io.fedlora.aggregation.family.AdaptableModule;
+import io.fedlora.aggregation.family.Gpt2Family;
+import io.fedlora.aggregation.family.LlamaFamily;
+import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraInit;
 import io.fedlora.aggregation.lora.LoraLayer;
@@ -38,8 +44,8 @@ import java.util.SplittableRandom;
 
 /**
  * {@code ./fedlora bench train}: throughput and memory of one LoRA training step (forward, backward, global-norm
- * clipping, AdamW, exactly the trainer's step) and of the forward pass alone, on a model directory or a built-in
- * shape with random weights (speed does not depend on their values), on fixed-length batches of random tokens
+ * clipping, AdamW, exactly the trainer's step) and of the forward pass alone, on a model directory of any family the
+ * agent trains (GPT-2, Llama, Mistral, Qwen2) or a built-in GPT-2 shape with random weights (speed does not depend on their values), on fixed-length batches of random tokens
  * where every position is a target (the PyTorch side-by-side script, {@code bench/torch_side_by_side.py}, runs the
  * same workload). Besides tokens/s it reports the process's peak RSS per phase and the achieved FLOP/s as a fraction
  * of a plain sgemm of the step's dominant GEMM shape measured in the same run.
@@ -68,6 +74,7 @@ public final class TrainBenchmark {
 
     /**
      * @param modelDir HF model directory, or null for {@code shape}
+     * @param targets  LoRA target modules; empty for the family's defaults
      * @param warmup   untimed steps before each timed phase (negative: 20 for small steps, 2 for large)
      */
     public record Settings(Path modelDir, Shape shape, int batch, int seq, List<String> targets, int rank, int steps,
@@ -85,8 +92,24 @@ public final class TrainBenchmark {
                         long peakRssBytes) {
     }
 
+    /** The model's dimensions, whatever its family. */
+    public record Dims(String family, int layers, int heads, int kvHeads, int width, int headDim, int positions, int vocab) {
+
+        static Dims of(ModelSpec spec) {
+            if (spec instanceof Gpt2Family.Spec g) {
+                return new Dims(g.family(), g.nLayer(), g.nHead(), g.nHead(), g.nEmbd(), g.nEmbd() / g.nHead(), g.nPositions(),
+                        g.vocabSize());
+            }
+            if (spec instanceof LlamaFamily.Spec l) {
+                return new Dims(l.modelType(), l.numLayers(), l.numHeads(), l.numKeyValueHeads(), l.hiddenSize(), l.headDim(),
+                        l.maxPositions(), l.vocabSize());
+            }
+            throw new IllegalArgumentException("bench train does not know the dimensions of a " + spec.family() + " model");
+        }
+    }
+
     /** The benchmark's figures. */
-    public record Result(BackendInfo backend, int threads, Gpt2Config config, Settings settings, Phase train, Phase forward,
+    public record Result(BackendInfo backend, int threads, Dims config, Settings settings, Phase train, Phase forward,
                          double trainFlopsPerStep, String gemmShape, double sgemmFlops, long peakRssBytes) {
 
         public double trainFlops() {
@@ -106,11 +129,13 @@ public final class TrainBenchmark {
             ObjectNode model = root.putObject("model");
             model.put("source", settings.modelDir() == null ? settings.shape().name().toLowerCase().replace('_', '-')
                     : settings.modelDir().toString());
-            model.put("n_layer", config.nLayer());
-            model.put("n_head", config.nHead());
-            model.put("n_embd", config.nEmbd());
-            model.put("n_positions", config.nPositions());
-            model.put("vocab_size", config.vocabSize());
+            model.put("family", config.family());
+            model.put("n_layer", config.layers());
+            model.put("n_head", config.heads());
+            model.put("n_kv_head", config.kvHeads());
+            model.put("n_embd", config.width());
+            model.put("n_positions", config.positions());
+            model.put("vocab_size", config.vocab());
             ObjectNode lora = root.putObject("lora");
             lora.putPOJO("target_modules", settings.targets());
             lora.put("rank", settings.rank());
@@ -153,12 +178,16 @@ public final class TrainBenchmark {
 
     public Result run() {
         BackendInfo backend = BackendInfo.current();
-        Gpt2Model model = s.modelDir() != null ? Gpt2Model.load(s.modelDir()) : Gpt2Model.initialise(s.shape().config(), s.seed());
-        Gpt2Config config = model.config();
-        if (s.seq() > config.nPositions()) {
-            throw new IllegalArgumentException("--seq " + s.seq() + " exceeds the model's n_positions " + config.nPositions());
+        CausalLm model = s.modelDir() != null ? CausalLms.load(s.modelDir()) : Gpt2Model.initialise(s.shape().config(), s.seed());
+        ModelSpec spec = model.spec();
+        Dims dims = Dims.of(spec);
+        if (s.seq() > dims.positions()) {
+            throw new IllegalArgumentException("--seq " + s.seq() + " exceeds the model's " + dims.positions() + " positions");
         }
-        List<LoraLayer> layers = LoraTargets.resolve(config, s.targets(), s.rank(), new LoraScaling(ALPHA, s.rank(), false));
+        List<String> targets = s.targets().isEmpty() ? spec.defaultTargets() : s.targets();
+        Settings used = new Settings(s.modelDir(), s.shape(), s.batch(), s.seq(), targets, s.rank(), s.steps(), s.warmup(),
+                s.gradientCheckpointing(), s.seed());
+        List<LoraLayer> layers = LoraTargets.resolve(spec, targets, s.rank(), new LoraScaling(ALPHA, s.rank(), false));
         Map<String, LoraFactors> factors = new LinkedHashMap<>();
         Map<String, INDArray> params = new LinkedHashMap<>();
         for (LoraLayer layer : layers) {
@@ -169,15 +198,15 @@ public final class TrainBenchmark {
             params.put(layer.module() + ".lora_B", f.b());
         }
         Parallel par = Parallel.matchingBlas();
-        Gpt2Network network = new Gpt2Network(model, factors, ALPHA / s.rank(), par, s.gradientCheckpointing());
+        LmNetwork network = model.network(factors, ALPHA / s.rank(), par, s.gradientCheckpointing());
         AdamW optimiser = new AdamW(LEARNING_RATE, 0.0);
         SplittableRandom rng = new SplittableRandom(s.seed());
         List<TokenBatch> batches = new ArrayList<>();
         for (int i = 0; i < Math.min(s.steps(), 8); i++) {
-            batches.add(randomBatch(rng, config.vocabSize()));
+            batches.add(randomBatch(rng, dims.vocab()));
         }
         long tokensPerStep = (long) s.batch() * s.seq();
-        int warmup = s.warmup() >= 0 ? s.warmup() : tokensPerStep * config.nEmbd() < (1 << 22) ? 20 : 2;
+        int warmup = s.warmup() >= 0 ? s.warmup() : tokensPerStep * dims.width() < (1 << 22) ? 20 : 2;
 
         for (int i = 0; i < warmup; i++) {
             trainStep(network, optimiser, params, batches.get(i % batches.size()));
@@ -203,27 +232,31 @@ public final class TrainBenchmark {
         long peakRss = Math.max(train.peakRssBytes(), forward.peakRssBytes());
 
         long n = tokensPerStep;
-        long c = config.nEmbd();
-        long lmHead = n * c * config.vocabSize();
-        long fc = n * c * 4 * c;
+        long c = dims.width();
+        long lmHead = n * c * dims.vocab();
+        // the block's largest projection (GPT-2's c_fc, Llama's gate/up), first in model order
+        AdaptableModule largest = null;
+        for (AdaptableModule m : spec.adaptableModules()) {
+            if (largest == null || (long) m.dIn() * m.dOut() > (long) largest.dIn() * largest.dOut()) {
+                largest = m;
+            }
+        }
+        long proj = n * largest.dIn() * largest.dOut();
         String shape;
-        long m;
         long k;
         long nn;
-        // the GEMM shape with the most FLOPs per step: the LM head (forward + dx) or the MLP's two (forward + dx, per layer)
-        if (2 * lmHead >= 4L * config.nLayer() * fc) {
-            shape = n + "x" + c + " · " + c + "x" + config.vocabSize();
-            m = n;
+        // the GEMM shape with the most FLOPs per step: the LM head (forward + dx) or the largest projection's two
+        // (forward + dx, per layer)
+        if (2 * lmHead >= 4L * dims.layers() * proj) {
             k = c;
-            nn = config.vocabSize();
+            nn = dims.vocab();
         } else {
-            shape = n + "x" + c + " · " + c + "x" + 4 * c;
-            m = n;
-            k = c;
-            nn = 4 * c;
+            k = largest.dIn();
+            nn = largest.dOut();
         }
-        double sgemm = sgemmFlops(model.dataType(), m, k, nn);
-        return new Result(backend, Blas.threads(), config, s, train, forward, trainFlopsPerStep(config, layers), shape, sgemm, peakRss);
+        shape = n + "x" + k + " · " + k + "x" + nn;
+        double sgemm = sgemmFlops(model.dataType(), n, k, nn);
+        return new Result(backend, Blas.threads(), dims, used, train, forward, trainFlopsPerStep(spec, dims, layers), shape, sgemm, peakRss);
     }
 
     private TokenBatch randomBatch(SplittableRandom rng, int vocab) {
@@ -240,7 +273,7 @@ public final class TrainBenchmark {
         return TokenBatch.of(seqs, first);
     }
 
-    private static void trainStep(Gpt2Network network, AdamW optimiser, Map<String, INDArray> params, TokenBatch batch) {
+    private static void trainStep(LmNetwork network, AdamW optimiser, Map<String, INDArray> params, TokenBatch batch) {
         try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-train")) {
             Gradients g = network.lossAndGradients(batch, GradientTarget.LORA);
             GradientClipping.clipGlobalNorm(g.grads().values(), MAX_GRAD_NORM);
@@ -248,25 +281,31 @@ public final class TrainBenchmark {
         }
     }
 
-    private static void forwardStep(Gpt2Network network, TokenBatch batch) {
+    private static void forwardStep(LmNetwork network, TokenBatch batch) {
         try (MemoryWorkspace ws = StepWorkspace.open("fedlora-bench-forward")) {
             network.loss(batch);
         }
     }
 
     /**
-     * Matmul FLOPs of a LoRA step: the forward's GEMMs and causal attention (half the score matrix), then the same
-     * again for the activation gradients above the lowest adapted layer and the LM head's, plus the adapters' own
-     * products (small). The convention PyTorch-side FLOP counts use for frozen-weight fine-tuning.
+     * Matmul FLOPs of a LoRA step: the forward's GEMMs (every projection of a block) and causal attention (half the
+     * score matrix), then the same again for the activation gradients above the lowest adapted layer and the LM
+     * head's, plus the adapters' own products (small). The convention PyTorch-side FLOP counts use for frozen-weight
+     * fine-tuning.
      */
-    private double trainFlopsPerStep(Gpt2Config config, List<LoraLayer> layers) {
+    private double trainFlopsPerStep(ModelSpec spec, Dims dims, List<LoraLayer> layers) {
         double n = (double) s.batch() * s.seq();
-        double c = config.nEmbd();
-        double perLayer = 2 * n * (3 * c * c + c * c + 8 * c * c) + 2 * 2 * s.batch() * config.nHead() * (double) s.seq() * s.seq() / 2 * config.headDim();
-        double head = 2 * n * c * config.vocabSize();
-        int lowest = layers.stream().mapToInt(l -> Integer.parseInt(l.module().split("\\.")[1])).min().orElse(0);
-        double fwd = perLayer * config.nLayer() + head;
-        double bwd = perLayer * (config.nLayer() - lowest) + head;
+        double projections = 0;
+        for (AdaptableModule m : spec.adaptableModules()) {
+            if (m.layer() == 0) {
+                projections += 2 * n * m.dIn() * m.dOut();
+            }
+        }
+        double perLayer = projections + 2 * 2 * s.batch() * dims.heads() * (double) s.seq() * s.seq() / 2 * dims.headDim();
+        double head = 2 * n * dims.width() * dims.vocab();
+        int lowest = layers.stream().mapToInt(l -> spec.layerOf(l.module())).min().orElse(0);
+        double fwd = perLayer * dims.layers() + head;
+        double bwd = perLayer * (dims.layers() - lowest) + head;
         double lora = 0;
         for (LoraLayer l : layers) {
             lora += 3 * 2 * n * l.rank() * (l.dIn() + l.dOut());

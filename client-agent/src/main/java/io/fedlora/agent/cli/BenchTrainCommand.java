@@ -43,9 +43,9 @@ final class BenchTrainCommand implements Callable<Integer> {
             description = "tokens per sequence (default ${DEFAULT-VALUE})")
     int seq;
 
-    @Option(names = "--targets", paramLabel = "M[,M...]", split = ",", defaultValue = "c_attn",
-            description = "LoRA target modules (default ${DEFAULT-VALUE})")
-    List<String> targets;
+    @Option(names = "--targets", paramLabel = "M[,M...]", split = ",",
+            description = "LoRA target modules (default: the family's, c_attn for GPT-2, q_proj,v_proj for Llama)")
+    List<String> targets = List.of();
 
     @Option(names = "--rank", paramLabel = "N", defaultValue = "8", converter = PositiveInteger.class,
             description = "LoRA rank (default ${DEFAULT-VALUE})")

@@ -1,5 +1,6 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
 import java.nio.file.Path;
@@ -36,6 +37,12 @@ public interface CausalLm {
 
     /** The forward/backward network with these adapters (referenced, not copied) at scale {@code loraScale}. */
     LmNetwork network(Map<String, LoraFactors> adapters, double loraScale);
+
+    /**
+     * As {@link #network(Map, double)}, with the pool for the Java kernels and, with {@code checkpointing}, only each
+     * block's input kept in training and the block recomputed in backward (less memory for long contexts).
+     */
+    LmNetwork network(Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing);
 
     /** Writes {@code config.json} and an fp32 {@code model.safetensors}. */
     void save(Path dir);

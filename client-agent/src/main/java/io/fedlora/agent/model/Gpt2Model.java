@@ -1,5 +1,6 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.aggregation.family.Checkpoint;
 import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
@@ -75,6 +76,11 @@ public final class Gpt2Model implements CausalLm {
     @Override
     public LmNetwork network(Map<String, LoraFactors> adapters, double loraScale) {
         return new Gpt2Network(this, adapters, loraScale);
+    }
+
+    @Override
+    public LmNetwork network(Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
+        return new Gpt2Network(this, adapters, loraScale, par, checkpointing);
     }
 
     /** All weights by HF key (mutable arrays; folding residuals in place is intended). */

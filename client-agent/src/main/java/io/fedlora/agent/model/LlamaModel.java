@@ -3,6 +3,7 @@ package io.fedlora.agent.model;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.aggregation.family.Checkpoint;
 import io.fedlora.aggregation.family.LlamaFamily;
 import io.fedlora.aggregation.family.ModelFamilies;
@@ -87,6 +88,14 @@ public final class LlamaModel implements CausalLm {
 
     @Override
     public LmNetwork network(Map<String, LoraFactors> adapters, double loraScale) {
+        return new LlamaNetwork(this, adapters, loraScale);
+    }
+
+    @Override
+    public LmNetwork network(Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
+        if (checkpointing) {
+            throw new IllegalArgumentException("gradient checkpointing is not implemented for " + spec.modelType() + " models yet");
+        }
         return new LlamaNetwork(this, adapters, loraScale);
     }
 

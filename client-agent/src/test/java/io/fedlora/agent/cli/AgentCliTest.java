@@ -3,12 +3,16 @@ package io.fedlora.agent.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fedlora.agent.daemon.NativeThreads;
+import io.fedlora.agent.model.LlamaModel;
+import io.fedlora.aggregation.family.LlamaFamily;
 import io.fedlora.cli.FedloraVersion;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -75,5 +79,19 @@ class AgentCliTest {
         assertThat(json.path("backend").asText()).isNotBlank();
         // a ratio of two timings: its value belongs to the benchmark's report, not to a unit test's assertion
         assertThat(json.path("train_step_over_forward").asDouble()).isPositive().isFinite();
+    }
+
+    @Test
+    void benchTrainsALlamaModelDirectoryWithTheFamilysDefaultTargets(@TempDir Path dir) throws Exception {
+        LlamaFamily.Spec spec = new LlamaFamily.Spec("llama", 32, 48, 2, 4, 2, 8, 50, 16, 1e-6, 10000.0, false, false, false);
+        LlamaModel.initialise(spec, 1).save(dir);
+        assertThat(cli.run(new String[]{"bench", "train", "--model", dir.toString(), "--steps", "2", "--warmup", "0",
+                "--batch", "2", "--seq", "16", "--threads", "1"})).isEqualTo(0);
+        JsonNode json = new ObjectMapper().readTree(out.toString());
+        assertThat(json.path("model").path("family").asText()).isEqualTo("llama");
+        assertThat(json.path("model").path("n_kv_head").asInt()).isEqualTo(2);
+        assertThat(json.path("lora").path("target_modules").toString()).contains("q_proj").contains("v_proj");
+        assertThat(json.path("train").path("tokens_per_second").asDouble()).isPositive();
+        assertThat(json.path("flops").path("sgemm_shape").asText()).isEqualTo("32x32 · 32x48");
     }
 }
