@@ -28,12 +28,22 @@ import org.springframework.stereotype.Component;
  * Content-addressed files under {@code <data-dir>/blobs/ab/cdef...}. A blob is written to a temp
  * file, fsynced, atomically renamed to its sha256 name and its directory fsynced, so once a method
  * here returns the bytes survive a crash; callers commit the referencing row only afterwards.
+ *
+ * <p>Two writers of the same bytes share one file, so a writer that lost (its row was never committed) must
+ * not simply delete "its" file: the other may be about to commit a row referencing it. A {@link Pending} blob
+ * is held from the moment its name is checked until its writer settles, and a discard removes the file only
+ * when no other writer holds it and no committed row references it, both judged under the name's lock.
  */
 @Component
 public class BlobStore {
 
+    private static final int STRIPES = 64;
+
     private final Path root;
     private final Path tmp;
+    /** Writers holding each name (not yet committed nor discarded); changed only under {@link #lockOf}. */
+    private final Map<String, Integer> holds = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Object[] locks = new Object[STRIPES];
 
     @Autowired
     public BlobStore(FedloraProperties properties) {
@@ -43,6 +53,9 @@ public class BlobStore {
     public BlobStore(Path root) {
         this.root = root.toAbsolutePath();
         this.tmp = this.root.resolve("tmp");
+        for (int i = 0; i < STRIPES; i++) {
+            locks[i] = new Object();
+        }
         try {
             Files.createDirectories(tmp);
         } catch (IOException e) {
@@ -81,14 +94,87 @@ public class BlobStore {
 
     /** Stores tensors (arrays or raw bytes, each in its own dtype) as one safetensors blob. */
     public StoredBlob putSafetensors(List<TensorData> tensors, Map<String, String> metadata) {
+        return writeSafetensors(tensors, metadata, false);
+    }
+
+    /**
+     * Stores tensors as one safetensors blob whose referencing row may yet fail to commit: the caller closes the
+     * returned hold after its transaction committed, or {@link Pending#discardUnless discards} it if it did not.
+     */
+    public Pending putSafetensorsPending(List<TensorData> tensors, Map<String, String> metadata) {
+        return new Pending(writeSafetensors(tensors, metadata, true));
+    }
+
+    private StoredBlob writeSafetensors(List<TensorData> tensors, Map<String, String> metadata, boolean hold) {
         Path file = tmp.resolve(UUID.randomUUID() + ".safetensors");
         try {
             SafetensorsWriter.write(file, tensors, metadata);
-            return commit(file);
+            return commit(file, hold);
         } catch (IOException e) {
             deleteQuietly(file);
             throw new UncheckedIOException("cannot write safetensors blob: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A blob just written whose referencing row is not committed yet. While held, no other writer's discard of
+     * the same bytes removes the file. Close it once the row committed (or another committed row references
+     * the blob); {@link #discardUnless} it when the row will not be.
+     */
+    public final class Pending implements AutoCloseable {
+        private final StoredBlob blob;
+        private boolean settled;
+
+        private Pending(StoredBlob blob) {
+            this.blob = blob;
+        }
+
+        public StoredBlob blob() {
+            return blob;
+        }
+
+        /**
+         * Releases the hold and deletes the file unless another writer still holds it or {@code referenced} says a
+         * committed row references it; true if the file was deleted.
+         */
+        public boolean discardUnless(java.util.function.Predicate<String> referenced) {
+            String sha = blob.sha256();
+            synchronized (lockOf(sha)) {
+                release();
+                if (holds.containsKey(sha) || referenced.test(sha)) {
+                    return false;
+                }
+                try {
+                    return Files.deleteIfExists(path(sha));
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot delete blob " + sha + ": " + e.getMessage(), e);
+                }
+            }
+        }
+
+        /** Releases the hold, keeping the file. */
+        @Override
+        public void close() {
+            synchronized (lockOf(blob.sha256())) {
+                release();
+            }
+        }
+
+        private void release() {
+            if (!settled) {
+                settled = true;
+                holds.computeIfPresent(blob.sha256(), (k, n) -> n == 1 ? null : n - 1);
+            }
+        }
+    }
+
+    /** Whether a writer holds this name now (a {@link Pending} blob not yet closed or discarded). */
+    boolean held(String sha256) {
+        return holds.containsKey(sha256);
+    }
+
+    private Object lockOf(String sha256) {
+        return locks[Math.floorMod(sha256.hashCode(), STRIPES)];
     }
 
     /** Copies a file into the store. */
@@ -102,30 +188,46 @@ public class BlobStore {
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
-            return commit(file);
+            return commit(file, false);
         } catch (IOException e) {
             deleteQuietly(file);
             throw new UncheckedIOException("cannot store " + source + ": " + e.getMessage(), e);
         }
     }
 
-    private StoredBlob commit(Path durableTemp) throws IOException {
+    /**
+     * Gives a durable temp file its name; under the name's lock, so a discard of the same bytes either happened
+     * before (the file is written anew) or sees this writer's hold.
+     */
+    private StoredBlob commit(Path durableTemp, boolean hold) throws IOException {
         String sha = sha256(durableTemp);
         long size = Files.size(durableTemp);
         Path target = path(sha);
-        if (Files.isRegularFile(target) && Files.size(target) == size) {
-            Files.delete(durableTemp);
-            return new StoredBlob(sha, size);
+        synchronized (lockOf(sha)) {
+            if (hold) {
+                holds.merge(sha, 1, Integer::sum);
+            }
+            try {
+                if (Files.isRegularFile(target) && Files.size(target) == size) {
+                    Files.delete(durableTemp);
+                    return new StoredBlob(sha, size);
+                }
+                Files.createDirectories(target.getParent());
+                SafetensorsWriter.fsyncDirectory(root);
+                try {
+                    Files.move(durableTemp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    Files.move(durableTemp, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+                SafetensorsWriter.fsyncDirectory(target.getParent());
+                return new StoredBlob(sha, size);
+            } catch (IOException | RuntimeException e) {
+                if (hold) {
+                    holds.computeIfPresent(sha, (k, n) -> n == 1 ? null : n - 1);
+                }
+                throw e;
+            }
         }
-        Files.createDirectories(target.getParent());
-        SafetensorsWriter.fsyncDirectory(root);
-        try {
-            Files.move(durableTemp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(durableTemp, target, StandardCopyOption.REPLACE_EXISTING);
-        }
-        SafetensorsWriter.fsyncDirectory(target.getParent());
-        return new StoredBlob(sha, size);
     }
 
     /** Lower-case hex sha256 of a file's bytes. */
@@ -142,18 +244,6 @@ public class BlobStore {
             return MessageDigest.getInstance("SHA-256");
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("the JDK lacks SHA-256", e);
-        }
-    }
-
-    /**
-     * Deletes a named blob that no row references (an update that lost a race after its file was written);
-     * callers check first that it is unregistered.
-     */
-    public void delete(String sha256) {
-        try {
-            Files.deleteIfExists(path(sha256));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete blob " + sha256 + ": " + e.getMessage(), e);
         }
     }
 

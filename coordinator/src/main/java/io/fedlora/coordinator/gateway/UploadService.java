@@ -95,37 +95,41 @@ public class UploadService {
             for (TensorSpec spec : t.expected()) {
                 data.add(TensorData.of(spec.name(), tensors.get(spec.name()).values(), spec.dtype()));
             }
-            StoredBlob blob = blobs.putSafetensors(data, Map.of("client", client.clientId(), "upload", header.uploadId()));
-            long bytes = UploadRules.byteSize(t.expected());
-            StoredUpdate update = new StoredUpdate(UUID.randomUUID().toString(), t.round().id(), client.clientId(),
-                    header.uploadId(), blob.sha256(), uploadSha256, header.numExamples(), header.baseModelVersion(), bytes,
-                    new LinkedHashMap<>(Ownership.finiteMetrics(header.metrics())), "ACCEPTED", null);
             UploadReceiptInfo receipt;
-            try {
-                receipt = tx.execute(s -> {
-                    federations.lock(t.federation().id());
-                    Optional<StoredUpdate> raced = targets.earlier(client, header);
-                    if (raced.isPresent()) {
-                        return receipt(raced.get(), true);
-                    }
-                    UploadTargets.Target again = targets.target(client, header);
-                    if (again.round().id() != t.round().id()) {
-                        throw new UploadRules.Rejection(Kind.FAILED_PRECONDITION, "round_closed", "round "
-                                + header.round() + " was restarted (attempt " + again.round().attempt()
-                                + ") while the update was stored; train again for the new attempt");
-                    }
-                    blobRows.register(blob);
-                    updates.insert(update);
-                    participants.markReported(t.round().id(), client.clientId());
-                    signals.wakeScheduler();
-                    return receipt(update, false);
-                });
-            } catch (RuntimeException e) {
-                dropIfUnreferenced(blob);
-                throw e;
-            }
-            if (receipt.duplicate()) {
-                dropIfUnreferenced(blob);
+            StoredUpdate update;
+            long bytes = UploadRules.byteSize(t.expected());
+            try (BlobStore.Pending pending = blobs.putSafetensorsPending(data,
+                    Map.of("client", client.clientId(), "upload", header.uploadId()))) {
+                StoredBlob blob = pending.blob();
+                update = new StoredUpdate(UUID.randomUUID().toString(), t.round().id(), client.clientId(),
+                        header.uploadId(), blob.sha256(), uploadSha256, header.numExamples(), header.baseModelVersion(),
+                        bytes, new LinkedHashMap<>(Ownership.finiteMetrics(header.metrics())), "ACCEPTED", null);
+                try {
+                    receipt = tx.execute(s -> {
+                        federations.lock(t.federation().id());
+                        Optional<StoredUpdate> raced = targets.earlier(client, header);
+                        if (raced.isPresent()) {
+                            return receipt(raced.get(), true);
+                        }
+                        UploadTargets.Target again = targets.target(client, header);
+                        if (again.round().id() != t.round().id()) {
+                            throw new UploadRules.Rejection(Kind.FAILED_PRECONDITION, "round_closed", "round "
+                                    + header.round() + " was restarted (attempt " + again.round().attempt()
+                                    + ") while the update was stored; train again for the new attempt");
+                        }
+                        blobRows.register(blob);
+                        updates.insert(update);
+                        participants.markReported(t.round().id(), client.clientId());
+                        signals.wakeScheduler();
+                        return receipt(update, false);
+                    });
+                } catch (RuntimeException e) {
+                    discardUnreferenced(pending);
+                    throw e;
+                }
+                if (receipt.duplicate()) {
+                    discardUnreferenced(pending);
+                }
             }
             if (!receipt.duplicate()) {
                 metrics.updateAccepted(bytes);
@@ -143,16 +147,16 @@ public class UploadService {
 
     /**
      * Removes the blob just written for an update that was not recorded (a racing upload won, the round closed
-     * meanwhile), unless a committed row references it: blob names are content hashes, and the blob of an
-     * idempotent retry is the very file the first, recorded upload references.
+     * meanwhile), unless a committed row references it or a concurrent writer of the same bytes holds it: blob
+     * names are content hashes, and the blob of an idempotent retry is the very file the first upload references
+     * (or is about to: {@link BlobStore.Pending} keeps the file while that upload's transaction runs).
      */
-    private void dropIfUnreferenced(StoredBlob blob) {
+    private void discardUnreferenced(BlobStore.Pending pending) {
         try {
-            if (!blobRows.isRegistered(blob.sha256())) {
-                blobs.delete(blob.sha256());
-            }
+            pending.discardUnless(blobRows::isRegistered);
         } catch (RuntimeException e) {
-            log.warn("could not remove the unreferenced blob {} (the startup sweep will): {}", blob.sha256(), e.toString());
+            log.warn("could not remove the unreferenced blob {} (the startup sweep will): {}", pending.blob().sha256(),
+                    e.toString());
         }
     }
 

@@ -234,7 +234,12 @@ public final class TestAgent implements AutoCloseable {
         /** The second chunk of the first tensor skips ahead. */
         OFFSET_GAP,
         /** The call is cancelled after half the chunks (a dropped connection). */
-        DROP_MID_STREAM
+        DROP_MID_STREAM,
+        /**
+         * Everything is sent and the stream half-closed, then the call is cancelled at once (the receipt is lost):
+         * the server may or may not have stored the update, and the agent cannot know which.
+         */
+        DROP_AFTER_TRAILER
     }
 
     /** What to upload. */
@@ -294,10 +299,10 @@ public final class TestAgent implements AutoCloseable {
             chunks.add(UpdateChunk.newBuilder().setTrailer(UpdateTrailer.newBuilder().setUploadSha256(uploadSha)).build());
         }
         int dropAfter = u.fault() == Fault.DROP_MID_STREAM ? Math.max(2, chunks.size() / 2) : -1;
-        return send(chunks, dropAfter);
+        return send(chunks, dropAfter, u.fault() == Fault.DROP_AFTER_TRAILER);
     }
 
-    private UploadReceipt send(List<UpdateChunk> chunks, int dropAfter) {
+    private UploadReceipt send(List<UpdateChunk> chunks, int dropAfter, boolean dropAfterClose) {
         CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
         CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests = new CompletableFuture<>();
         var out = FederationGrpc.newStub(authed()).withDeadlineAfter(60, TimeUnit.SECONDS)
@@ -337,6 +342,9 @@ public final class TestAgent implements AutoCloseable {
         }
         if (dropAfter < 0 && !result.isDone()) {
             out.onCompleted();
+            if (dropAfterClose) {
+                stream.cancel("test agent drops the connection before the receipt", null);
+            }
         }
         try {
             return result.get(60, TimeUnit.SECONDS);
