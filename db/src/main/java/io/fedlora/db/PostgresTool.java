@@ -43,13 +43,23 @@ final class PostgresTool {
 
     /** Runs {@code tool args...}; fails only if it cannot be launched or does not finish within the timeout. */
     Result run(String tool, List<String> args, long timeoutSeconds) {
+        return run(tool, args, null, timeoutSeconds);
+    }
+
+    /**
+     * As {@link #run(String, List, long)}, writing {@code stdin} (when not null) to the tool's standard input and
+     * closing it; used for single-user mode, whose input may hold a password, so it never appears on a command line.
+     */
+    Result run(String tool, List<String> args, String stdin, long timeoutSeconds) {
         List<String> command = new ArrayList<>();
         command.add(binDir.resolve(tool).toString());
         command.addAll(args);
         List<String> full = identity.wrap(command);
         log.debug("Running {}", full);
-        ProcessBuilder builder = new ProcessBuilder(full).redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        ProcessBuilder builder = new ProcessBuilder(full).redirectErrorStream(true);
+        if (stdin == null) {
+            builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        }
         builder.environment().put("LC_ALL", "C");
         builder.environment().remove("PGDATA");
         builder.environment().remove("PGPORT");
@@ -64,6 +74,13 @@ final class PostgresTool {
         Thread reader = new Thread(collector, "pg-" + tool + "-output");
         reader.setDaemon(true);
         reader.start();
+        if (stdin != null) {
+            try (var in = process.getOutputStream()) {
+                in.write(stdin.getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                // the tool exited early; its exit code and output say why
+            }
+        }
         try {
             if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 process.destroyForcibly();

@@ -14,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,6 +22,11 @@ class EmbeddedPostgresTest {
 
     @TempDir
     Path tmp;
+
+    @BeforeEach
+    void searchableByThePostgresUser() throws Exception {
+        SearchableDirs.allowSearch(tmp);
+    }
 
     @Test
     void dataSurvivesARestartOnTheSameDataDir() throws Exception {
@@ -53,7 +59,7 @@ class EmbeddedPostgresTest {
         EmbeddedPostgres pg = EmbeddedPostgres.start(tmp.resolve("pg"), port);
         try {
             assertThat(pg.port()).isEqualTo(port);
-            assertThat(pg.user()).isEqualTo("postgres");
+            assertThat(pg.user()).isEqualTo("fedlora");
             assertThat(pg.jdbcUrl("postgres")).isEqualTo("jdbc:postgresql://127.0.0.1:" + port + "/postgres");
             try (Connection c = connect(pg, "postgres"); Statement s = c.createStatement();
                  ResultSet rows = s.executeQuery("SHOW server_version")) {
@@ -190,6 +196,6 @@ class EmbeddedPostgresTest {
     }
 
     private static Connection connect(EmbeddedPostgres pg, String database) throws SQLException {
-        return DriverManager.getConnection(pg.jdbcUrl(database), pg.user(), "");
+        return DriverManager.getConnection(pg.jdbcUrl(database), pg.user(), pg.password());
     }
 }

@@ -11,6 +11,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,6 +20,11 @@ class KilledJvmTakeoverTest {
 
     @TempDir
     Path tmp;
+
+    @BeforeEach
+    void searchableByThePostgresUser() throws Exception {
+        SearchableDirs.allowSearch(tmp);
+    }
 
     @Test
     void aServerOrphanedByASigkilledJvmIsStoppedAndTheDataKept() throws Exception {
@@ -44,7 +50,7 @@ class KilledJvmTakeoverTest {
         assertThat(ProcessHandle.of(orphanPid).map(ProcessHandle::isAlive)).as("orphaned postgres").contains(true);
 
         try (EmbeddedPostgres pg = EmbeddedPostgres.start(dataDir, 0);
-             Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), "");
+             Connection c = DriverManager.getConnection(pg.jdbcUrl("app"), pg.user(), pg.password());
              Statement s = c.createStatement();
              ResultSet rows = s.executeQuery("SELECT v FROM written_by_child")) {
             assertThat(exitsWithin(orphanPid, 10_000)).as("orphaned postgres stopped").isTrue();
@@ -78,7 +84,8 @@ class KilledJvmTakeoverTest {
     static final class OrphaningServer {
         public static void main(String[] args) throws Exception {
             EmbeddedPostgres pg = EmbeddedPostgres.start(Path.of(args[0]), 0);
-            try (Connection c = DriverManager.getConnection(pg.jdbcUrl("postgres"), pg.user(), "");
+            pg.createDatabaseIfMissing("app");
+            try (Connection c = DriverManager.getConnection(pg.jdbcUrl("app"), pg.user(), pg.password());
                  Statement s = c.createStatement()) {
                 s.execute("CREATE TABLE written_by_child (v int)");
                 s.execute("INSERT INTO written_by_child VALUES (7)");

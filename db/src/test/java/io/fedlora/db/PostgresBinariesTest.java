@@ -1,6 +1,7 @@
 package io.fedlora.db;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +25,7 @@ class PostgresBinariesTest {
                 CompletableFuture.supplyAsync(() -> PostgresBinaries.extracted(cache)));
         Path home = racing.get(0).get().home();
         assertThat(racing.get(1).get().home()).isEqualTo(home);
-        assertThat(home.getFileName().toString()).matches("fedlora-pg-[0-9a-f]{16}");
+        assertThat(home.getFileName().toString()).matches("fedlora-pg-[0-9a-f]{16}-[0-9]+");
 
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(home.resolve("bin/postgres"))))
                 .isEqualTo("rwxr-xr-x");
@@ -44,5 +45,22 @@ class PostgresBinariesTest {
         Files.delete(home.resolve("share/postgresql/postgres.bki"));
         assertThat(PostgresBinaries.extracted(cache).home()).isEqualTo(home);
         assertThat(home.resolve("share/postgresql/postgres.bki")).isRegularFile();
+    }
+
+    @Test
+    void anInstallationThatOthersCouldHaveChangedIsRefused() throws Exception {
+        Path home = PostgresBinaries.extracted(cache).home();
+        Path initdb = home.resolve("bin/initdb");
+        Files.setPosixFilePermissions(initdb, PosixFilePermissions.fromString("rwxrwxrwx"));
+        try {
+            assertThatThrownBy(() -> PostgresBinaries.extracted(cache))
+                    .isInstanceOf(EmbeddedPostgresException.class)
+                    .hasMessageContaining("Refusing to run PostgreSQL from " + home)
+                    .hasMessageContaining(initdb + " is owned by uid")
+                    .hasMessageContaining("mode 0777");
+        } finally {
+            Files.setPosixFilePermissions(initdb, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        assertThat(PostgresBinaries.extracted(cache).home()).isEqualTo(home);
     }
 }

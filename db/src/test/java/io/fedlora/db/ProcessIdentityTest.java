@@ -11,21 +11,21 @@ class ProcessIdentityTest {
 
     @Test
     void aNonRootJvmRunsBinariesDirectly() {
-        assertThat(new ProcessIdentity(-1, List.of()).wrap(INITDB)).isEqualTo(INITDB);
+        assertThat(new ProcessIdentity(-1, false).wrap(INITDB)).isEqualTo(INITDB);
     }
 
     @Test
-    void aRootJvmRunsThemAsNobodyKeepingTheAllowedCapabilities() {
-        assertThat(new ProcessIdentity(65534, List.of("dac_override", "dac_read_search")).wrap(INITDB)).containsExactly(
-                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                "--inh-caps=+dac_override,+dac_read_search", "--ambient-caps=+dac_override,+dac_read_search",
+    void aRootJvmRunsThemAsNobodyWithEveryCapabilityDropped() {
+        assertThat(new ProcessIdentity(65534, true).wrap(INITDB)).containsExactly(
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--no-new-privs",
+                "--bounding-set=-all", "/pg/bin/initdb", "-D", "/data");
+    }
+
+    @Test
+    void withoutCapSetpcapTheBoundingSetIsLeftButNoNewPrivsStillHolds() {
+        assertThat(new ProcessIdentity(65534, false).wrap(INITDB)).containsExactly(
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--no-new-privs",
                 "/pg/bin/initdb", "-D", "/data");
-    }
-
-    @Test
-    void withoutCapabilitiesInTheBoundingSetNoneAreRequested() {
-        assertThat(new ProcessIdentity(65534, List.of()).wrap(INITDB)).containsExactly(
-                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/pg/bin/initdb", "-D", "/data");
     }
 
     @Test

@@ -11,7 +11,8 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * With no JDBC URL configured, starts a real PostgreSQL under {@code <data-dir>/postgres} so the
- * coordinator runs on a bare machine. Flyway's auto-configuration migrates this DataSource.
+ * coordinator runs on a bare machine. Flyway's auto-configuration migrates this DataSource, connected like
+ * the coordinator as the server's password-protected, non-superuser application role.
  */
 @Configuration(proxyBeanMethods = false)
 @Conditional(NoDataSourceUrlCondition.class)
@@ -33,6 +34,7 @@ class EmbeddedDatabaseConfiguration {
         HikariDataSource ds = new HikariDataSource();
         ds.setJdbcUrl(pg.jdbcUrl(DATABASE));
         ds.setUsername(pg.user());
+        ds.setPassword(pg.password());
         ds.setMaximumPoolSize(10);
         ds.setPoolName("fedlora-embedded");
         return ds;

@@ -1,5 +1,9 @@
 package io.fedlora.db.testing;
 
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
 import org.testcontainers.containers.PostgreSQLContainer;
 import org.testcontainers.utility.DockerImageName;
 
@@ -25,6 +29,17 @@ final class ContainerServer implements PostgresServer {
     public String jdbcUrl(String database) {
         return "jdbc:postgresql://" + container.getHost() + ":" + container.getMappedPort(PostgreSQLContainer.POSTGRESQL_PORT)
                 + "/" + database;
+    }
+
+    @Override
+    public void createDatabase(String name) {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl("postgres"), username(), password());
+             Statement statement = connection.createStatement()) {
+            statement.execute("CREATE DATABASE " + name);
+        } catch (SQLException e) {
+            throw new IllegalStateException("Cannot create test database " + name + " on " + jdbcUrl("postgres")
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

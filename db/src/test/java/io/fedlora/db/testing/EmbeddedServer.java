@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,6 +27,8 @@ final class EmbeddedServer implements PostgresServer {
         Path dir;
         try {
             dir = Files.createTempDirectory("fedlora-test-pg-");
+            // searchable (not listable) by others: a root JVM runs PostgreSQL as an unprivileged uid without capabilities
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot create a temp dir for the test PostgreSQL", e);
         }
@@ -43,13 +46,18 @@ final class EmbeddedServer implements PostgresServer {
     }
 
     @Override
+    public void createDatabase(String name) {
+        postgres.createDatabaseIfMissing(name);
+    }
+
+    @Override
     public String username() {
         return postgres.user();
     }
 
     @Override
     public String password() {
-        return "";
+        return postgres.password();
     }
 
     @Override

@@ -6,6 +6,10 @@ interface PostgresServer {
     /** JDBC URL of {@code database} on this server. */
     String jdbcUrl(String database);
 
+    /** Creates an empty database that {@link #username()} owns. */
+    void createDatabase(String name);
+
+    /** The role tests and the coordinators they start connect as. */
     String username();
 
     String password();

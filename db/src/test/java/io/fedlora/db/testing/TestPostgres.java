@@ -1,9 +1,5 @@
 package io.fedlora.db.testing;
 
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Locale;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -13,6 +9,8 @@ import org.slf4j.LoggerFactory;
  * One real PostgreSQL per test JVM, shared by all tests, each of which takes its own fresh database from
  * {@link #newDatabase()}. Testcontainers' PostgreSQL is used when a Docker engine answers, else
  * {@link io.fedlora.db.EmbeddedPostgres} on a temp directory; both are real PostgreSQL 17, never an imitation.
+ * The embedded server hands tests its non-superuser application role, as the coordinator gets in production, so
+ * a migration or query that needs more rights fails in tests too.
  * Set {@code -Dfedlora.test.postgres=embedded|testcontainers} (or env {@code FEDLORA_TEST_POSTGRES}) to force one.
  */
 public final class TestPostgres {
@@ -37,13 +35,7 @@ public final class TestPostgres {
     /** Creates an empty database with a unique name and returns its JDBC URL. */
     public String newDatabase() {
         String name = "t_" + UUID.randomUUID().toString().replace("-", "").toLowerCase(Locale.ROOT);
-        try (Connection connection = DriverManager.getConnection(server.jdbcUrl("postgres"), username(), password());
-             Statement statement = connection.createStatement()) {
-            statement.execute("CREATE DATABASE " + name);
-        } catch (SQLException e) {
-            throw new IllegalStateException("Cannot create test database " + name + " on " + server.jdbcUrl("postgres")
-                    + ": " + e.getMessage(), e);
-        }
+        server.createDatabase(name);
         return server.jdbcUrl(name);
     }
 

@@ -45,7 +45,7 @@ final class FederationBench {
     }
 
     Map<String, Object> run(Options o) throws Exception {
-        Files.createDirectories(o.workDir());
+        io.fedlora.demo.run.WorkDir.allowSearch(Files.createDirectories(o.workDir()));
         try (ProcessLauncher launcher = new ProcessLauncher(o.workDir().resolve("logs"))) {
             FederationProcesses processes = new FederationProcesses(home, launcher);
             CoordinatorSettings settings = CoordinatorSettings.onFreePorts("bench-coordinator",

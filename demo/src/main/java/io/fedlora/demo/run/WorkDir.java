@@ -23,12 +23,26 @@ public final class WorkDir {
     }
 
     /**
-     * A new, empty directory (mode 0700) under the system temporary directory ({@code java.io.tmpdir}), named for
+     * A new, empty directory (mode 0711) under the system temporary directory ({@code java.io.tmpdir}), named for
      * the current time: demo runs no longer pile up in the checkout.
      */
     public static Path freshTemporary() throws IOException {
-        return Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
-                "fedlora-demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-");
+        return allowSearch(Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")),
+                "fedlora-demo-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")) + "-"));
+    }
+
+    /**
+     * Lets other users enter (not list) {@code dir}: run as root, the coordinator's embedded PostgreSQL runs as an
+     * unprivileged uid with no capabilities and must be able to reach its data dir below {@code dir}.
+     */
+    public static Path allowSearch(Path dir) throws IOException {
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            var perms = Files.getPosixFilePermissions(dir);
+            perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
+            perms.add(java.nio.file.attribute.PosixFilePermission.GROUP_EXECUTE);
+            Files.setPosixFilePermissions(dir, perms);
+        }
+        return dir;
     }
 
     /** Creates or clears {@code dir} for a new demo run. */
