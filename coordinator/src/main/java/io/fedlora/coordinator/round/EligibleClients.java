@@ -6,7 +6,11 @@ import java.time.Instant;
 import java.util.List;
 import org.springframework.stereotype.Component;
 
-/** Clients a round may count on: enrolled in the federation, not revoked, heard from recently. */
+/**
+ * Clients a round may count on: enrolled in the federation, not revoked, heard from recently. Heartbeats are
+ * stamped by the database's {@code now()}, so freshness is judged by system time, not by the injected clock that
+ * round deadlines use (a test moving that clock past a deadline must not make every client look dead).
+ */
 @Component
 public class EligibleClients {
 
@@ -20,6 +24,11 @@ public class EligibleClients {
 
     /** Their ids, sorted. */
     public List<String> of(String federationId) {
-        return clients.eligible(federationId, Instant.now().minus(properties.scheduler().heartbeatTimeout()));
+        return clients.eligible(federationId, aliveSince());
+    }
+
+    /** The oldest heartbeat that still counts as alive. */
+    public Instant aliveSince() {
+        return Instant.now().minus(properties.scheduler().heartbeatTimeout());
     }
 }

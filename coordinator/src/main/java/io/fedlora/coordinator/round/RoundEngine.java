@@ -1,6 +1,5 @@
 package io.fedlora.coordinator.round;
 
-import io.fedlora.coordinator.config.FedloraProperties;
 import io.fedlora.coordinator.federation.Federation;
 import io.fedlora.coordinator.federation.FederationRepository;
 import io.fedlora.coordinator.federation.FederationStatus;
@@ -21,6 +20,10 @@ import org.springframework.transaction.support.TransactionTemplate;
  * locking the federation row and re-reads everything it decides on, so two schedulers (or a restart
  * in the middle) can never apply a transition twice. Aggregation itself runs outside a transaction in
  * {@link RoundAggregation}, which publishes with the same lock-and-check discipline.
+ * <p>
+ * Round and evaluation deadlines are set and judged by the injected {@link Clock} (the one the client API judges
+ * them by too), so tests move time past a deadline instead of sleeping through it. Heartbeat freshness is not a
+ * deadline: the database stamps heartbeats with its own {@code now()}, so liveness is {@link EligibleClients}'s.
  */
 @Component
 public class RoundEngine {
@@ -44,13 +47,11 @@ public class RoundEngine {
     private final CoordinatorMetrics metrics;
     private final TransactionTemplate tx;
     private final Clock clock;
-    private final FedloraProperties properties;
 
     public RoundEngine(FederationRepository federations, RoundRepository rounds, ParticipantRepository participants,
             UpdateRepository updates, EvaluationRepository evaluations, RoundMetricsRepository roundMetrics,
             EligibleClients eligibleClients, RoundAggregation aggregation, RoundAccumulators accumulators, Signals signals,
-            CoordinatorMetrics metrics, TransactionTemplate tx, FedloraProperties properties) {
-        this.properties = properties;
+            CoordinatorMetrics metrics, TransactionTemplate tx, Clock clock) {
         this.federations = federations;
         this.rounds = rounds;
         this.participants = participants;
@@ -63,7 +64,7 @@ public class RoundEngine {
         this.signals = signals;
         this.metrics = metrics;
         this.tx = tx;
-        this.clock = Clock.systemUTC();
+        this.clock = clock;
     }
 
     /** Advances a federation as far as it can go right now. */
@@ -227,7 +228,7 @@ public class RoundEngine {
 
     private Step evaluate(Federation f, RoundRecord r) {
         Instant now = clock.instant();
-        Instant aliveSince = now.minus(properties.scheduler().heartbeatTimeout());
+        Instant aliveSince = eligibleClients.aliveSince();
         if (evaluations.assigned(r.id()) == 0) {
             // Just published (or resumed after an outage, when no client has been heard from within the heartbeat
             // timeout yet): ask the live clients, or wait until one is back; the deadline starts when they are asked.
