@@ -58,6 +58,16 @@ public record AgentProperties(
     public record Retry(@DefaultValue("500ms") Duration initialBackoff, @DefaultValue("30s") Duration maxBackoff,
                         @DefaultValue("2.0") double multiplier, @DefaultValue("15m") Duration maxElapsed) {}
 
+    /** Without the enrolment token: the agent's settings end up in logs and failure messages. */
+    @Override
+    public String toString() {
+        return "AgentProperties[coordinator=" + coordinator + ", token=" + (token == null || token.isBlank() ? "<none>" : "***")
+                + ", name=" + name + ", dataDir=" + dataDir + ", workDir=" + workDir + ", tls=" + tls
+                + ", heartbeatInterval=" + heartbeatInterval + ", ompThreads=" + ompThreads + ", badLines=" + badLines
+                + ", pollWait=" + pollWait + ", rpcTimeout=" + rpcTimeout + ", transferTimeout=" + transferTimeout
+                + ", retry=" + retry + ", logEverySteps=" + logEverySteps + "]";
+    }
+
     public Path trainFile() {
         return requireDataDir().resolve("train.jsonl");
     }

@@ -37,9 +37,20 @@ public class ClientController {
     }
 
     /** The tokens (shown once) and, per token, the id to revoke it by. */
-    public record TokenResponse(List<String> tokens, List<TokenItem> items) {}
+    public record TokenResponse(List<String> tokens, List<TokenItem> items) {
+        /** Without the tokens (JSON serialisation uses the accessors, not this). */
+        @Override
+        public String toString() {
+            return "TokenResponse[tokens=" + tokens.size() + " x ***, items=" + items + "]";
+        }
+    }
 
-    public record TokenItem(String id, String token, Instant expiresAt) {}
+    public record TokenItem(String id, String token, Instant expiresAt) {
+        @Override
+        public String toString() {
+            return "TokenItem[id=" + id + ", token=***, expiresAt=" + expiresAt + "]";
+        }
+    }
 
     private final ClientService service;
 

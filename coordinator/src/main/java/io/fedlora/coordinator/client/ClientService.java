@@ -24,7 +24,13 @@ public class ClientService {
     private static final Logger log = LoggerFactory.getLogger(ClientService.class);
 
     /** A freshly issued token; {@code token} is shown once and only its hash is stored. */
-    public record IssuedToken(String id, String token, Instant expiresAt) {}
+    public record IssuedToken(String id, String token, Instant expiresAt) {
+        /** Without the token itself: only its id may reach a log. */
+        @Override
+        public String toString() {
+            return "IssuedToken[id=" + id + ", token=***, expiresAt=" + expiresAt + "]";
+        }
+    }
 
     private final FederationRepository federations;
     private final ClientRepository clients;

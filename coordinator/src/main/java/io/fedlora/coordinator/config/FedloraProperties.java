@@ -13,7 +13,13 @@ public record FedloraProperties(
         @DefaultValue Scheduler scheduler) {
 
     /** Admin API key; when blank, one is generated into the data directory. */
-    public record Admin(String apiKey) {}
+    public record Admin(String apiKey) {
+        /** Says only whether a key is set: properties are printed by binders, actuator and debuggers. */
+        @Override
+        public String toString() {
+            return "Admin[apiKey=" + (apiKey == null || apiKey.isBlank() ? "<generated>" : "***") + "]";
+        }
+    }
 
     /**
      * Scheduler timing: {@code tick} between passes over running federations, how recent a heartbeat

@@ -34,4 +34,11 @@ public record AgentSettings(String name, String coordinator, String token, Path 
     public java.util.Map<String, String> environment() {
         return java.util.Map.of("FEDLORA_AGENT_TOKEN", token);
     }
+
+    /** Without the token: settings end up in logs and assertion messages. */
+    @Override
+    public String toString() {
+        return "AgentSettings[name=" + name + ", coordinator=" + coordinator + ", token=***, dataDir=" + dataDir
+                + ", workDir=" + workDir + ", extraArgs=" + extraArgs + "]";
+    }
 }

@@ -26,7 +26,13 @@ public record CoordinatorSettings(String name, Path dataDir, int httpPort, int g
         return new CoordinatorSettings(name, dataDir, FreePorts.next(), FreePorts.next(), ApiKeys.random(), extraArgs);
     }
 
-    /** The Spring Boot arguments that realise these settings. */
+    /** A database password given among {@code extraArgs}; it is moved into the environment. */
+    private static final String DATABASE_PASSWORD_ARG = "--spring.datasource.password=";
+
+    /**
+     * The Spring Boot arguments that realise these settings. A {@code --spring.datasource.password=} among
+     * {@code extraArgs} is left out: it travels in {@link #environment()} instead.
+     */
     public List<String> springArgs() {
         List<String> args = new java.util.ArrayList<>(List.of(
                 "--fedlora.data-dir=" + dataDir.toAbsolutePath(),
@@ -34,12 +40,30 @@ public record CoordinatorSettings(String name, Path dataDir, int httpPort, int g
                 "--server.address=127.0.0.1",
                 "--spring.grpc.server.port=" + grpcPort,
                 "--spring.grpc.server.host=127.0.0.1"));
-        args.addAll(extraArgs);
+        args.addAll(publicExtraArgs());
         return args;
     }
 
-    /** The admin API key travels in the environment: command lines are readable by every local user. */
+    /**
+     * The admin API key and any database password travel in the environment: command lines are readable
+     * by every local user ({@code ps}, {@code /proc/PID/cmdline}) and end up in log headers.
+     */
     public java.util.Map<String, String> environment() {
-        return java.util.Map.of("FEDLORA_ADMIN_API_KEY", apiKey);
+        java.util.Map<String, String> env = new java.util.LinkedHashMap<>();
+        env.put("FEDLORA_ADMIN_API_KEY", apiKey);
+        extraArgs.stream().filter(a -> a.startsWith(DATABASE_PASSWORD_ARG)).reduce((first, last) -> last)
+                .ifPresent(a -> env.put("SPRING_DATASOURCE_PASSWORD", a.substring(DATABASE_PASSWORD_ARG.length())));
+        return java.util.Map.copyOf(env);
+    }
+
+    private List<String> publicExtraArgs() {
+        return extraArgs.stream().filter(a -> !a.startsWith(DATABASE_PASSWORD_ARG)).toList();
+    }
+
+    /** Without the key or the database password: settings end up in logs and assertion messages. */
+    @Override
+    public String toString() {
+        return "CoordinatorSettings[name=" + name + ", dataDir=" + dataDir + ", httpPort=" + httpPort + ", grpcPort="
+                + grpcPort + ", apiKey=***, extraArgs=" + publicExtraArgs() + "]";
     }
 }

@@ -22,4 +22,25 @@ class SecretsOffCommandLineTest {
                 .doesNotContain("api-key");
         assertThat(coordinator.environment()).containsEntry("FEDLORA_ADMIN_API_KEY", coordinator.apiKey());
     }
+
+    @Test
+    void aDatabasePasswordGivenAsAnArgumentIsMovedIntoTheEnvironment() {
+        CoordinatorSettings coordinator = CoordinatorSettings.onFreePorts("coordinator", Path.of("coord"),
+                List.of("--spring.datasource.url=jdbc:postgresql://127.0.0.1:5432/x", "--spring.datasource.username=u",
+                        "--spring.datasource.password=pg-s3cret"));
+        assertThat(String.join(" ", coordinator.springArgs())).doesNotContain("pg-s3cret")
+                .contains("--spring.datasource.url=jdbc:postgresql://127.0.0.1:5432/x", "--spring.datasource.username=u");
+        assertThat(coordinator.environment()).containsEntry("SPRING_DATASOURCE_PASSWORD", "pg-s3cret");
+    }
+
+    @Test
+    void settingsPrintWithoutTheirSecrets() {
+        AgentSettings agent = new AgentSettings("client-1", "127.0.0.1:9090", "enrol-s3cret", Path.of("data"),
+                Path.of("work"), List.of());
+        CoordinatorSettings coordinator = CoordinatorSettings.onFreePorts("coordinator", Path.of("coord"),
+                List.of("--spring.datasource.password=pg-s3cret"));
+        assertThat(agent.toString()).contains("client-1").doesNotContain("enrol-s3cret");
+        assertThat(coordinator.toString()).contains("coordinator").doesNotContain("pg-s3cret")
+                .doesNotContain(coordinator.apiKey());
+    }
 }
