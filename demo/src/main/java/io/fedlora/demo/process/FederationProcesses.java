@@ -74,12 +74,23 @@ public final class FederationProcesses {
     /** The same with the JVM options given (the benchmark runs the coordinator with its full JIT). */
     public CoordinatorProcess startCoordinator(CoordinatorSettings settings, Duration readyTimeout,
             List<String> jvmOptions) throws InterruptedException {
-        JavaCommand cmd = new JavaCommand(settings.name(), coordinatorClasspath(), jvmOptions, COORDINATOR_MAIN,
-                settings.springArgs(), settings.environment());
-        ChildProcess child = launcher.start(cmd);
+        ChildProcess child = launcher.start(coordinatorCommand(settings, jvmOptions));
         CoordinatorProcess coordinator = new CoordinatorProcess(child, settings);
         awaitHealthy(coordinator, readyTimeout);
         return coordinator;
+    }
+
+    /**
+     * The command that starts a coordinator for {@code settings} with the default JVM options, for callers that start
+     * it themselves (a test that expects it to refuse to start, or that leaves options out).
+     */
+    public JavaCommand coordinatorCommand(CoordinatorSettings settings) {
+        return coordinatorCommand(settings, jvm("-Xmx1g"));
+    }
+
+    private JavaCommand coordinatorCommand(CoordinatorSettings settings, List<String> jvmOptions) {
+        return new JavaCommand(settings.name(), coordinatorClasspath(), jvmOptions, COORDINATOR_MAIN,
+                settings.springArgs(), settings.environment());
     }
 
     /** Starts a client agent (one JVM, one BLAS thread). */

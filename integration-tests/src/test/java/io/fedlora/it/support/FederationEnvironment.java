@@ -9,6 +9,7 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.slf4j.Logger;
@@ -18,10 +19,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.fedlora.db.testing.TestPostgres;
 import io.fedlora.demo.admin.AdminClient;
+import io.fedlora.demo.process.ChildProcess;
 import io.fedlora.demo.process.CoordinatorProcess;
 import io.fedlora.demo.process.CoordinatorSettings;
 import io.fedlora.demo.process.FederationProcesses;
 import io.fedlora.demo.process.FedloraHome;
+import io.fedlora.demo.process.JavaCommand;
 import io.fedlora.demo.process.ProcessLauncher;
 import io.fedlora.demo.run.FederationDriver;
 
@@ -112,12 +115,36 @@ public final class FederationEnvironment implements ExtensionContext.Store.Close
 
     /** A new coordinator on its own fresh database and data directory. */
     public synchronized Coordinator startCoordinator(String name) throws InterruptedException {
+        return startCoordinator(name, List.of(), UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #startCoordinator(String)} with {@code extraArgs} added to its Spring arguments (kept on a
+     * {@link #restart}), and its command line's arguments passed through {@code commandLine} first (a test that
+     * leaves options out).
+     */
+    public synchronized Coordinator startCoordinator(String name, List<String> extraArgs,
+                                                     UnaryOperator<List<String>> commandLine) throws InterruptedException {
         TestPostgres postgres = TestPostgres.instance();
         Database database = new Database(postgres.newDatabase(), postgres.username(), postgres.password());
-        CoordinatorSettings settings = CoordinatorSettings.onFreePorts(name, work.resolve(name), database.springArgs());
-        Coordinator coordinator = new Coordinator(processes.startCoordinator(settings, READY), database);
+        List<String> args = new ArrayList<>(database.springArgs());
+        args.addAll(extraArgs);
+        CoordinatorSettings settings = CoordinatorSettings.onFreePorts(name, work.resolve(name), args);
+        CoordinatorProcess process = new CoordinatorProcess(launchCoordinator(settings, commandLine), settings);
+        processes.awaitHealthy(process, READY);
+        Coordinator coordinator = new Coordinator(process, database);
         coordinators.add(coordinator);
         return coordinator;
+    }
+
+    /**
+     * Starts a coordinator process for {@code settings} without waiting for it to become healthy (it may be expected
+     * to refuse to start), its program arguments passed through {@code commandLine}.
+     */
+    public ChildProcess launchCoordinator(CoordinatorSettings settings, UnaryOperator<List<String>> commandLine) {
+        JavaCommand cmd = processes.coordinatorCommand(settings);
+        return processes.launcher().start(new JavaCommand(cmd.name(), cmd.classpath(), cmd.jvmOptions(), cmd.mainClass(),
+                commandLine.apply(cmd.args()), cmd.environment()));
     }
 
     /**

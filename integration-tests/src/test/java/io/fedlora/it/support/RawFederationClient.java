@@ -9,7 +9,11 @@ import java.util.concurrent.TimeoutException;
 
 import io.fedlora.proto.v1.EnrolRequest;
 import io.fedlora.proto.v1.EnrolResponse;
+import io.fedlora.proto.v1.EvaluationAck;
+import io.fedlora.proto.v1.EvaluationReport;
 import io.fedlora.proto.v1.FederationGrpc;
+import io.fedlora.proto.v1.HeartbeatRequest;
+import io.fedlora.proto.v1.HeartbeatResponse;
 import io.fedlora.proto.v1.TaskRequest;
 import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.UpdateChunk;
@@ -19,6 +23,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 
 /**
@@ -48,18 +54,39 @@ public final class RawFederationClient implements AutoCloseable {
                 .getTask(TaskRequest.newBuilder().setWaitMs(waitMs).setCachedModelVersion(-1).build());
     }
 
+    /** How an upload's stream ends on the client's side. */
+    public enum Cut {
+        /** Every chunk, half-close, wait for the receipt. */
+        NONE,
+        /** The call is cancelled (RST_STREAM) after half of the chunks: the server has header and part of the data. */
+        MID_STREAM,
+        /** Every chunk and the half-close, then the call is cancelled at once: the receipt, if any, is lost. */
+        AFTER_TRAILER
+    }
+
     /**
      * Streams {@code chunks} as one UploadUpdate call; {@code credential} null sends no authorization.
      * Returns the receipt or throws the call's {@link StatusRuntimeException}.
      */
     public UploadReceipt upload(String credential, List<UpdateChunk> chunks) {
+        return upload(credential, chunks, Cut.NONE);
+    }
+
+    /** As {@link #upload(String, List)}, the stream ended as {@code cut} says (a cut call ends CANCELLED). */
+    public UploadReceipt upload(String credential, List<UpdateChunk> chunks, Cut cut) {
         FederationGrpc.FederationStub stub = FederationGrpc.newStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
         if (credential != null) {
             stub = stub.withCallCredentials(bearer(credential));
         }
         CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
-        StreamObserver<UpdateChunk> requests = stub.uploadUpdate(new StreamObserver<>() {
+        CompletableFuture<ClientCallStreamObserver<UpdateChunk>> call = new CompletableFuture<>();
+        StreamObserver<UpdateChunk> requests = stub.uploadUpdate(new ClientResponseObserver<UpdateChunk, UploadReceipt>() {
             private UploadReceipt receipt;
+
+            @Override
+            public void beforeStart(ClientCallStreamObserver<UpdateChunk> stream) {
+                call.complete(stream);
+            }
 
             @Override
             public void onNext(UploadReceipt value) {
@@ -76,14 +103,23 @@ public final class RawFederationClient implements AutoCloseable {
                 result.complete(receipt);
             }
         });
+        int cutAfter = cut == Cut.MID_STREAM ? Math.max(1, chunks.size() / 2) : chunks.size();
         try {
-            for (UpdateChunk chunk : new ArrayList<>(chunks)) {
+            List<UpdateChunk> sent = new ArrayList<>(chunks);
+            for (int i = 0; i < cutAfter; i++) {
                 if (result.isDone()) {
                     break;
                 }
-                requests.onNext(chunk);
+                requests.onNext(sent.get(i));
             }
-            requests.onCompleted();
+            if (cut == Cut.MID_STREAM) {
+                call.join().cancel("test client cuts the upload mid-stream", null);
+            } else {
+                requests.onCompleted();
+                if (cut == Cut.AFTER_TRAILER) {
+                    call.join().cancel("test client drops the call before the receipt", null);
+                }
+            }
         } catch (RuntimeException e) {
             // the server may already have closed the call; its status arrives through the observer
         }
@@ -100,6 +136,23 @@ public final class RawFederationClient implements AutoCloseable {
         } catch (TimeoutException e) {
             throw new IllegalStateException("upload got no answer within 60 s", e);
         }
+    }
+
+    /** A heartbeat as the client with {@code credential}. */
+    public HeartbeatResponse heartbeat(String credential, String state) {
+        return FederationGrpc.newBlockingStub(channel).withCallCredentials(bearer(credential))
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .heartbeat(HeartbeatRequest.newBuilder().setState(state).setCachedModelVersion(-1).build());
+    }
+
+    /** Reports an evaluation of {@code task}'s model version as the client with {@code credential}. */
+    public EvaluationAck reportEvaluation(String credential, TaskResponse task, long numExamples, double loss,
+                                          double accuracy) {
+        return FederationGrpc.newBlockingStub(channel).withCallCredentials(bearer(credential))
+                .withDeadlineAfter(30, TimeUnit.SECONDS)
+                .reportEvaluation(EvaluationReport.newBuilder().setFederationId(task.getFederationId())
+                        .setRound(task.getRound()).setModelVersion(task.getModelVersion()).setNumExamples(numExamples)
+                        .setLoss(loss).setAccuracy(accuracy).build());
     }
 
     /**
