@@ -96,6 +96,9 @@ class BadInputOverTheWireTest {
                     Status.Code.INVALID_ARGUMENT, "maxExamplesPerUpdate", coordinator, fid, before);
             expectRefused(wire, cred, update.get().numExamples(1_000_000_000_000_000L).chunks(),
                     Status.Code.INVALID_ARGUMENT, "maxExamplesPerUpdate", coordinator, fid, before);
+            // one above the federation's bound (the default, 10,000,000)
+            expectRefused(wire, cred, update.get().numExamples(10_000_001L).chunks(),
+                    Status.Code.INVALID_ARGUMENT, "maxExamplesPerUpdate", coordinator, fid, before);
             // bytes that are not an UpdateChunk at all (garbage after a valid header, a truncated message)
             byte[] headerFrame = update.get().chunks().get(0).toByteArray();
             Status garbage = wire.uploadRawFrames(cred, List.of(headerFrame,
