@@ -2,13 +2,13 @@ package io.fedlora.demo;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.Arrays;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.fedlora.cli.Cli;
+
 import io.fedlora.demo.cli.DemoArgs;
 import io.fedlora.demo.cli.DemoOptions;
-import io.fedlora.demo.cli.UsageException;
 import io.fedlora.demo.process.FedloraHome;
 import io.fedlora.demo.report.CompareTable;
 import io.fedlora.demo.report.JsonReport;
@@ -18,8 +18,8 @@ import io.fedlora.demo.run.DemoRunner;
 
 /**
  * {@code ./fedlora demo}: a whole federation on this machine, as separate processes on loopback,
- * ending with a results table (or one JSON line with {@code --json}). Exit codes: 0 success,
- * 1 the demo failed, 2 bad command line.
+ * ending with a results table (or one JSON line with {@code --json}). The command line and its exit codes are
+ * {@link DemoArgs}'.
  */
 public final class DemoCli {
 
@@ -31,19 +31,10 @@ public final class DemoCli {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        DemoOptions options;
-        try {
-            DemoArgs.Parsed parsed = DemoArgs.parse(Arrays.asList(args));
-            if (parsed.helpRequested()) {
-                out.print(DemoArgs.USAGE);
-                return 0;
-            }
-            options = parsed.options().orElseThrow();
-        } catch (UsageException e) {
-            err.println("fedlora demo: " + e.getMessage());
-            err.print(DemoArgs.USAGE);
-            return 2;
-        }
+        return Cli.execute(new DemoArgs(options -> run(options, out, err)), args, out, err);
+    }
+
+    private static int run(DemoOptions options, PrintStream out, PrintStream err) {
         ObjectMapper mapper = new ObjectMapper();
         // with --json, stdout carries only the JSON line (| tail -1 | jq works); progress and tables go to stderr
         PrintStream human = options.json() ? err : out;

@@ -1,91 +1,99 @@
 package io.fedlora.demo.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fedlora.cli.Cli;
+import io.fedlora.cli.FedloraVersion;
+import io.fedlora.cli.PositiveInteger;
 import io.fedlora.demo.process.FedloraHome;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
- * {@code ./fedlora bench federation --clients N --model DIR [--rounds R] [--targets m,...] [--rank r] [--json]}:
- * JSON on stdout (with {@code --json} only JSON), progress and logs on stderr. Exit 0 when every client finished
- * and every round was exact, 1 otherwise, 2 on a bad command line.
+ * {@code ./fedlora bench federation}: JSON on stdout (with {@code --json} only JSON), progress and logs on stderr.
+ * The command line goes through the shared {@code fedlora-cli} module like every other command.
  */
-public final class BenchFederationCli {
+@Command(name = "fedlora bench federation", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
+        description = {"Load-tests a real coordinator process (embedded PostgreSQL) with N simulated clients, each",
+                "its own gRPC connection on loopback, all in every round; checks every round's aggregate",
+                "independently and prints one JSON object (throughput, latencies, coordinator RSS and heap)."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "0:every client finished and every round was exact",
+            "1:a client failed, a round was not exact, or the benchmark could not run",
+            "2:bad command line (unknown option, bad value, not a model directory)"})
+public final class BenchFederationCli implements Callable<Integer> {
 
-    static final String USAGE = """
-            usage: fedlora bench federation --clients N --model DIR [options]
-              --clients N        simulated clients (each its own gRPC connection), all in every round
-              --model DIR        an HF GPT-2 model directory (e.g. ./fedlora init-model's model/)
-              --rounds R         rounds (default 1)
-              --targets a,b      target modules (default c_attn)
-              --rank r           LoRA rank (default 8)
-              --seed S           seed of the clients' random factors and example counts (default 42)
-              --deadline S       round deadline in seconds (default 600)
-              --coordinator-heap the coordinator's -Xmx (default 3g)
-              --work DIR         where the coordinator's data and logs go (default: a new temp dir)
-              --json             print only the JSON result on stdout
-            """;
+    @Option(names = "--clients", paramLabel = "N", required = true, converter = PositiveInteger.class,
+            description = "simulated clients (each its own gRPC connection), all in every round")
+    int clients;
 
-    private BenchFederationCli() {
-    }
+    @Option(names = "--model", paramLabel = "DIR", required = true,
+            description = "an HF GPT-2 model directory (e.g. ./fedlora init-model's model/)")
+    Path model;
+
+    @Option(names = "--rounds", paramLabel = "R", converter = PositiveInteger.class,
+            description = "rounds (default ${DEFAULT-VALUE})")
+    int rounds = 1;
+
+    @Option(names = "--targets", paramLabel = "MODULE", split = ",", defaultValue = "c_attn",
+            description = "LoRA target modules, comma-separated (default ${DEFAULT-VALUE})")
+    List<String> targets;
+
+    @Option(names = "--rank", paramLabel = "r", converter = PositiveInteger.class,
+            description = "LoRA rank (default ${DEFAULT-VALUE})")
+    int rank = 8;
+
+    @Option(names = "--seed", paramLabel = "S",
+            description = "seed of the clients' random factors and example counts (default ${DEFAULT-VALUE})")
+    long seed = 42;
+
+    @Option(names = "--deadline", paramLabel = "S", converter = PositiveInteger.class,
+            description = "round deadline in seconds (default ${DEFAULT-VALUE})")
+    int deadline = 600;
+
+    @Option(names = "--coordinator-heap", paramLabel = "SIZE",
+            description = "the coordinator's -Xmx, e.g. 3g or 1500m (default ${DEFAULT-VALUE})")
+    String heap = "3g";
+
+    @Option(names = "--work", paramLabel = "DIR",
+            description = "where the coordinator's data and logs go (default: a new temp dir)")
+    Path work;
+
+    @Option(names = "--json", description = "print only the JSON result on stdout")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(run(Arrays.asList(args), System.out, System.err));
+        System.exit(run(List.of(args), System.out, System.err));
+    }
+
+    /** The command line, configured as every fedlora command is (the README's usage comes from here). */
+    public static CommandLine commandLine() {
+        return Cli.commandLine(new BenchFederationCli());
     }
 
     static int run(List<String> args, PrintStream out, PrintStream err) {
-        FederationBench.Options o;
-        boolean json = false;
-        try {
-            int clients = 0;
-            Path model = null;
-            int rounds = 1;
-            List<String> targets = List.of("c_attn");
-            int rank = 8;
-            long seed = 42;
-            int deadline = 600;
-            String heap = "3g";
-            Path work = null;
-            for (int i = 0; i < args.size(); i++) {
-                String a = args.get(i);
-                switch (a) {
-                    case "--json" -> json = true;
-                    case "-h", "--help" -> {
-                        out.print(USAGE);
-                        return 0;
-                    }
-                    case "--clients" -> clients = positive(a, value(args, ++i, a));
-                    case "--model" -> model = Path.of(value(args, ++i, a));
-                    case "--rounds" -> rounds = positive(a, value(args, ++i, a));
-                    case "--targets" -> targets = List.of(value(args, ++i, a).split(","));
-                    case "--rank" -> rank = positive(a, value(args, ++i, a));
-                    case "--seed" -> seed = Long.parseLong(value(args, ++i, a));
-                    case "--deadline" -> deadline = positive(a, value(args, ++i, a));
-                    case "--coordinator-heap" -> heap = value(args, ++i, a);
-                    case "--work" -> work = Path.of(value(args, ++i, a));
-                    default -> throw new IllegalArgumentException("unknown option " + a);
-                }
-            }
-            if (clients == 0 || model == null) {
-                throw new IllegalArgumentException("--clients and --model are required");
-            }
-            if (!Files.isRegularFile(model.resolve("config.json"))) {
-                throw new IllegalArgumentException("--model " + model + " is not a model directory (no config.json)");
-            }
-            if (!heap.matches("[0-9]+[mMgG]")) {
-                throw new IllegalArgumentException("--coordinator-heap must look like 3g or 1500m");
-            }
-            o = new FederationBench.Options(clients, model, rounds, targets, rank, seed, deadline, heap,
-                    work != null ? work : Files.createTempDirectory("fedlora-bench-federation"));
-        } catch (Exception e) {
-            err.println("fedlora bench federation: " + e.getMessage());
-            err.print(USAGE);
-            return 2;
-        }
+        return Cli.execute(new BenchFederationCli(), args.toArray(String[]::new), out, err);
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        FederationBench.Options o = options();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
         ObjectMapper mapper = new ObjectMapper();
         try {
             Map<String, Object> result = new FederationBench(FedloraHome.locate(), mapper).run(o);
@@ -107,18 +115,21 @@ public final class BenchFederationCli {
         }
     }
 
-    private static String value(List<String> args, int i, String option) {
-        if (i >= args.size()) {
-            throw new IllegalArgumentException(option + " needs a value");
+    /** The options as the benchmark takes them; what only shows on the file system is a usage error too. */
+    FederationBench.Options options() throws IOException {
+        CommandLine cl = spec.commandLine();
+        if (!Files.isRegularFile(model.resolve("config.json"))) {
+            throw new CommandLine.ParameterException(cl,
+                    "Invalid value for option '--model': " + model + " is not a model directory (no config.json)");
         }
-        return args.get(i);
-    }
-
-    private static int positive(String option, String v) {
-        int n = Integer.parseInt(v);
-        if (n <= 0) {
-            throw new IllegalArgumentException(option + " must be positive, got " + n);
+        if (!heap.matches("[0-9]+[mMgG]")) {
+            throw new CommandLine.ParameterException(cl,
+                    "Invalid value for option '--coordinator-heap': '" + heap + "' (expected e.g. 3g or 1500m)");
         }
-        return n;
+        if (targets.isEmpty() || targets.stream().anyMatch(String::isBlank)) {
+            throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + targets);
+        }
+        return new FederationBench.Options(clients, model, rounds, List.copyOf(targets), rank, seed, deadline, heap,
+                work != null ? work : Files.createTempDirectory("fedlora-bench-federation"));
     }
 }

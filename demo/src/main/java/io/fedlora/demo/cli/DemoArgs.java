@@ -1,144 +1,137 @@
 package io.fedlora.demo.cli;
 
 import java.nio.file.Path;
-import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.Callable;
+
+import io.fedlora.cli.Cli;
+import io.fedlora.cli.FedloraVersion;
+import io.fedlora.cli.PositiveInteger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
- * Parses the {@code ./fedlora demo} command line into {@link DemoOptions}. Kept free of I/O so the
- * accepted syntax is unit-tested: {@code --name value} and {@code --name=value} both work.
+ * The {@code ./fedlora demo} command line (picocli, through the shared {@code fedlora-cli} module): parses into
+ * {@link DemoOptions} and hands them to a {@link Demo}, so the accepted syntax is unit-tested without running a
+ * federation. {@code --name value} and {@code --name=value} both work; defaults come from
+ * {@link DemoOptions#defaults()}.
  */
-public final class DemoArgs {
+@Command(name = "fedlora demo", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
+        description = {"Runs a whole federation on this machine: an embedded PostgreSQL, a coordinator and N client",
+                "agents as separate processes on loopback, then prints per-round results.",
+                "The work directory is a new one under java.io.tmpdir; without --keep only its logs and the",
+                "export stay after a successful run. Interrupted (Ctrl-C, SIGTERM), the demo stops the",
+                "coordinator and the agents and prints where the work directory is."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {
+            "  0:the federation(s) completed",
+            "  1:the demo failed (the message names the log files)",
+            "  2:bad command line",
+            "130:interrupted by SIGINT (143: SIGTERM); child processes stopped"})
+public final class DemoArgs implements Callable<Integer> {
 
-    /** Result of parsing: either options to run or a request for the usage text. */
-    public record Parsed(Optional<DemoOptions> options, boolean helpRequested) {
+    /** What runs once the command line is good. */
+    @FunctionalInterface
+    public interface Demo {
+        int run(DemoOptions options) throws Exception;
     }
 
-    public static final String USAGE = """
-            Usage: ./fedlora demo [options]
-              Runs a whole federation on this machine: an embedded PostgreSQL, a coordinator and N client
-              agents as separate processes on loopback, then prints per-round results.
+    private static final DemoOptions DEFAULTS = DemoOptions.defaults();
 
-              --clients N        client agents and non-IID datasets (default %d)
-              --rounds N         federated rounds (default %d)
-              --strategy S       fedex | fedit | ffa (default %s)
-              --seed N           seed for the model, the data split and training (default %d)
-              --local-steps N    optimiser steps per client per round (default %d)
-              --lr X             local learning rate (default %s)
-              --family F         gpt2 | llama: the model init-model writes (default gpt2)
-              --json             the last line of stdout is one JSON object with the results
-              --compare          run fedex and fedit on the same seed and data, side by side
-              --work-dir DIR     write everything under DIR (default: a new temporary directory)
-              --keep             keep the work directory after a successful run
-              -h, --help         this text
-            """.formatted(DemoOptions.defaults().clients(), DemoOptions.defaults().rounds(), DemoOptions.defaults().strategy(),
-            DemoOptions.defaults().seed(), DemoOptions.defaults().localSteps(), DemoOptions.defaults().learningRate());
+    /** The {@code --strategy} values. */
+    enum Strategy { fedex, fedit, ffa }
 
-    private static final java.util.Set<String> VALUE_OPTIONS =
-            java.util.Set.of("--clients", "--rounds", "--strategy", "--seed", "--local-steps", "--lr", "--work-dir",
-                    "--family");
+    /** The {@code --family} values. */
+    enum Family { gpt2, llama }
 
-    private DemoArgs() {
+    @Option(names = "--clients", paramLabel = "N", converter = PositiveInteger.class,
+            description = "client agents and non-IID datasets (default ${DEFAULT-VALUE})")
+    int clients = DEFAULTS.clients();
+
+    @Option(names = "--rounds", paramLabel = "N", converter = PositiveInteger.class,
+            description = "federated rounds (default ${DEFAULT-VALUE})")
+    int rounds = DEFAULTS.rounds();
+
+    @Option(names = "--strategy", paramLabel = "S", description = "fedex | fedit | ffa (default ${DEFAULT-VALUE})")
+    Strategy strategy = Strategy.valueOf(DEFAULTS.strategy());
+
+    @Option(names = "--seed", paramLabel = "N",
+            description = "seed for the model, the data split and training (default ${DEFAULT-VALUE})")
+    long seed = DEFAULTS.seed();
+
+    @Option(names = "--local-steps", paramLabel = "N", converter = PositiveInteger.class,
+            description = "optimiser steps per client per round (default ${DEFAULT-VALUE})")
+    int localSteps = DEFAULTS.localSteps();
+
+    @Option(names = "--lr", paramLabel = "X", description = "local learning rate (default ${DEFAULT-VALUE})")
+    double learningRate = DEFAULTS.learningRate();
+
+    @Option(names = "--family", paramLabel = "F",
+            description = "gpt2 | llama: the model init-model writes (default ${DEFAULT-VALUE})")
+    Family family = Family.valueOf(DEFAULTS.family());
+
+    @Option(names = "--json", description = "stdout is one JSON line with the results (progress goes to stderr)")
+    boolean json;
+
+    @Option(names = "--compare", description = "run fedex and fedit on the same seed and data, side by side")
+    boolean compare;
+
+    @Option(names = "--work-dir", paramLabel = "DIR",
+            description = "write everything under DIR (default: a new directory under java.io.tmpdir)")
+    Path workDir;
+
+    @Option(names = "--keep", description = "keep the whole work directory after a successful run")
+    boolean keep;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Demo demo;
+
+    /** Options that run {@code demo} when executed. */
+    public DemoArgs(Demo demo) {
+        this.demo = demo;
     }
 
-    public static Parsed parse(List<String> args) throws UsageException {
-        DemoOptions d = DemoOptions.defaults();
-        int clients = d.clients();
-        int rounds = d.rounds();
-        String strategy = d.strategy();
-        long seed = d.seed();
-        boolean json = false;
-        boolean compare = false;
-        Optional<Path> workDir = Optional.empty();
-        boolean keep = false;
-        int localSteps = d.localSteps();
-        double lr = d.learningRate();
-        String family = d.family();
+    /** Options only parsed (tests, the README's usage). */
+    public DemoArgs() {
+        this(options -> {
+            throw new IllegalStateException("this command line only parses");
+        });
+    }
 
-        for (int i = 0; i < args.size(); i++) {
-            String arg = args.get(i);
-            String name = arg;
-            String inlineValue = null;
-            int eq = arg.indexOf('=');
-            if (arg.startsWith("--") && eq > 0) {
-                name = arg.substring(0, eq);
-                inlineValue = arg.substring(eq + 1);
-            }
-            switch (name) {
-                case "-h", "--help" -> {
-                    return new Parsed(Optional.empty(), true);
-                }
-                case "--json" -> json = flag(name, inlineValue);
-                case "--compare" -> compare = flag(name, inlineValue);
-                case "--keep" -> keep = flag(name, inlineValue);
-                default -> {
-                    if (!VALUE_OPTIONS.contains(name)) {
-                        throw new UsageException("unknown option '" + arg + "'");
-                    }
-                    String value;
-                    if (inlineValue != null) {
-                        value = inlineValue;
-                    } else {
-                        if (i + 1 >= args.size()) {
-                            throw new UsageException("missing value after " + name);
-                        }
-                        value = args.get(++i);
-                    }
-                    switch (name) {
-                        case "--clients" -> clients = intValue(name, value);
-                        case "--rounds" -> rounds = intValue(name, value);
-                        case "--strategy" -> strategy = value.toLowerCase(java.util.Locale.ROOT);
-                        case "--seed" -> seed = longValue(name, value);
-                        case "--local-steps" -> localSteps = intValue(name, value);
-                        case "--lr" -> lr = doubleValue(name, value);
-                        case "--family" -> family = value.toLowerCase(java.util.Locale.ROOT);
-                        case "--work-dir" -> {
-                            if (value.isBlank()) {
-                                throw new UsageException("--work-dir needs a directory");
-                            }
-                            workDir = Optional.of(Path.of(value));
-                        }
-                        default -> throw new UsageException("unknown option '" + arg + "'");
-                    }
-                }
-            }
+    /** The demo's command line, configured as every fedlora command is (the README's usage comes from here). */
+    public static CommandLine commandLine() {
+        return Cli.commandLine(new DemoArgs());
+    }
+
+    /** Parses {@code args} (throwing {@link CommandLine.ParameterException} on a bad one) into options. */
+    public static DemoOptions parse(String... args) {
+        DemoArgs a = new DemoArgs();
+        CommandLine cl = Cli.commandLine(a);
+        cl.parseArgs(args);
+        return a.options(cl);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        return demo.run(options(spec.commandLine()));
+    }
+
+    /** The options given; a value {@link DemoOptions} refuses is a usage error naming the option. */
+    DemoOptions options(CommandLine cl) {
+        if (workDir != null && workDir.toString().isBlank()) {
+            throw new CommandLine.ParameterException(cl, "Invalid value for option '--work-dir': it is blank");
         }
         try {
-            return new Parsed(Optional.of(new DemoOptions(
-                    clients, rounds, strategy, seed, json, compare, workDir, keep, localSteps, lr, family)), false);
+            return new DemoOptions(clients, rounds, strategy.name(), seed, json, compare, Optional.ofNullable(workDir),
+                    keep, localSteps, learningRate, family.name().toLowerCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
-        }
-    }
-
-    private static boolean flag(String name, String inlineValue) throws UsageException {
-        if (inlineValue != null) {
-            throw new UsageException(name + " takes no value");
-        }
-        return true;
-    }
-
-    private static int intValue(String name, String value) throws UsageException {
-        try {
-            return Integer.parseInt(value.trim());
-        } catch (NumberFormatException e) {
-            throw new UsageException(name + " needs a whole number, got '" + value + "'");
-        }
-    }
-
-    private static long longValue(String name, String value) throws UsageException {
-        try {
-            return Long.parseLong(value.trim());
-        } catch (NumberFormatException e) {
-            throw new UsageException(name + " needs a whole number, got '" + value + "'");
-        }
-    }
-
-    private static double doubleValue(String name, String value) throws UsageException {
-        try {
-            return Double.parseDouble(value.trim());
-        } catch (NumberFormatException e) {
-            throw new UsageException(name + " needs a number, got '" + value + "'");
+            throw new CommandLine.ParameterException(cl, "Invalid value: " + e.getMessage());
         }
     }
 }

@@ -15,6 +15,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.fedlora.cli.Cli;
+import io.fedlora.cli.ExitCode;
+import io.fedlora.cli.FedloraVersion;
 import io.fedlora.demo.admin.AdminApiException;
 import io.fedlora.demo.admin.AdminClient;
 import io.fedlora.demo.admin.FederationView;
@@ -30,7 +33,7 @@ import picocli.CommandLine.Spec;
  * round history (state, clients, exactness error, FedAvg deviation, evaluation, times) as a table or, with
  * {@code --json}, as the admin API's documents on stdout. Errors go to stderr.
  */
-@Command(name = "status", mixinStandardHelpOptions = true, versionProvider = StatusCommand.Version.class,
+@Command(name = "fedlora status", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
         description = {"Shows a coordinator's federations, or one federation's round history.",
                 "The admin API key comes from --api-key-file or the FEDLORA_ADMIN_API_KEY environment variable."},
         exitCodeListHeading = "%nExit codes:%n",
@@ -68,12 +71,13 @@ public final class StatusCommand implements Callable<Integer> {
 
     /** Runs the command with the given streams and environment; returns the exit code. */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
-        CommandLine cli = new CommandLine(new StatusCommand(env));
+        CommandLine cli = Cli.commandLine(new StatusCommand(env));
         cli.setOut(out);
         cli.setErr(err);
+        // an unreachable or refusing coordinator is an expected failure: its one-line reason, no exception class
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            err.println("fedlora status: " + e.getMessage());
-            return e instanceof CommandLine.ParameterException ? 2 : 1;
+            err.println("error: " + e.getMessage());
+            return ExitCode.FAILURE;
         });
         int code = cli.execute(args);
         out.flush();
@@ -146,14 +150,5 @@ public final class StatusCommand implements Callable<Integer> {
                     + " or pass --api-key-file FILE");
         }
         return key;
-    }
-
-    /** The version the build wrote into the jar's manifest. */
-    static final class Version implements CommandLine.IVersionProvider {
-        @Override
-        public String[] getVersion() {
-            String v = StatusCommand.class.getPackage().getImplementationVersion();
-            return new String[] {"fedlora status " + (v == null ? "(development build)" : v)};
-        }
     }
 }

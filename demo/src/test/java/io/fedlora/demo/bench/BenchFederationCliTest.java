@@ -2,33 +2,98 @@ package io.fedlora.demo.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fedlora.cli.FedloraVersion;
 import io.fedlora.proto.v1.TensorMeta;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
-/** Command-line refusals of {@code bench federation} and the determinism its exactness check relies on. */
+/** Command-line contract of {@code bench federation} and the determinism its exactness check relies on. */
 class BenchFederationCliTest {
 
-    private static int run(List<String> args, ByteArrayOutputStream out, ByteArrayOutputStream err) {
-        return BenchFederationCli.run(args, new PrintStream(out, true), new PrintStream(err, true));
+    private String out;
+    private String err;
+
+    private int run(String... args) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int code = BenchFederationCli.run(List.of(args), new PrintStream(o, true, StandardCharsets.UTF_8),
+                new PrintStream(e, true, StandardCharsets.UTF_8));
+        out = o.toString(StandardCharsets.UTF_8);
+        err = e.toString(StandardCharsets.UTF_8);
+        return code;
+    }
+
+    private static Path model() throws Exception {
+        Path dir = Files.createTempDirectory("bench-model");
+        Files.writeString(dir.resolve("config.json"), "{}");
+        return dir;
+    }
+
+    @Test
+    void helpAndVersionExitZeroOnStdout() {
+        assertThat(run("--help")).isZero();
+        assertThat(out).startsWith("Usage: fedlora bench federation ").contains("--clients=N").contains("--model=DIR")
+                .contains("--coordinator-heap=SIZE").contains("(default c_attn)").contains("(default 600)")
+                .contains("Exit codes:");
+        assertThat(err).isEmpty();
+        assertThat(run("--version")).isZero();
+        assertThat(out.strip()).isEqualTo("fedlora " + FedloraVersion.version());
     }
 
     @Test
     void badCommandLinesAreRefusedWithUsageOnStderrAndNothingOnStdout() throws Exception {
         Path notModel = Files.createTempDirectory("not-a-model");
-        for (List<String> args : List.<List<String>>of(List.of(), List.of("--clients", "0", "--model", "x"),
-                List.of("--clients", "3"), List.of("--clients", "3", "--model", notModel.toString()),
-                List.of("--clients", "3", "--model", notModel.toString(), "--bogus"))) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            assertThat(run(args, out, err)).as("%s", args).isEqualTo(2);
-            assertThat(out.size()).isZero();
-            assertThat(err.toString()).contains("usage: fedlora bench federation");
+        String model = model().toString();
+        record Case(List<String> args, String message) { }
+        for (Case c : List.of(
+                new Case(List.of(), "Missing required options"),
+                new Case(List.of("--clients", "0", "--model", model), "must be positive"),
+                new Case(List.of("--clients", "three", "--model", model), "'three' is not a whole number"),
+                new Case(List.of("--clients", "3"), "Missing required option: '--model=DIR'"),
+                new Case(List.of("--clients", "3", "--model", notModel.toString()), "not a model directory"),
+                new Case(List.of("--clients", "3", "--model", model, "--bogus"), "Unknown option: '--bogus'"),
+                new Case(List.of("--clients", "3", "--model", model, "--seed", "x"), "'--seed'"),
+                new Case(List.of("--clients", "3", "--model", model, "--coordinator-heap", "lots"), "'--coordinator-heap'"),
+                new Case(List.of("--clients", "3", "--model", model, "--targets", "a,,b"), "'--targets'"),
+                new Case(List.of("--clients", "3", "--model", model, "--rounds"), "Missing required parameter"))) {
+            assertThat(run(c.args().toArray(String[]::new))).as("%s", c.args()).isEqualTo(2);
+            assertThat(out).as("%s", c.args()).isEmpty();
+            assertThat(err).as("%s", c.args()).startsWith("error: ").contains(c.message())
+                    .contains("Usage: fedlora bench federation");
         }
+    }
+
+    @Test
+    void everyOptionKeepsItsDefaultAndParses() throws Exception {
+        Path model = model();
+        CommandLine cl = BenchFederationCli.commandLine();
+        BenchFederationCli cli = cl.getCommand();
+        cl.parseArgs("--clients", "4", "--model", model.toString());
+        FederationBench.Options d = cli.options();
+        assertThat(d.clients()).isEqualTo(4);
+        assertThat(d.rounds()).isEqualTo(1);
+        assertThat(d.targets()).containsExactly("c_attn");
+        assertThat(d.rank()).isEqualTo(8);
+        assertThat(d.seed()).isEqualTo(42);
+        assertThat(d.deadlineSeconds()).isEqualTo(600);
+        assertThat(d.coordinatorHeap()).isEqualTo("3g");
+        assertThat(d.workDir()).isDirectory();
+
+        cl = BenchFederationCli.commandLine();
+        cli = cl.getCommand();
+        Path work = Files.createTempDirectory("bench-work");
+        cl.parseArgs("--clients=2", "--model", model.toString(), "--rounds", "3", "--targets", "c_attn,c_proj",
+                "--rank=4", "--seed", "7", "--deadline", "30", "--coordinator-heap", "1500m", "--work", work.toString(),
+                "--json");
+        FederationBench.Options o = cli.options();
+        assertThat(o).isEqualTo(new FederationBench.Options(2, model, 3, List.of("c_attn", "c_proj"), 4, 7, 30, "1500m", work));
+        assertThat(cli.json).isTrue();
     }
 
     @Test

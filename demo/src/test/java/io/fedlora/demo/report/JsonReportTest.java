@@ -18,7 +18,7 @@ class JsonReportTest {
 
     @Test
     void singleRunIsOneLineWithConfigurationAndRounds() throws Exception {
-        DemoOptions options = DemoArgs.parse(List.of("--json", "--rounds", "2")).options().orElseThrow();
+        DemoOptions options = DemoArgs.parse("--json", "--rounds", "2");
         String line = new JsonReport(mapper).line(options, List.of(ReportFormattingTest.run("fedex", 1e-7, 3.0)), "/w");
         assertThat(line).doesNotContain("\n");
         JsonNode json = mapper.readTree(line);
@@ -46,7 +46,7 @@ class JsonReportTest {
 
     @Test
     void compareHasOneEntryPerRun() throws Exception {
-        DemoOptions options = DemoArgs.parse(List.of("--compare", "--json")).options().orElseThrow();
+        DemoOptions options = DemoArgs.parse("--compare", "--json");
         JsonNode json = new JsonReport(mapper).build(options, List.of(
                 ReportFormattingTest.run("fedex", 1e-7, 3.0), ReportFormattingTest.run("fedit", 2e-3, 3.1)), "/w");
         assertThat(json.path("configuration").path("strategy").asText()).isEqualTo("compare");

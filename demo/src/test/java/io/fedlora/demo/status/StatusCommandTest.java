@@ -26,13 +26,21 @@ class StatusCommandTest {
     @Test
     void helpListsTheOptionsAndExitCodes() {
         assertThat(run(Map.of(), "--help")).isZero();
-        assertThat(out.toString()).contains("--coordinator", "--federation", "--json", "--api-key-file", "Exit codes");
+        assertThat(out.toString()).startsWith("Usage: fedlora status [-hV]")
+                .contains("--coordinator", "--federation", "--json", "--api-key-file", "Exit codes");
+    }
+
+    @Test
+    void versionIsTheProjectVersion() {
+        assertThat(run(Map.of(), "--version")).isZero();
+        assertThat(out.toString().strip()).isEqualTo("fedlora " + io.fedlora.cli.FedloraVersion.version());
     }
 
     @Test
     void withoutAKeyItSaysWhereOneComesFrom() {
         assertThat(run(Map.of())).isEqualTo(2);
-        assertThat(err.toString()).contains("no admin API key", "FEDLORA_ADMIN_API_KEY", "--api-key-file");
+        assertThat(err.toString()).startsWith("error: no admin API key").contains("FEDLORA_ADMIN_API_KEY", "--api-key-file")
+                .contains("Usage: fedlora status");
         assertThat(out.toString()).isEmpty();
     }
 
@@ -51,7 +59,8 @@ class StatusCommandTest {
         }
         Path key = Files.writeString(dir.resolve("key"), "k\n");
         assertThat(run(Map.of(), "--coordinator", "http://127.0.0.1:" + port, "--api-key-file", key.toString())).isEqualTo(1);
-        assertThat(err.toString()).contains("cannot reach the coordinator at http://127.0.0.1:" + port);
+        assertThat(err.toString().strip()).startsWith("error: cannot reach the coordinator at http://127.0.0.1:" + port)
+                .doesNotContain("\tat ").doesNotContain("FEDLORA_DEBUG");
         assertThat(out.toString()).isEmpty();
     }
 }
