@@ -49,7 +49,8 @@ public final class FederationEnvironment implements ExtensionContext.Store.Close
     private final FederationProcesses processes;
     private final ObjectMapper mapper = new ObjectMapper();
     private final List<Coordinator> coordinators = new ArrayList<>();
-    private Path initDir;
+    /** init-model's output per model family, each made once. */
+    private final java.util.Map<String, Path> initDirs = new java.util.HashMap<>();
     private Coordinator shared;
 
     FederationEnvironment() {
@@ -86,23 +87,43 @@ public final class FederationEnvironment implements ExtensionContext.Store.Close
         }
     }
 
-    /** The generated model and datasets ({@code model/}, {@code clients/client-<i>/}), made once. */
-    public synchronized Path initDir() throws InterruptedException {
-        if (initDir == null) {
-            Path dir = work.resolve("init");
-            processes.initModel(dir, CLIENTS, SEED, Duration.ofMinutes(5));
-            initDir = dir;
+    /** init-model's default family (GPT-2, {@code Conv1D} weights). */
+    public static final String GPT2 = "gpt2";
+    /** The Llama family ({@code nn.Linear} weights, grouped-query attention, untied head). */
+    public static final String LLAMA = "llama";
+
+    /** The generated GPT-2 model and datasets ({@code model/}, {@code clients/client-<i>/}), made once. */
+    public Path initDir() throws InterruptedException {
+        return initDir(GPT2);
+    }
+
+    /** As {@link #initDir()} for a model family init-model writes ({@link #GPT2}, {@link #LLAMA}), made once per family. */
+    public synchronized Path initDir(String family) throws InterruptedException {
+        Path dir = initDirs.get(family);
+        if (dir == null) {
+            dir = work.resolve(GPT2.equals(family) ? "init" : "init-" + family);
+            processes.initModel(dir, CLIENTS, SEED, family, Duration.ofMinutes(5));
+            initDirs.put(family, dir);
         }
-        return initDir;
+        return dir;
     }
 
     public Path modelDir() throws InterruptedException {
-        return initDir().resolve("model");
+        return modelDir(GPT2);
+    }
+
+    public Path modelDir(String family) throws InterruptedException {
+        return initDir(family).resolve("model");
     }
 
     /** Client {@code i}'s dataset, 0-based here; init-model numbers its directories from 1. */
     public Path clientData(int i) throws InterruptedException {
-        return initDir().resolve("clients").resolve("client-" + (i + 1));
+        return clientData(GPT2, i);
+    }
+
+    /** As {@link #clientData(int)} for the datasets init-model wrote with a family's model (its tokenizer). */
+    public Path clientData(String family, int i) throws InterruptedException {
+        return initDir(family).resolve("clients").resolve("client-" + (i + 1));
     }
 
     /** The coordinator shared by tests that do not disturb it. */
