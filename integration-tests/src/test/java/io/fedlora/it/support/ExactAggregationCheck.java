@@ -10,6 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,9 +37,12 @@ public final class ExactAggregationCheck {
 
     /**
      * One module of one round: errors of the export ({@code exact}: folded base + s·B'A'; {@code merged}: the export's
-     * {@code merged/} weight) and of FedIT's {@code W_prev + s·B'A'}, relative to the target.
+     * {@code merged/} weight), of FedIT's {@code W_prev + s·B'A'}, and {@code transposedFold}: the export a coordinator
+     * folding the residual with the other layout's convention (transposed) would give, {@code NaN} where the weight is
+     * not square and that fold could not be added at all; all relative to the target.
      */
-    public record ModuleError(int round, String module, double exact, double exactOfUpdate, double merged, double fedit) {
+    public record ModuleError(int round, String module, double exact, double exactOfUpdate, double merged, double fedit,
+                              double transposedFold) {
     }
 
     /**
@@ -77,6 +83,26 @@ public final class ExactAggregationCheck {
             return new Family("", projections.stream()
                     .map(p -> (List.of("gate_proj", "up_proj", "down_proj").contains(p) ? "mlp." : "self_attn.") + p)
                     .toList(), "base_model.model.", Layout.LINEAR);
+        }
+
+        /**
+         * The family of the model in {@code modelDir}, chosen by its {@code config.json} {@code model_type} (as HF's
+         * {@code AutoModel} does) with LoRA on {@code targets} (PEFT's target names): {@code gpt2} is
+         * {@code Conv1D}, the Llama-layout types ({@code llama}, {@code mistral}, {@code qwen2}) are {@code nn.Linear}.
+         * Neither the layout nor the family is inferred from module names or weight shapes.
+         */
+        public static Family of(Path modelDir, List<String> targets) throws IOException {
+            JsonNode type = new ObjectMapper().readTree(modelDir.resolve("config.json").toFile()).get("model_type");
+            assertThat(type).as("model_type in %s/config.json", modelDir).isNotNull();
+            return switch (type.asText()) {
+                case "gpt2" -> new Family("transformer.", targets.stream().map(t -> switch (t) {
+                    case "c_attn" -> "attn.c_attn";
+                    case "c_fc" -> "mlp.c_fc";
+                    default -> throw new AssertionError("GPT-2 target " + t + " is not checked here");
+                }).toList(), "base_model.model.transformer.", Layout.CONV1D);
+                case "llama", "mistral", "qwen2" -> llama(targets);
+                default -> throw new AssertionError("no stated layout for model_type " + type.asText());
+            };
         }
 
         boolean adapts(String key) {
@@ -174,8 +200,9 @@ public final class ExactAggregationCheck {
                 .as("round %d %s: B' = Σ w_i B_i", round, module).isLessThan(TOLERANCE);
 
         ModuleError error = r.error(round, module, exportedBase, globalA, globalB, mergedWeight);
-        log.info("round {} {} ({}): fedex rel error {} ({} of the update), merged {}, fedit {}", round, module,
-                family.layout(), error.exact(), error.exactOfUpdate(), error.merged(), error.fedit());
+        log.info("round {} {} ({}): fedex rel error {} ({} of the update), merged {}, fedit {}, transposed fold {}",
+                round, module, family.layout(), error.exact(), error.exactOfUpdate(), error.merged(), error.fedit(),
+                error.transposedFold());
         assertThat(r.target().distance(previousBase)).as("round %d changed %s", round, module).isGreaterThan(0);
         assertThat(error.exact()).as("round %d %s: exported model vs Σ w_i (W + s B_i A_i)", round, module)
                 .isLessThan(TOLERANCE);
@@ -227,7 +254,21 @@ public final class ExactAggregationCheck {
             double norm = target.frobenius();
             return new ModuleError(round, module, exported.distance(target) / norm,
                     exported.distance(target) / target.distance(previousBase), mergedWeight.distance(target) / norm,
-                    fedit.distance(target) / norm);
+                    fedit.distance(target) / norm, transposedFold(target) / norm);
+        }
+
+        /**
+         * Distance from the target of {@code W_prev + s·R^T + s·B'A'} with the exact residual
+         * {@code R = Σ w_i Δ_i − Δ(B', A')}: the residual folded transposed, as a coordinator using the other layout's
+         * convention would; {@code NaN} for a non-square weight, where {@code R^T} has the wrong shape.
+         */
+        private double transposedFold(Matrix target) {
+            if (previousBase.rows() != previousBase.cols()) {
+                return Double.NaN;
+            }
+            Matrix mean = layout.delta(meanB(), meanA(), previousBase);
+            Matrix residual = target.plus(previousBase, -1).scaled(1 / scale).plus(mean, -1);
+            return previousBase.plus(residual.transpose(), scale).plus(mean, scale).distance(target);
         }
     }
 

@@ -54,6 +54,36 @@ class ExactAggregationCheckTest {
         assertThatThrownBy(asLinear::target).isInstanceOf(AssertionError.class).hasMessageContaining("LINEAR layout");
     }
 
+    @Test
+    void theLayoutComesFromTheModelTypeInConfigJson(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\"}");
+        ExactAggregationCheck.Family llama = ExactAggregationCheck.Family.of(dir, List.of("q_proj", "down_proj"));
+        assertThat(llama.layout()).isEqualTo(Layout.LINEAR);
+        assertThat(llama.moduleSuffixes()).containsExactly("self_attn.q_proj", "mlp.down_proj");
+
+        java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"gpt2\"}");
+        ExactAggregationCheck.Family gpt2 = ExactAggregationCheck.Family.of(dir, List.of("c_attn"));
+        assertThat(gpt2.layout()).isEqualTo(Layout.CONV1D);
+        assertThat(gpt2).isEqualTo(ExactAggregationCheck.Family.GPT2_C_ATTN);
+
+        java.nio.file.Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"bert\"}");
+        assertThatThrownBy(() -> ExactAggregationCheck.Family.of(dir, List.of("query")))
+                .isInstanceOf(AssertionError.class).hasMessageContaining("bert");
+    }
+
+    @Test
+    void theTransposedFoldIsMeasuredOnSquareWeightsOnly() {
+        Fixture square = fixture(new Random(3), Layout.LINEAR, 6, 6);
+        ModuleError right = square.error(square.fold(false));
+        assertThat(right.transposedFold()).isGreaterThan(100 * ExactAggregationCheck.TOLERANCE);
+        // the measure agrees with an export actually folded transposed
+        assertThat(square.error(square.fold(true)).exact()).isCloseTo(right.transposedFold(),
+                org.assertj.core.data.Percentage.withPercentage(1e-6));
+        Fixture wide = fixture(new Random(3), Layout.LINEAR, 4, 6);
+        assertThat(wide.error(wide.fold(false)).transposedFold()).isNaN();
+    }
+
     /** A round on a random base in {@code layout} with {@code dOut x dIn} in nn.Linear terms. */
     private static Fixture fixture(Random random, Layout layout, int dOut, int dIn) {
         Matrix base = layout == Layout.LINEAR ? random(random, dOut, dIn) : random(random, dIn, dOut);
