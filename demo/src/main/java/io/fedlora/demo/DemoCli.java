@@ -14,6 +14,7 @@ import io.fedlora.demo.report.CompareTable;
 import io.fedlora.demo.report.JsonReport;
 import io.fedlora.demo.report.ResultsTable;
 import io.fedlora.demo.report.RunResult;
+import io.fedlora.demo.run.DemoInterrupted;
 import io.fedlora.demo.run.DemoRunner;
 
 /**
@@ -45,8 +46,10 @@ public final class DemoCli {
             for (RunResult run : outcome.runs()) {
                 human.println("results (" + run.strategy() + ", federation " + run.federationId() + "):");
                 human.print(ResultsTable.render(run));
-                run.exportDir().ifPresent(dir -> human.println("exported model: " + dir
-                        + " (adapter_model.safetensors + adapter_config.json: PEFT adapter; model.safetensors: residual-folded base)"));
+                if (!outcome.workDirRemoved()) {
+                    run.exportDir().ifPresent(dir -> human.println("exported model: " + dir + " (adapter_model.safetensors"
+                            + " + adapter_config.json: PEFT adapter; model.safetensors: residual-folded base)"));
+                }
                 human.println();
             }
             if (options.compare()) {
@@ -54,12 +57,18 @@ public final class DemoCli {
                 human.print(CompareTable.render(outcome.runs()));
                 human.println();
             }
-            human.println("logs: " + outcome.workDir().resolve("logs") + (options.keep() ? "; work directory kept: " + outcome.workDir() : ""));
+            human.println(outcome.workDirRemoved()
+                    ? "work directory " + outcome.workDir() + " removed (--keep keeps it: logs and the exported model)"
+                    : "work directory kept: " + outcome.workDir() + " (logs in " + outcome.workDir().resolve("logs") + ")");
             if (options.json()) {
-                out.println(new JsonReport(mapper).line(options, outcome.runs(), outcome.workDir().toString()));
+                out.println(new JsonReport(mapper).line(options, outcome.runs(), outcome.workDir().toString(),
+                        !outcome.workDirRemoved()));
             }
             out.flush();
             return 0;
+        } catch (DemoInterrupted e) {
+            // the shutdown hook says what was stopped and where the work directory is; the JVM exits 130/143
+            return 1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             err.println("fedlora demo: interrupted");

@@ -23,15 +23,16 @@ import picocli.CommandLine.Spec;
 @Command(name = "fedlora demo", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
         description = {"Runs a whole federation on this machine: an embedded PostgreSQL, a coordinator and N client",
                 "agents as separate processes on loopback, then prints per-round results.",
-                "The work directory is a new one under java.io.tmpdir; without --keep only its logs and the",
-                "export stay after a successful run. Interrupted (Ctrl-C, SIGTERM), the demo stops the",
-                "coordinator and the agents and prints where the work directory is."},
+                "The work directory is a new one under java.io.tmpdir, removed after a successful run unless",
+                "--keep is given; a failed run keeps it, and a --work-dir you name is never removed.",
+                "Interrupted (Ctrl-C, SIGTERM), the demo stops the agents, the coordinator and its embedded",
+                "PostgreSQL, keeps the work directory and prints where it is."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             "  0:the federation(s) completed",
             "  1:the demo failed (the message names the log files)",
             "  2:bad command line",
-            "130:interrupted by SIGINT (143: SIGTERM); child processes stopped"})
+            "130:interrupted by SIGINT (143: SIGTERM); child processes stopped, work directory kept"})
 public final class DemoArgs implements Callable<Integer> {
 
     /** What runs once the command line is good. */
@@ -81,10 +82,10 @@ public final class DemoArgs implements Callable<Integer> {
     boolean compare;
 
     @Option(names = "--work-dir", paramLabel = "DIR",
-            description = "write everything under DIR (default: a new directory under java.io.tmpdir)")
+            description = "write everything under DIR and keep it (default: a new directory under java.io.tmpdir)")
     Path workDir;
 
-    @Option(names = "--keep", description = "keep the whole work directory after a successful run")
+    @Option(names = "--keep", description = "keep the temporary work directory (logs, exported model) after a successful run")
     boolean keep;
 
     @Spec

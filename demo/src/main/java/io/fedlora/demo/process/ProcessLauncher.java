@@ -14,7 +14,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Starts Java child processes with their output in log files and remembers them, so that one
- * {@link #close()} (from a shutdown hook or a test's teardown) stops everything it started, newest first.
+ * {@link #close()} (from a shutdown hook or a test's teardown) stops everything it started, newest first. Once
+ * closed it starts nothing more, so a process the main thread was about to start while a shutdown hook closes the
+ * launcher cannot outlive it.
  */
 public final class ProcessLauncher implements AutoCloseable {
 
@@ -22,6 +24,7 @@ public final class ProcessLauncher implements AutoCloseable {
 
     private final Path logDir;
     private final List<ChildProcess> started = new ArrayList<>();
+    private boolean closed;
 
     public ProcessLauncher(Path logDir) {
         this.logDir = logDir;
@@ -33,6 +36,9 @@ public final class ProcessLauncher implements AutoCloseable {
 
     /** Starts the command; output is appended to {@code <logDir>/<name>.log} (appending keeps a restarted process's history). */
     public synchronized ChildProcess start(JavaCommand command) {
+        if (closed) {
+            throw new IllegalStateException("not starting " + command.name() + ": the processes are being stopped");
+        }
         Path logFile = logDir.resolve(command.name() + ".log");
         try {
             Files.createDirectories(logDir);
@@ -85,6 +91,7 @@ public final class ProcessLauncher implements AutoCloseable {
     public void close() {
         List<ChildProcess> toStop;
         synchronized (this) {
+            closed = true;
             toStop = new ArrayList<>(started);
         }
         for (int i = toStop.size() - 1; i >= 0; i--) {

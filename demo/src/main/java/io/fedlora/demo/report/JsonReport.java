@@ -21,7 +21,16 @@ public final class JsonReport {
         this.mapper = mapper;
     }
 
+    /** As {@link #build(DemoOptions, List, String, boolean)} for a work directory that was kept. */
     public ObjectNode build(DemoOptions options, List<RunResult> runs, String workDir) {
+        return build(options, runs, workDir, true);
+    }
+
+    /**
+     * The report; {@code workDirKept} false says {@code work_dir} and the {@code export_dir}s were removed after the
+     * run (no {@code --keep}), so a script knows not to look there.
+     */
+    public ObjectNode build(DemoOptions options, List<RunResult> runs, String workDir, boolean workDirKept) {
         ObjectNode root = mapper.createObjectNode();
         ObjectNode config = root.putObject("configuration");
         config.put("clients", options.clients());
@@ -32,6 +41,7 @@ public final class JsonReport {
         config.put("family", options.family());
         config.put("learning_rate", options.learningRate());
         root.put("work_dir", workDir);
+        root.put("work_dir_kept", workDirKept);
         if (options.compare()) {
             ArrayNode array = root.putArray("runs");
             runs.forEach(run -> fillRun(array.addObject(), run));
@@ -43,7 +53,12 @@ public final class JsonReport {
 
     /** The report as a single line. */
     public String line(DemoOptions options, List<RunResult> runs, String workDir) {
-        return build(options, runs, workDir).toString();
+        return line(options, runs, workDir, true);
+    }
+
+    /** The report as a single line. */
+    public String line(DemoOptions options, List<RunResult> runs, String workDir, boolean workDirKept) {
+        return build(options, runs, workDir, workDirKept).toString();
     }
 
     private static void fillRun(ObjectNode node, RunResult run) {

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -41,14 +42,19 @@ public final class DemoRunner {
     private static final Duration ENROLMENT = Duration.ofMinutes(3);
     private static final Duration FINAL_EVALUATION = Duration.ofSeconds(90);
 
-    /** What a demo produced: its runs and where it wrote them. */
-    public record Outcome(Path workDir, List<RunResult> runs) {
+    /**
+     * What a demo produced: its runs and where it wrote them. {@code workDirRemoved}: the temporary work directory is
+     * gone (a successful run without {@code --keep} or {@code --work-dir}), so its logs and export are too.
+     */
+    public record Outcome(Path workDir, List<RunResult> runs, boolean workDirRemoved) {
     }
 
     private final Path home;
     private final PrintStream out;
     private final ObjectMapper mapper;
     private final long startNanos = System.nanoTime();
+    /** Set first thing by the SIGINT/SIGTERM hook: the main thread's failures from then on are the interrupt's doing. */
+    private final AtomicBoolean interrupted = new AtomicBoolean();
 
     public DemoRunner(Path home, PrintStream out, ObjectMapper mapper) {
         this.home = home;
@@ -56,44 +62,63 @@ public final class DemoRunner {
         this.mapper = mapper;
     }
 
+    /**
+     * Runs the demo. A temporary work directory is removed after a successful run unless {@code --keep}; one the user
+     * named with {@code --work-dir} is theirs and stays. A failed run keeps it (the failure names its logs). On
+     * SIGINT/SIGTERM a shutdown hook stops the children (agents, then the coordinator, which stops its embedded
+     * PostgreSQL; a PostgreSQL it left running is stopped too) and prints where the work directory is; it is kept.
+     */
     public Outcome run(DemoOptions options) throws IOException, InterruptedException {
-        Path work = WorkDir.prepare(options.workDir().isPresent() ? options.workDir().get() : WorkDir.freshTemporary());
-        say("work directory " + work);
+        boolean temporary = options.workDir().isEmpty();
+        Path work = WorkDir.prepare(temporary ? WorkDir.freshTemporary() : options.workDir().get());
+        say("work directory " + work + (temporary && !options.keep() ? " (removed after a successful run; --keep keeps it)" : ""));
         ProcessLauncher launcher = new ProcessLauncher(work.resolve("logs"));
-        // SIGINT/SIGTERM: stop the coordinator and agents, and say where what is left of the run is
         Thread hook = new Thread(() -> {
-            launcher.close();
-            System.err.println("fedlora demo: interrupted; child processes stopped; work directory (logs) kept: " + work);
+            interrupted.set(true);
+            System.err.println("fedlora demo: interrupted; stopping the agents, the coordinator and its embedded PostgreSQL");
+            stopEverything(launcher, work);
+            System.err.println("fedlora demo: interrupted; child processes stopped; work directory kept: " + work
+                    + " (logs in " + work.resolve("logs") + ")");
+            System.err.flush();
         }, "fedlora-demo-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
+        boolean removed = false;
         try {
             List<RunResult> runs = runAll(options, work, new FederationProcesses(home, launcher));
-            launcher.close();
-            if (!options.keep()) {
-                for (String bulky : List.of("coordinator", "init", "fedex", "fedit", "ffa")) {
-                    WorkDir.deleteTree(work.resolve(bulky));
-                }
-                try (var entries = Files.list(work)) {
-                    for (Path p : (Iterable<Path>) entries::iterator) {
-                        if (p.getFileName().toString().startsWith("agent-")) {
-                            WorkDir.deleteTree(p);
-                        }
-                    }
-                }
+            stopEverything(launcher, work);
+            if (temporary && !options.keep() && !interrupted.get()) {
+                WorkDir.deleteTree(work);
+                removed = true;
             }
-            return new Outcome(work, runs);
+            return new Outcome(work, runs, removed);
         } catch (RuntimeException | IOException | InterruptedException e) {
-            launcher.close();
+            if (interrupted.get()) {
+                throw new DemoInterrupted(e);
+            }
+            stopEverything(launcher, work);
             throw new DemoFailure(e.getMessage() + System.lineSeparator() + "logs: " + work.resolve("logs")
                     + " (" + launcher.started().stream().map(c -> c.logFile().getFileName().toString()).distinct().toList() + ")", e);
         } finally {
-            // the coordinator is stopped: its key file has nothing left to open, success or not
-            Files.deleteIfExists(work.resolve("admin-api-key"));
+            if (!removed) {
+                // the coordinator is stopped: its key file has nothing left to open, success or not
+                Files.deleteIfExists(work.resolve("admin-api-key"));
+            }
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
             } catch (IllegalStateException shuttingDown) {
                 // the hook is running or has run; nothing to remove
             }
+        }
+    }
+
+    /** Stops every child, then a PostgreSQL the coordinator failed to stop (it was killed after its grace period). */
+    private static void stopEverything(ProcessLauncher launcher, Path work) {
+        launcher.close();
+        LeftoverPostgres.stop(work.resolve("coordinator").resolve("postgres"));
+        try {
+            Files.deleteIfExists(work.resolve("admin-api-key"));
+        } catch (IOException e) {
+            // best effort: the coordinator it opened is gone
         }
     }
 

@@ -57,6 +57,9 @@ class ProcessLauncherTest {
         launcher.close();
         assertThat(a.isAlive()).isFalse();
         assertThat(launcher.started()).containsExactly(a, b);
+        assertThatThrownBy(() -> launcher.start(child("c", "sleep"))).as("nothing starts once closed")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("not starting c");
+        assertThat(launcher.started()).containsExactly(a, b);
     }
 
     @Test

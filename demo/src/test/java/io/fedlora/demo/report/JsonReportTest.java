@@ -28,6 +28,9 @@ class JsonReportTest {
         assertThat(json.path("configuration").path("seed").asLong()).isEqualTo(42);
         assertThat(json.path("status").asText()).isEqualTo("COMPLETED");
         assertThat(json.path("export_dir").asText()).isEqualTo("/w/export/model-v2");
+        assertThat(json.path("work_dir_kept").asBoolean()).isTrue();
+        assertThat(new JsonReport(mapper).build(options, List.of(), "/w", false).path("work_dir_kept").asBoolean())
+                .as("a removed work directory is reported").isFalse();
         JsonNode rounds = json.path("rounds");
         assertThat(rounds.isArray()).isTrue();
         assertThat(rounds).hasSize(2);
