@@ -1,6 +1,9 @@
 package io.fedlora.aggregation.cli;
 
 import io.fedlora.aggregation.family.Gpt2Family;
+import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.family.ModelSpec;
+import io.fedlora.aggregation.family.UnsupportedModelException;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.peft.PeftAdapter;
@@ -135,6 +138,7 @@ final class AggregateCommand implements Callable<Integer> {
             // Adapters are read one at a time and streamed into the aggregator; only the first stays as reference.
             PeftAdapter first = readAdapter(updates.get(0));
             List<LoraLayer> layers = first.layers();
+            checkLayoutsAgainstFamily(basePath.toAbsolutePath().getParent(), layers, updates.get(0).dir(), err);
             Map<String, String> baseKeys = new LinkedHashMap<>();
             Map<String, INDArray> baseWeights = new LinkedHashMap<>();
             for (LoraLayer layer : layers) {
@@ -222,6 +226,35 @@ final class AggregateCommand implements Callable<Integer> {
             if (Files.isRegularFile(src)) {
                 Files.copy(src, out.resolve(name));
                 Files.copy(src, out.resolve(PeftExporter.MERGED_DIR).resolve(name));
+            }
+        }
+    }
+
+    /**
+     * PEFT's {@code fan_in_fan_out} gives the adapters' layout; where the base directory has a {@code config.json} of a
+     * supported family, that family's description of each module must agree, since a square weight folded in the
+     * wrong layout fits every shape check and gives another model.
+     */
+    private static void checkLayoutsAgainstFamily(Path modelDir, List<LoraLayer> layers, Path adapterDir, PrintWriter err) {
+        if (!Files.isRegularFile(modelDir.resolve(CONFIG_FILE))) {
+            return;
+        }
+        ModelSpec spec;
+        try {
+            spec = ModelFamilies.read(modelDir);
+        } catch (UnsupportedModelException e) {
+            err.println("warning: " + modelDir.resolve(CONFIG_FILE) + " is not a model family fedlora knows (" + e.getMessage()
+                    + "): the adapters' fan_in_fan_out alone decides the layout the residual is folded in");
+            return;
+        }
+        Map<String, io.fedlora.aggregation.lora.WeightLayout> family = new LinkedHashMap<>();
+        spec.adaptableModules().forEach(m -> family.put(m.name(), m.layout()));
+        for (LoraLayer layer : layers) {
+            io.fedlora.aggregation.lora.WeightLayout want = family.get(layer.module());
+            if (want != null && want != layer.layout()) {
+                throw new CliException(adapterDir + ": adapter_config.json has fan_in_fan_out=" + layer.layout().fanInFanOut()
+                        + " (" + layer.layout() + ") but the base model's " + spec.family() + " family stores " + layer.module()
+                        + " as " + want + " (fan_in_fan_out=" + want.fanInFanOut() + ")");
             }
         }
     }

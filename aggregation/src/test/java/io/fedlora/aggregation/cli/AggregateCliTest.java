@@ -73,10 +73,16 @@ class AggregateCliTest {
 
     private Path writeAdapter(String name, Map<String, float[][][]> f, int r, List<String> targets, boolean fanInFanOut)
             throws IOException {
+        return writeAdapter(name, f, r, targets, fanInFanOut, "transformer.");
+    }
+
+    /** PEFT keys under {@code bodyPrefix} ({@code transformer.} for GPT-2, empty for Llama's {@code model.*} names). */
+    private Path writeAdapter(String name, Map<String, float[][][]> f, int r, List<String> targets, boolean fanInFanOut,
+                              String bodyPrefix) throws IOException {
         Map<String, LoraFactors> lf = new LinkedHashMap<>();
         f.forEach((m, ab) -> lf.put(m, new LoraFactors(Nd4j.create(ab[0]), Nd4j.create(ab[1]))));
         Path p = dir.resolve(name);
-        PeftExporter.exportAdapter(p, new PeftAdapterConfig(r, ALPHA, targets, fanInFanOut, false, "tiny"), lf, true);
+        PeftExporter.exportAdapter(p, new PeftAdapterConfig(r, ALPHA, targets, fanInFanOut, false, "tiny"), lf, bodyPrefix);
         return p;
     }
 
@@ -228,6 +234,35 @@ class AggregateCliTest {
             adapters.set(i, writeAdapter("linear" + i, factors.get(i), R, List.of("c_attn", "c_proj"), false));
         }
         assertFails(dir.resolve("out"), base.toString(), "transformer.h.0.attn.c_attn.weight", "fan_in_fan_out=false");
+    }
+
+    @Test
+    void adaptersWhoseLayoutContradictsTheBaseFamilyAreRejected() throws IOException {
+        // a Llama base (nn.Linear) whose q_proj is square 8 x 8: fan_in_fan_out=true fits every shape, yet is wrong
+        Path llama = Files.createDirectories(dir.resolve("llama"));
+        Files.writeString(llama.resolve("config.json"), """
+                {"model_type": "llama", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+                 "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 10, "max_position_embeddings": 16}""");
+        String q = "model.layers.0.self_attn.q_proj";
+        SafetensorsWriter.write(llama.resolve("model.safetensors"), List.of(TensorData.of(q + ".weight",
+                Nd4j.create(random(8, 8)), DType.F32)), Map.of("format", "pt"));
+        List<Path> conv = new ArrayList<>();
+        List<Path> linear = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            Map<String, float[][][]> f = Map.of(q, new float[][][] {random(R, 8), random(8, R)});
+            conv.add(writeAdapter("conv" + i, f, R, List.of("q_proj"), true, ""));
+            linear.add(writeAdapter("lin" + i, f, R, List.of("q_proj"), false, ""));
+        }
+        Path out = dir.resolve("out-llama");
+        assertThat(run("aggregate", "--base", llama.resolve("model.safetensors").toString(), "--strategy", "fedex",
+                "--out", out.toString(), "--update", conv.get(0).toString(), "--update", conv.get(1).toString()))
+                .as(stdout + stderr).isEqualTo(2);
+        assertThat(stderr).contains("fan_in_fan_out=true (CONV1D)").contains("llama family stores " + q + " as LINEAR");
+        assertThat(out).doesNotExist();
+        assertThat(run("aggregate", "--base", llama.resolve("model.safetensors").toString(), "--strategy", "fedex",
+                "--out", out.toString(), "--update", linear.get(0).toString(), "--update", linear.get(1).toString()))
+                .as(stdout + stderr).isZero();
+        assertThat(out.resolve("config.json")).exists();
     }
 
     @Test

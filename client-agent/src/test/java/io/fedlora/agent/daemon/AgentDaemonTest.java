@@ -148,6 +148,9 @@ class AgentDaemonTest {
             assertThat(h.getTensorsList()).extracting(TensorMeta::getName)
                     .containsExactly("h.0.attn.c_attn.lora_A", "h.0.attn.c_attn.lora_B");
             assertThat(h.getTensors(1).getShapeList()).containsExactly(24L, (long) RANK);
+            // the task named no layout: the agent declares its own GPT-2 family's (Conv1D) for c_attn
+            assertThat(h.getTensorsList()).extracting(TensorMeta::getLayout)
+                    .containsOnly(io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_CONV1D);
         }
         LoraFactors start = initialAdapter.get("h.0.attn.c_attn");
         float[] fedexA = TestSupport.fromF32(UpdateUploaderTest.reassemble(coordinator.uploads.get(0).data(), 0));

@@ -16,6 +16,7 @@ import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.proto.v1.TensorMeta;
 import io.fedlora.proto.v1.TensorRole;
+import io.fedlora.proto.v1.WeightLayout;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import java.nio.charset.StandardCharsets;
@@ -40,6 +41,7 @@ class ModelDownloaderTest {
     static final int D_OUT = 5;
     static final int D_IN = 3;
     static final int K = 2;
+    static final WeightLayout LINEAR = WeightLayout.WEIGHT_LAYOUT_LINEAR;
 
     @TempDir
     Path work;
@@ -87,22 +89,27 @@ class ModelDownloaderTest {
     }
 
     private static ScriptedCoordinator.BundleTensor residual(ScriptedCoordinator.BundleTensor t, String module, String target,
-                                                             double scale, boolean conv1d) {
-        TensorMeta meta = t.meta().toBuilder().setModule(module).setTarget(target).setScale(scale).setConv1DLayout(conv1d).build();
+                                                             double scale, WeightLayout layout) {
+        TensorMeta meta = t.meta().toBuilder().setModule(module).setTarget(target).setScale(scale).setLayout(layout).build();
         return new ScriptedCoordinator.BundleTensor(meta, t.bytes());
     }
 
     private void serveDelta(double scale) {
+        serveDelta(scale, WeightLayout.WEIGHT_LAYOUT_CONV1D);
+    }
+
+    /** The delta with the Conv1D module's residual declared in {@code convLayout}. */
+    private void serveDelta(double scale, WeightLayout convLayout) {
         coordinator.serve(FED, 1, 0, List.of(
                 tensor("h.0.attn.c_attn.lora_A", TensorRole.LORA_A, new long[] {2, D_IN}, a1),
                 tensor("h.0.attn.c_attn.lora_B", TensorRole.LORA_B, new long[] {D_OUT, 2}, b1),
-                residual(tensor("lin.residual_U", TensorRole.RESIDUAL_U, new long[] {D_OUT, K}, u), "lin", "lin.weight", scale, false),
-                residual(tensor("lin.residual_V", TensorRole.RESIDUAL_V, new long[] {K, D_IN}, v), "lin", "lin.weight", scale, false),
+                residual(tensor("lin.residual_U", TensorRole.RESIDUAL_U, new long[] {D_OUT, K}, u), "lin", "lin.weight", scale, LINEAR),
+                residual(tensor("lin.residual_V", TensorRole.RESIDUAL_V, new long[] {K, D_IN}, v), "lin", "lin.weight", scale, LINEAR),
                 residual(tensor("c.residual_U", TensorRole.RESIDUAL_U, new long[] {D_OUT, K}, u), "h.0.attn.c_attn",
-                        "h.0.attn.c_attn.weight", scale, true),
+                        "h.0.attn.c_attn.weight", scale, convLayout),
                 residual(tensor("c.residual_V", TensorRole.RESIDUAL_V, new long[] {K, D_IN}, v), "h.0.attn.c_attn",
-                        "h.0.attn.c_attn.weight", scale, true),
-                residual(tensor("ln_f.residual", TensorRole.RESIDUAL_DENSE, new long[] {4}, r), "", "ln_f.weight", 1.0, false)), 5);
+                        "h.0.attn.c_attn.weight", scale, convLayout),
+                residual(tensor("ln_f.residual", TensorRole.RESIDUAL_DENSE, new long[] {4}, r), "", "ln_f.weight", 1.0, LINEAR)), 5);
     }
 
     @Test
@@ -146,6 +153,16 @@ class ModelDownloaderTest {
         // cached versions are not downloaded again
         downloader.ensure(FED, 1);
         assertThat(coordinator.downloads).hasSize(2);
+    }
+
+    @Test
+    void aResidualThatNamesNoLayoutIsRefusedAndTheNewVersionIsNotCached() throws Exception {
+        serveFullState();
+        downloader.ensure(FED, 0);
+        serveDelta(1.0, WeightLayout.WEIGHT_LAYOUT_UNSPECIFIED);
+        assertThatThrownBy(() -> downloader.ensure(FED, 1)).isInstanceOf(ModelIntegrityException.class)
+                .hasMessageContaining("names no weight layout");
+        assertThat(cache.newestVersion(FED)).isZero();
     }
 
     @Test

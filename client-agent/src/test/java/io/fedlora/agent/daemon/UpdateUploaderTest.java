@@ -62,8 +62,10 @@ class UpdateUploaderTest {
 
     private UpdateUploader.Update update(String uploadId) {
         return new UpdateUploader.Update(uploadId, "fed-1", 3, 2, 123, Map.of("train_loss", 1.5), List.of(
-                new UpdateUploader.Item("h.0.attn.c_attn.lora_A", "h.0.attn.c_attn", "LORA_A", "F32", a),
-                new UpdateUploader.Item("h.0.attn.c_attn.lora_B", "h.0.attn.c_attn", "LORA_B", "F32", b)));
+                new UpdateUploader.Item("h.0.attn.c_attn.lora_A", "h.0.attn.c_attn", "LORA_A", "F32",
+                        io.fedlora.aggregation.lora.WeightLayout.CONV1D, a),
+                new UpdateUploader.Item("h.0.attn.c_attn.lora_B", "h.0.attn.c_attn", "LORA_B", "F32",
+                        io.fedlora.aggregation.lora.WeightLayout.CONV1D, b)));
     }
 
     @Test
@@ -79,6 +81,8 @@ class UpdateUploaderTest {
         assertThat(header.getBaseModelVersion()).isEqualTo(2);
         assertThat(header.getNumExamples()).isEqualTo(123);
         assertThat(header.getMetricsMap()).containsEntry("train_loss", 1.5);
+        assertThat(header.getTensorsList()).extracting(TensorMeta::getLayout)
+                .containsOnly(io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_CONV1D);
         assertThat(header.getTensorsList()).extracting(TensorMeta::getName)
                 .containsExactly("h.0.attn.c_attn.lora_A", "h.0.attn.c_attn.lora_B");
         assertThat(attempt.data()).allSatisfy(d -> assertThat(d.getData().size()).isLessThanOrEqualTo(1 << 20));

@@ -54,9 +54,9 @@ public class ModelBundleBuilder {
             for (TensorInfo info : base.tensors().values()) {
                 String key = info.name().startsWith(m.keyPrefix()) ? info.name().substring(m.keyPrefix().length()) : info.name();
                 if (targets.containsKey(key)) {
-                    entries.add(tensorEntry(key, TensorRole.BASE, weights, v.weightsBlob(), key, null, null, 0, false));
+                    entries.add(tensorEntry(key, TensorRole.BASE, weights, v.weightsBlob(), key, null, null, 0, null));
                 } else {
-                    entries.add(tensorEntry(key, TensorRole.BASE, base, m.baseBlob(), info.name(), null, null, 0, false));
+                    entries.add(tensorEntry(key, TensorRole.BASE, base, m.baseBlob(), info.name(), null, null, 0, null));
                 }
             }
         } catch (IOException e) {
@@ -67,7 +67,7 @@ public class ModelBundleBuilder {
             Path p = blobs.path(file.getValue());
             long size = size(p);
             entries.add(new BundleEntry(file.getKey(), TensorRole.FILE, DType.U8, new long[] {size}, digests.file(file.getValue()),
-                    size, null, null, 0, false, TensorSlice.file(p)));
+                    size, null, null, 0, null, TensorSlice.file(p)));
         }
         return new ModelBundle(v.federationId(), v.version(), -1, List.copyOf(entries));
     }
@@ -80,16 +80,16 @@ public class ModelBundleBuilder {
             try (SafetensorsReader r = SafetensorsReader.open(blobs.path(v.residualBlob()))) {
                 Map<String, String> meta = r.metadata();
                 for (LayerShape l : m.layers()) {
-                    boolean conv1d = l.layout() == WeightLayout.CONV1D;
+                    WeightLayout layout = l.layout();
                     String u = RoundAggregation.residualU(l.module());
                     if (r.tensors().containsKey(u)) {
                         double scale = Double.parseDouble(meta.get(RoundAggregation.scaleKey(l.module())));
-                        entries.add(tensorEntry(u, TensorRole.RESIDUAL_U, r, v.residualBlob(), u, l.module(), l.baseKey(), scale, conv1d));
+                        entries.add(tensorEntry(u, TensorRole.RESIDUAL_U, r, v.residualBlob(), u, l.module(), l.baseKey(), scale, layout));
                         String vv = RoundAggregation.residualV(l.module());
-                        entries.add(tensorEntry(vv, TensorRole.RESIDUAL_V, r, v.residualBlob(), vv, l.module(), l.baseKey(), scale, conv1d));
+                        entries.add(tensorEntry(vv, TensorRole.RESIDUAL_V, r, v.residualBlob(), vv, l.module(), l.baseKey(), scale, layout));
                     } else if (r.tensors().containsKey(RoundAggregation.residualDense(l.module()))) {
                         String d = RoundAggregation.residualDense(l.module());
-                        entries.add(tensorEntry(d, TensorRole.RESIDUAL_DENSE, r, v.residualBlob(), d, l.module(), l.baseKey(), 1.0, conv1d));
+                        entries.add(tensorEntry(d, TensorRole.RESIDUAL_DENSE, r, v.residualBlob(), d, l.module(), l.baseKey(), 1.0, layout));
                     }
                 }
             } catch (IOException e) {
@@ -104,8 +104,8 @@ public class ModelBundleBuilder {
         List<BundleEntry> entries = new ArrayList<>();
         try (SafetensorsReader r = SafetensorsReader.open(blobs.path(v.adapterBlob()))) {
             for (LayerShape l : m.layers()) {
-                entries.add(tensorEntry(l.loraA(), TensorRole.LORA_A, r, v.adapterBlob(), l.loraA(), l.module(), null, 0, false));
-                entries.add(tensorEntry(l.loraB(), TensorRole.LORA_B, r, v.adapterBlob(), l.loraB(), l.module(), null, 0, false));
+                entries.add(tensorEntry(l.loraA(), TensorRole.LORA_A, r, v.adapterBlob(), l.loraA(), l.module(), null, 0, l.layout()));
+                entries.add(tensorEntry(l.loraB(), TensorRole.LORA_B, r, v.adapterBlob(), l.loraB(), l.module(), null, 0, l.layout()));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read adapter blob " + v.adapterBlob(), e);
@@ -114,10 +114,10 @@ public class ModelBundleBuilder {
     }
 
     private BundleEntry tensorEntry(String name, TensorRole role, SafetensorsReader reader, String blobSha, String key,
-            String module, String target, double scale, boolean conv1d) {
+            String module, String target, double scale, WeightLayout layout) {
         TensorInfo info = reader.info(key);
         return new BundleEntry(name, role, info.dtype(), info.shape(), digests.tensor(blobSha, key, reader),
-                info.byteLength(), module, target, scale, conv1d, TensorSlice.tensor(blobs.path(blobSha), key));
+                info.byteLength(), module, target, scale, layout, TensorSlice.tensor(blobs.path(blobSha), key));
     }
 
     private static long size(Path p) {

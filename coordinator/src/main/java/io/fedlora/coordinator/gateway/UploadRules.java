@@ -41,8 +41,8 @@ final class UploadRules {
     static List<TensorSpec> expected(List<LayerShape> layers, int rank) {
         List<TensorSpec> out = new ArrayList<>();
         for (LayerShape l : layers) {
-            out.add(new TensorSpec(l.loraA(), l.module(), TensorRole.LORA_A, DType.F32, new long[] {rank, l.dIn()}));
-            out.add(new TensorSpec(l.loraB(), l.module(), TensorRole.LORA_B, DType.F32, new long[] {l.dOut(), rank}));
+            out.add(new TensorSpec(l.loraA(), l.module(), TensorRole.LORA_A, DType.F32, new long[] {rank, l.dIn()}, l.layout()));
+            out.add(new TensorSpec(l.loraB(), l.module(), TensorRole.LORA_B, DType.F32, new long[] {l.dOut(), rank}, l.layout()));
         }
         return out;
     }
@@ -82,6 +82,25 @@ final class UploadRules {
         if (!Arrays.equals(t.shape(), w.shape())) {
             throw new Rejection(Kind.INVALID_ARGUMENT, "tensor_mismatch", "tensor '" + t.name() + "' has shape "
                     + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(w.shape()));
+        }
+        checkLayout(t, w);
+    }
+
+    /**
+     * The layout the agent's own model family gives the module must be the federation model's: factors trained
+     * against a transposed view of a weight fit its shapes (always, for a square one) yet describe another model.
+     */
+    private static void checkLayout(TensorSpec t, TensorSpec w) {
+        if (w.layout() == null) {
+            return;
+        }
+        if (t.layout() == null) {
+            throw new Rejection(Kind.INVALID_ARGUMENT, "layout_mismatch", "tensor '" + t.name() + "' declares no weight "
+                    + "layout; the base weight of " + w.module() + " is stored " + w.layout() + " (update the agent)");
+        }
+        if (t.layout() != w.layout()) {
+            throw new Rejection(Kind.INVALID_ARGUMENT, "layout_mismatch", "tensor '" + t.name() + "' was trained for a "
+                    + t.layout() + " weight but the federation's model stores " + w.module() + " as " + w.layout());
         }
     }
 

@@ -1,5 +1,6 @@
 package io.fedlora.coordinator.grpc;
 
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.coordinator.clientapi.BundleEntry;
 import io.fedlora.coordinator.clientapi.ClientTask;
@@ -57,10 +58,27 @@ final class ProtoMapping {
         return TensorRole.valueOf(role.name());
     }
 
+    static io.fedlora.proto.v1.WeightLayout toProto(WeightLayout layout) {
+        return switch (layout) {
+            case LINEAR -> io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_LINEAR;
+            case CONV1D -> io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_CONV1D;
+        };
+    }
+
+    /** The layout a client declares: null when unset (refused later where the task needs one), INVALID_ARGUMENT when unknown. */
+    static WeightLayout fromProto(io.fedlora.proto.v1.WeightLayout layout, String tensor) {
+        return switch (layout) {
+            case WEIGHT_LAYOUT_LINEAR -> WeightLayout.LINEAR;
+            case WEIGHT_LAYOUT_CONV1D -> WeightLayout.CONV1D;
+            case WEIGHT_LAYOUT_UNSPECIFIED -> null;
+            default -> throw UploadRejectedException.invalid("header", "tensor '" + tensor + "' has an unknown weight layout");
+        };
+    }
+
     static TensorSpec toSpec(TensorMeta meta) {
         long[] shape = meta.getShapeList().stream().mapToLong(Long::longValue).toArray();
         return new TensorSpec(meta.getName(), meta.getModule(), fromProto(meta.getRole(), meta.getName()),
-                fromProto(meta.getDtype(), meta.getName()), shape);
+                fromProto(meta.getDtype(), meta.getName()), shape, fromProto(meta.getLayout(), meta.getName()));
     }
 
     static UpdateHeaderInfo toHeaderInfo(UpdateHeader header, List<TensorSpec> specs) {
@@ -88,6 +106,9 @@ final class ProtoMapping {
         if (spec.module() != null) {
             b.setModule(spec.module());
         }
+        if (spec.layout() != null) {
+            b.setLayout(toProto(spec.layout()));
+        }
         return b.setByteSize(elements * spec.dtype().byteSize()).build();
     }
 
@@ -98,8 +119,10 @@ final class ProtoMapping {
                 .setDtype(toProto(entry.dtype()))
                 .setSha256(entry.sha256())
                 .setByteSize(entry.byteSize())
-                .setScale(entry.scale())
-                .setConv1DLayout(entry.conv1dLayout());
+                .setScale(entry.scale());
+        if (entry.layout() != null) {
+            b.setLayout(toProto(entry.layout()));
+        }
         for (long d : entry.shape()) {
             b.addShape(d);
         }

@@ -24,7 +24,7 @@ public class CoordinatorMetrics {
     /** Every reason tag the gateway rejects an update with (UploadRules and FederationClientGateway). */
     public static final List<String> REJECTION_REASONS = List.of("bad_header", "wrong_federation",
             "federation_not_running", "round_closed", "not_selected", "wrong_base_version", "already_reported",
-            "bad_examples", "too_many_examples", "tensor_mismatch", "non_finite", "norm_exceeded", "unknown_federation", "unknown_round");
+            "bad_examples", "too_many_examples", "tensor_mismatch", "layout_mismatch", "non_finite", "norm_exceeded", "unknown_federation", "unknown_round");
 
     /** Every outcome a round attempt ends with. */
     public static final List<String> ROUND_OUTCOMES = List.of("published", "retried", "failed");

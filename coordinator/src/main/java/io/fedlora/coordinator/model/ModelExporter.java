@@ -69,12 +69,16 @@ public class ModelExporter {
             Map<String, String> modelFiles = federations.files(f.id());
             ModelSpec spec = ModelFamilies.readFile(blobs.path(modelFiles.get(ModelFamilies.CONFIG_FILE)));
             // PEFT's fan_in_fan_out is one flag per adapter: the family stores all its adaptable modules one way
-            boolean conv1d = m.layers().get(0).layout() == WeightLayout.CONV1D;
+            WeightLayout layout = m.layers().get(0).layout();
+            if (m.layers().stream().anyMatch(l -> l.layout() != layout)) {
+                throw new IllegalStateException("the targets of federation " + f.id() + " mix weight layouts; a PEFT "
+                        + "adapter has one fan_in_fan_out flag");
+            }
             // no base_model_name_or_path: the coordinator's original (unfolded) base is the wrong model for this adapter,
             // and a relative path would resolve against the caller's working directory. The export itself is the
             // base: from_pretrained(export) loads its folded weights and, with peft installed, this adapter on them.
             PeftAdapterConfig config = new PeftAdapterConfig(f.spec().rank(), f.spec().alpha(), f.spec().targetModules(),
-                    conv1d, f.spec().useRslora(), null);
+                    layout.fanInFanOut(), f.spec().useRslora(), null);
             try (SafetensorsReader base = SafetensorsReader.open(blobs.path(m.baseBlob()))) {
                 // PEFT wraps the *ForCausalLM model: its body prefix comes from the family, not from the checkpoint
                 PeftExporter.export(dir, config, factors, spec.peftModulePrefix(), base, replaced);

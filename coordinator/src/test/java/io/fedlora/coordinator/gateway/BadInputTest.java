@@ -3,6 +3,7 @@ package io.fedlora.coordinator.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.coordinator.clientapi.ClientApiException;
 import io.fedlora.coordinator.clientapi.ClientTask;
@@ -68,13 +69,24 @@ class BadInputTest extends CoordinatorTestBase {
                 ClientApiException.Kind.INVALID_ARGUMENT, "trained from version 7");
         List<TensorSpec> wrongShape = new ArrayList<>(h.tensors());
         TensorSpec first = wrongShape.get(0);
-        wrongShape.set(0, new TensorSpec(first.name(), first.module(), first.role(), first.dtype(), new long[] {3, 3}));
+        wrongShape.set(0, new TensorSpec(first.name(), first.module(), first.role(), first.dtype(), new long[] {3, 3},
+                first.layout()));
         rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), wrongShape)),
                 ClientApiException.Kind.INVALID_ARGUMENT, "has shape [3, 3]");
         List<TensorSpec> wrongDtype = new ArrayList<>(h.tensors());
-        wrongDtype.set(0, new TensorSpec(first.name(), first.module(), first.role(), DType.F16, first.shape()));
+        wrongDtype.set(0, new TensorSpec(first.name(), first.module(), first.role(), DType.F16, first.shape(), first.layout()));
         rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), wrongDtype)),
                 ClientApiException.Kind.INVALID_ARGUMENT, "dtype F16");
+        assertThat(first.layout()).as("the task names the family's layout of the module").isEqualTo(WeightLayout.CONV1D);
+        List<TensorSpec> noLayout = new ArrayList<>(h.tensors());
+        noLayout.set(0, new TensorSpec(first.name(), first.module(), first.role(), first.dtype(), first.shape(), null));
+        rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), noLayout)),
+                ClientApiException.Kind.INVALID_ARGUMENT, "declares no weight layout");
+        List<TensorSpec> wrongLayout = new ArrayList<>(h.tensors());
+        wrongLayout.set(1, new TensorSpec(h.tensors().get(1).name(), first.module(), h.tensors().get(1).role(), first.dtype(),
+                h.tensors().get(1).shape(), WeightLayout.LINEAR));
+        rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), wrongLayout)),
+                ClientApiException.Kind.INVALID_ARGUMENT, "trained for a LINEAR weight");
         rejected(c, good.withHeader(header(h, h.round(), 5, h.baseModelVersion(), h.tensors().subList(1, h.tensors().size()))),
                 ClientApiException.Kind.INVALID_ARGUMENT, "missing tensor");
         rejected(c, good.withTensors(mapFirst(good, v -> { v.putScalar(0, Float.NaN); return v; })),

@@ -12,6 +12,7 @@ import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.TensorMeta;
 import io.fedlora.proto.v1.TensorRole;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.fedlora.proto.v1.WeightLayout;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -95,7 +96,9 @@ class GrpcLoopbackFederationTest extends CoordinatorTestBase {
                             .filter(m -> m.getRole() == TensorRole.RESIDUAL_V && m.getModule().equals(t.getModule()))
                             .findFirst().orElseThrow();
                     INDArray uv = array(delta, t).mmul(array(delta, v)).muli(t.getScale());
-                    base.get(t.getTarget()).addi(t.getConv1DLayout() ? uv.transpose() : uv);
+                    // TinyGpt2's c_attn: the family's Conv1D layout, stated by the coordinator, not guessed from a name
+                    assertThat(t.getLayout()).as("layout of %s", t.getName()).isEqualTo(WeightLayout.WEIGHT_LAYOUT_CONV1D);
+                    base.get(t.getTarget()).addi(uv.transpose());
                 }
                 default -> { }
             }
@@ -141,6 +144,11 @@ class GrpcLoopbackFederationTest extends CoordinatorTestBase {
         assertStatus(() -> agent.upload(withRound(good, 5)), Status.Code.NOT_FOUND, "round 5");
         assertStatus(() -> agent.upload(renamed(good)), Status.Code.INVALID_ARGUMENT, "unexpected tensor");
         assertStatus(() -> agent.upload(reshaped(good)), Status.Code.INVALID_ARGUMENT, "has shape");
+        // the layout is required: an agent that declares none, or trained the GPT-2 c_attn as an nn.Linear weight
+        assertStatus(() -> agent.upload(relaid(good, WeightLayout.WEIGHT_LAYOUT_UNSPECIFIED)), Status.Code.INVALID_ARGUMENT,
+                "declares no weight layout; the base weight of h.0.attn.c_attn is stored CONV1D");
+        assertStatus(() -> agent.upload(relaid(good, WeightLayout.WEIGHT_LAYOUT_LINEAR)), Status.Code.INVALID_ARGUMENT,
+                "was trained for a LINEAR weight but the federation's model stores h.0.attn.c_attn as CONV1D");
         TestAgent.Upload nan = copy(good);
         nan.tensors().get(0).values()[1] = Float.NaN;
         assertStatus(() -> agent.upload(nan), Status.Code.INVALID_ARGUMENT, "NaN");
@@ -240,7 +248,15 @@ class GrpcLoopbackFederationTest extends CoordinatorTestBase {
     private static TestAgent.Upload copy(TestAgent.Upload u) {
         return new TestAgent.Upload(u.federationId(), u.round(), u.uploadId(), u.numExamples(), u.baseVersion(),
                 u.tensors().stream().map(t -> new TestAgent.Tensor(t.name(), t.module(), t.role(), t.shape(),
-                        t.values().clone())).toList(), u.chunkBytes(), u.fault());
+                        t.values().clone(), t.layout())).toList(), u.chunkBytes(), u.fault());
+    }
+
+    /** {@code u} with the first tensor declared for a base weight in {@code layout}. */
+    private static TestAgent.Upload relaid(TestAgent.Upload u, WeightLayout layout) {
+        List<TestAgent.Tensor> ts = new ArrayList<>(u.tensors());
+        ts.set(0, ts.get(0).withLayout(layout));
+        return new TestAgent.Upload(u.federationId(), u.round(), u.uploadId(), u.numExamples(), u.baseVersion(), ts,
+                u.chunkBytes(), u.fault());
     }
 
     private static TestAgent.Upload withRound(TestAgent.Upload u, int round) {
@@ -251,7 +267,7 @@ class GrpcLoopbackFederationTest extends CoordinatorTestBase {
     private static TestAgent.Upload renamed(TestAgent.Upload u) {
         List<TestAgent.Tensor> ts = new ArrayList<>(u.tensors());
         TestAgent.Tensor t = ts.get(0);
-        ts.set(0, new TestAgent.Tensor(t.name().replace("lora_A", "lora_X"), t.module(), t.role(), t.shape(), t.values()));
+        ts.set(0, new TestAgent.Tensor(t.name().replace("lora_A", "lora_X"), t.module(), t.role(), t.shape(), t.values(), t.layout()));
         return new TestAgent.Upload(u.federationId(), u.round(), u.uploadId(), u.numExamples(), u.baseVersion(), ts,
                 u.chunkBytes(), u.fault());
     }
@@ -260,7 +276,7 @@ class GrpcLoopbackFederationTest extends CoordinatorTestBase {
         List<TestAgent.Tensor> ts = new ArrayList<>(u.tensors());
         TestAgent.Tensor t = ts.get(0);
         long[] flipped = {t.shape()[1], t.shape()[0]};
-        ts.set(0, new TestAgent.Tensor(t.name(), t.module(), t.role(), flipped, t.values()));
+        ts.set(0, new TestAgent.Tensor(t.name(), t.module(), t.role(), flipped, t.values(), t.layout()));
         return new TestAgent.Upload(u.federationId(), u.round(), u.uploadId(), u.numExamples(), u.baseVersion(), ts,
                 u.chunkBytes(), u.fault());
     }

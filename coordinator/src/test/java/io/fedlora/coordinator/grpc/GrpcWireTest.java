@@ -248,7 +248,7 @@ class GrpcWireTest {
         int size = 24 * 1024 * 1024;
         AtomicLong read = new AtomicLong();
         BundleEntry big = new BundleEntry("big", TensorRole.BASE, DType.U8, new long[] {size}, "00".repeat(32), size,
-                null, null, 0, false, () -> counting(new PatternStream(size), read));
+                null, null, 0, null, () -> counting(new PatternStream(size), read));
         gateway.bundle = new ModelBundle(InMemoryGateway.FEDERATION, 1, -1, List.of(big));
 
         ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
@@ -407,7 +407,7 @@ class GrpcWireTest {
 
     private static BundleEntry entry(String name, TensorRole role, byte[] bytes, long[] shape, String module) {
         return new BundleEntry(name, role, role == TensorRole.FILE ? DType.U8 : DType.F32, shape,
-                TestAgent.sha256(bytes), bytes.length, module, null, 0, false, () -> new ByteArrayInputStream(bytes));
+                TestAgent.sha256(bytes), bytes.length, module, null, 0, null, () -> new ByteArrayInputStream(bytes));
     }
 
     private static byte[] randomBytes(int n, long seed) {

@@ -190,8 +190,18 @@ public final class TestAgent implements AutoCloseable {
         return new Download(manifest, bytes, chunks, largest);
     }
 
-    /** One uploaded tensor: fp32 values in c order. */
-    public record Tensor(String name, String module, TensorRole role, long[] shape, float[] values) {
+    /** One uploaded tensor: fp32 values in c order, declared for a base weight in {@code layout}. */
+    public record Tensor(String name, String module, TensorRole role, long[] shape, float[] values,
+                         io.fedlora.proto.v1.WeightLayout layout) {
+
+        public Tensor(String name, String module, TensorRole role, long[] shape, float[] values) {
+            this(name, module, role, shape, values, io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_CONV1D);
+        }
+
+        public Tensor withLayout(io.fedlora.proto.v1.WeightLayout l) {
+            return new Tensor(name, module, role, shape, values, l);
+        }
+
         byte[] bytes() {
             ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
             b.asFloatBuffer().put(values);
@@ -210,7 +220,7 @@ public final class TestAgent implements AutoCloseable {
             for (int i = 0; i < v.length; i++) {
                 v[i] = (float) (r.nextGaussian() * scale);
             }
-            return new Tensor(expected.getName(), expected.getModule(), expected.getRole(), shape, v);
+            return new Tensor(expected.getName(), expected.getModule(), expected.getRole(), shape, v, expected.getLayout());
         }
     }
 
@@ -261,7 +271,7 @@ public final class TestAgent implements AutoCloseable {
         for (int i = 0; i < u.tensors().size(); i++) {
             Tensor t = u.tensors().get(i);
             TensorMeta.Builder m = TensorMeta.newBuilder().setName(t.name()).setModule(t.module()).setRole(t.role())
-                    .setDtype(DType.F32).setSha256(sha256(data.get(i))).setByteSize(data.get(i).length);
+                    .setDtype(DType.F32).setSha256(sha256(data.get(i))).setByteSize(data.get(i).length).setLayout(t.layout());
             for (long d : t.shape()) {
                 m.addShape(d);
             }

@@ -94,6 +94,8 @@ class UploadAssemblerTest {
         assertRejected(() -> UploadAssembler.forHeader(header().toBuilder().setTensors(0,
                 header().getTensors(0).toBuilder().setRole(TensorRole.TENSOR_ROLE_UNSPECIFIED)).build(), LIMIT),
                 "header", "no valid role");
+        assertRejected(() -> UploadAssembler.forHeader(header().toBuilder().setTensors(0,
+                header().getTensors(0).toBuilder().setLayoutValue(9)).build(), LIMIT), "header", "unknown weight layout");
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.fedlora.demo.bench;
 
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.proto.v1.TensorMeta;
 import io.fedlora.proto.v1.TensorRole;
@@ -8,6 +9,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipInputStream;
@@ -25,9 +27,12 @@ final class ExactnessCheck {
     private ExactnessCheck() {
     }
 
-    /** Relative Frobenius error over the checked entries of every target layer. */
+    /**
+     * Relative Frobenius error over the checked entries of every target layer; {@code layouts} gives each module's
+     * base-weight layout from the model family's description (not from the coordinator under test).
+     */
     static double relError(Path previousZip, Path publishedZip, Path scratch, List<TensorMeta> expected, int round,
-            int clients, long seed, double scale, boolean conv1d) throws IOException {
+            int clients, long seed, double scale, Map<String, WeightLayout> layouts) throws IOException {
         Path prev = unzip(previousZip, scratch.resolve("prev-" + round));
         Path pub = unzip(publishedZip, scratch.resolve("pub-" + round));
         double[] weight = new double[clients];
@@ -51,6 +56,11 @@ final class ExactnessCheck {
                 int r = (int) a.getShape(0);
                 int dIn = (int) a.getShape(1);
                 int dOut = (int) b.getShape(0);
+                WeightLayout layout = layouts.get(a.getModule());
+                if (layout == null) {
+                    throw new IllegalStateException("module " + a.getModule() + " is not an adaptable module of the model");
+                }
+                boolean conv1d = layout == WeightLayout.CONV1D;
                 String baseKey = key(w0, a.getModule() + ".weight");
                 float[] before = w0.readFloat(baseKey).dup('c').data().asFloat();
                 float[] after = w1.readFloat(baseKey).dup('c').data().asFloat();

@@ -2,6 +2,8 @@ package io.fedlora.demo.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.demo.admin.AdminClient;
 import io.fedlora.demo.admin.FederationSpec;
 import io.fedlora.demo.admin.RoundView;
@@ -105,7 +107,8 @@ final class FederationBench {
 
         List<RoundView> rounds = RoundView.latestAttempts(admin.rounds(federationId));
         List<Map<String, Object>> perRound = new ArrayList<>();
-        boolean conv1d = Files.readString(o.model().resolve("config.json")).matches("(?s).*\"model_type\"\\s*:\\s*\"gpt2\".*");
+        Map<String, WeightLayout> layouts = new LinkedHashMap<>();
+        ModelFamilies.read(o.model()).adaptableModules().forEach(m -> layouts.put(m.name(), m.layout()));
         double scale = stats.plan == null ? Double.NaN
                 : stats.plan.getUseRslora() ? stats.plan.getAlpha() / Math.sqrt(stats.plan.getRank())
                 : stats.plan.getAlpha() / stats.plan.getRank();
@@ -136,7 +139,7 @@ final class FederationBench {
                 }
                 admin.exportModel(federationId, r.round(), pub);
                 exact = ExactnessCheck.relError(prev, pub, scratch, stats.expected.get(r.round()), r.round(),
-                        o.clients(), o.seed(), scale, conv1d);
+                        o.clients(), o.seed(), scale, layouts);
                 worstExact = Math.max(worstExact, exact);
             }
             m.put("independent_exactness_rel_error", exact);

@@ -14,9 +14,9 @@ public final class ResidualFold {
 
     private ResidualFold() {}
 
-    public static void fold(INDArray weight, INDArray u, INDArray v, double scale, boolean conv1dLayout) {
+    public static void fold(INDArray weight, INDArray u, INDArray v, double scale, WeightLayout layout) {
         try {
-            LayoutGemm.addProduct(weight, conv1dLayout ? WeightLayout.CONV1D : WeightLayout.LINEAR, u, v, scale, 1.0);
+            LayoutGemm.addProduct(weight, layout, u, v, scale, 1.0);
         } catch (IllegalArgumentException e) {
             throw new ModelIntegrityException("residual does not fit its target weight: " + e.getMessage());
         }

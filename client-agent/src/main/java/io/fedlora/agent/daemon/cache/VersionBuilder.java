@@ -1,5 +1,6 @@
 package io.fedlora.agent.daemon.cache;
 
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.aggregation.safetensors.SafetensorsWriter;
@@ -84,6 +85,7 @@ final class VersionBuilder {
             switch (m.getRole()) {
                 case BASE -> weights.put(m.getName(), decode(t));
                 case RESIDUAL_DENSE -> {
+                    layout(m);
                     INDArray w = target(weights, m);
                     INDArray r = decode(t);
                     if (!Arrays.equals(w.shape(), r.shape())) {
@@ -104,11 +106,21 @@ final class VersionBuilder {
         for (Map.Entry<String, ReceivedTensor> e : us.entrySet()) {
             TensorMeta um = e.getValue().meta();
             ReceivedTensor v = vs.get(e.getKey());
-            if (um.getScale() != v.meta().getScale() || um.getConv1DLayout() != v.meta().getConv1DLayout()) {
+            if (um.getScale() != v.meta().getScale() || layout(um) != layout(v.meta())) {
                 throw new ModelIntegrityException("residual U and V for " + e.getKey() + " disagree on scale or layout");
             }
-            ResidualFold.fold(target(weights, um), decode(e.getValue()), decode(v), um.getScale(), um.getConv1DLayout());
+            ResidualFold.fold(target(weights, um), decode(e.getValue()), decode(v), um.getScale(), layout(um));
         }
+    }
+
+    /** The layout a residual is folded in: the coordinator must state it (a fold cannot guess it from a square weight). */
+    static WeightLayout layout(TensorMeta m) {
+        return switch (m.getLayout()) {
+            case WEIGHT_LAYOUT_LINEAR -> WeightLayout.LINEAR;
+            case WEIGHT_LAYOUT_CONV1D -> WeightLayout.CONV1D;
+            default -> throw new ModelIntegrityException("residual " + m.getName() + " for " + m.getTarget()
+                    + " names no weight layout (" + m.getLayout() + "); the coordinator must state it");
+        };
     }
 
     private static INDArray target(Map<String, INDArray> weights, TensorMeta m) {

@@ -1,5 +1,6 @@
 package io.fedlora.agent.daemon.upload;
 
+import io.fedlora.aggregation.lora.WeightLayout;
 import java.util.List;
 import java.util.Map;
 
@@ -23,7 +24,9 @@ public record PendingUpload(
 
     /**
      * One tensor of the update as the header declares it; {@code role} is {@code LORA_A} or {@code LORA_B},
-     * {@code dtype} the wire dtype, {@code sha256} the hash of its wire bytes.
+     * {@code dtype} the wire dtype, {@code sha256} the hash of its wire bytes, {@code layout} the layout of the
+     * module's base weight (null in a record an older agent left: sent unspecified, which the coordinator refuses).
      */
-    public record Tensor(String name, String module, String role, String dtype, long[] shape, String sha256, long byteSize) {}
+    public record Tensor(String name, String module, String role, String dtype, long[] shape, String sha256, long byteSize,
+                         WeightLayout layout) {}
 }

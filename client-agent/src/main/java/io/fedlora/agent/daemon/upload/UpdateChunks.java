@@ -1,6 +1,7 @@
 package io.fedlora.agent.daemon.upload;
 
 import com.google.protobuf.ByteString;
+import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.proto.v1.DType;
 import io.fedlora.proto.v1.TensorData;
 import io.fedlora.proto.v1.TensorMeta;
@@ -55,9 +56,20 @@ final class UpdateChunks implements Iterator<UpdateChunk> {
                     .setName(t.name()).setModule(t.module())
                     .setRole(TensorRole.valueOf(t.role())).setDtype(DType.valueOf(t.dtype()))
                     .addAllShape(Arrays.stream(t.shape()).boxed().toList())
-                    .setSha256(t.sha256()).setByteSize(t.byteSize()));
+                    .setSha256(t.sha256()).setByteSize(t.byteSize())
+                    .setLayout(layout(t.layout())));
         }
         return h.build();
+    }
+
+    private static io.fedlora.proto.v1.WeightLayout layout(WeightLayout layout) {
+        if (layout == null) {
+            return io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_UNSPECIFIED;
+        }
+        return switch (layout) {
+            case LINEAR -> io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_LINEAR;
+            case CONV1D -> io.fedlora.proto.v1.WeightLayout.WEIGHT_LAYOUT_CONV1D;
+        };
     }
 
     @Override

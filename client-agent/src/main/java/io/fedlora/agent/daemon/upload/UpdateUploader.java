@@ -4,6 +4,7 @@ import io.fedlora.agent.daemon.transport.CoordinatorClient;
 import io.fedlora.agent.daemon.transport.Retrier;
 import io.fedlora.proto.v1.UploadReceipt;
 import io.grpc.StatusRuntimeException;
+import io.fedlora.aggregation.lora.WeightLayout;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -46,8 +47,11 @@ public final class UpdateUploader {
     public record Update(String uploadId, String federationId, int round, long baseModelVersion, long numExamples,
                          Map<String, Double> metrics, List<Item> tensors) {}
 
-    /** A tensor of an update, as the task's {@code expected_update} names it. */
-    public record Item(String name, String module, String role, String dtype, INDArray values) {}
+    /**
+     * A tensor of an update, as the task's {@code expected_update} names it; {@code layout} is the layout of the
+     * module's base weight in this agent's model family, declared in the upload header.
+     */
+    public record Item(String name, String module, String role, String dtype, WeightLayout layout, INDArray values) {}
 
     /** Persists {@code update} (replacing any older pending one) and sends it. */
     public UploadOutcome upload(Update update) throws IOException, InterruptedException {
@@ -56,7 +60,7 @@ public final class UpdateUploader {
         for (Item item : update.tensors()) {
             byte[] bytes = WireTensors.encode(item.values(), item.dtype());
             metas.add(new PendingUpload.Tensor(item.name(), item.module(), item.role(), item.dtype(),
-                    item.values().shape(), WireTensors.sha256Hex(bytes), bytes.length));
+                    item.values().shape(), WireTensors.sha256Hex(bytes), bytes.length, item.layout()));
             values.put(item.name(), item.values());
         }
         PendingUpload pending = new PendingUpload(update.uploadId(), update.federationId(), update.round(),

@@ -18,6 +18,8 @@ import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraInit;
 import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.lora.LoraScaling;
+import io.fedlora.aggregation.lora.WeightLayout;
+import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.TensorMeta;
 import io.fedlora.proto.v1.TrainingPlan;
@@ -63,6 +65,7 @@ public final class TrainingJob {
         if (data.size() == 0) {
             throw new IllegalStateException(props.trainFile() + " holds no usable training example");
         }
+        Map<String, WeightLayout> layouts = layouts(task.getExpectedUpdateList(), base.spec());
         Map<String, LoraFactors> start = startFactors(version, base, plan);
         log.info("round {}: training from version {} on {} examples ({}, rank {}, {} steps/{} epochs, batch {}, lr {})",
                 task.getRound(), version.version(), data.size(), plan.getStrategy(), plan.getRank(),
@@ -82,7 +85,7 @@ public final class TrainingJob {
         status.state("uploading round " + task.getRound());
         UpdateUploader.Update update = new UpdateUploader.Update(UUID.randomUUID().toString(), task.getFederationId(),
                 task.getRound(), task.getModelVersion(), result.numExamples(), result.metrics(),
-                items(task.getExpectedUpdateList(), result.factors(), task.getMaxUpdateNorm()));
+                items(task.getExpectedUpdateList(), result.factors(), layouts, task.getMaxUpdateNorm()));
         return uploader.upload(update);
     }
 
@@ -117,8 +120,42 @@ public final class TrainingJob {
         return init;
     }
 
-    /** The trained factors in the order, names, shapes and dtypes of the task's {@code expected_update}. */
-    static List<UpdateUploader.Item> items(List<TensorMeta> expected, Map<String, LoraFactors> factors, double maxNorm) {
+    /**
+     * The layout this agent's model family gives each module the task expects, which the upload declares; a task that
+     * says the coordinator's model stores a module otherwise is refused before training (the factors would describe
+     * another model, and nothing in their shapes shows it for a square weight).
+     */
+    static Map<String, WeightLayout> layouts(List<TensorMeta> expected, ModelSpec spec) {
+        Map<String, WeightLayout> own = new LinkedHashMap<>();
+        spec.adaptableModules().forEach(m -> own.put(m.name(), m.layout()));
+        Map<String, WeightLayout> out = new LinkedHashMap<>();
+        for (TensorMeta meta : expected) {
+            String module = meta.getModule().isEmpty() ? AdapterKeys.moduleOf(meta.getName()) : meta.getModule();
+            WeightLayout mine = own.get(module);
+            if (mine == null) {
+                throw new IllegalStateException("the task expects " + meta.getName() + " but module " + module
+                        + " is not an adaptable module of this " + spec.family() + " model");
+            }
+            WeightLayout theirs = switch (meta.getLayout()) {
+                case WEIGHT_LAYOUT_LINEAR -> WeightLayout.LINEAR;
+                case WEIGHT_LAYOUT_CONV1D -> WeightLayout.CONV1D;
+                default -> null;
+            };
+            if (theirs != null && theirs != mine) {
+                throw new IllegalStateException("the coordinator's model stores " + module + " as " + theirs + " but this "
+                        + "agent's " + spec.family() + " model stores it as " + mine + ": refusing to train for another model");
+            }
+            out.put(module, mine);
+        }
+        return out;
+    }
+
+    /**
+     * The trained factors in the order, names, shapes and dtypes of the task's {@code expected_update}, each declared
+     * with its module's layout from {@link #layouts}.
+     */
+    static List<UpdateUploader.Item> items(List<TensorMeta> expected, Map<String, LoraFactors> factors,
+                                           Map<String, WeightLayout> layouts, double maxNorm) {
         if (expected.isEmpty()) {
             throw new IllegalStateException("the TRAIN task lists no expected update tensors");
         }
@@ -146,7 +183,8 @@ public final class TrainingJob {
                 log.warn("{} has L2 norm {} above the federation's bound {}; the coordinator will refuse it",
                         meta.getName(), norm, maxNorm);
             }
-            items.add(new UpdateUploader.Item(meta.getName(), module, meta.getRole().name(), meta.getDtype().name(), values));
+            items.add(new UpdateUploader.Item(meta.getName(), module, meta.getRole().name(), meta.getDtype().name(),
+                    layouts.get(module), values));
         }
         return items;
     }
