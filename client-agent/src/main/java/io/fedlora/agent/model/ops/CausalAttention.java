@@ -46,12 +46,14 @@ public final class CausalAttention {
         int blk = Math.min(BLOCK, seq);
         INDArray scratch = Tensors.empty(type, par.threads(), (long) blk * seq);
         Dense sc = Dense.of(scratch);
+        boolean fast = sc.single();
         double[] lse = new double[batch * nHead * seq];
         int group = nHead / nKvHead;
         double scale = scale();
         withSingleThreadedBlas(par, () -> par.forRanges(batch * nKvHead, 1, (part, from, to) -> {
             Region s = new Region(scratch, (long) part * blk * seq, seq);
             int so = part * blk * seq;
+            double[] row = new double[seq];
             for (int task = from; task < to; task++) {
                 int b = task / nKvHead;
                 int kvh = task % nKvHead;
@@ -66,23 +68,16 @@ public final class CausalAttention {
                         for (int ii = 0; ii < bi; ii++) {
                             int i = i0 + ii;
                             int o = so + ii * seq;
-                            double max = Double.NEGATIVE_INFINITY;
-                            for (int j = 0; j <= i; j++) {
-                                max = Math.max(max, sc.get(o + j));
-                            }
-                            double sum = 0;
-                            for (int j = 0; j <= i; j++) {
-                                double e = Math.exp(sc.get(o + j) - max);
-                                sc.set(o + j, e);
-                                sum += e;
-                            }
+                            int seen = i + 1;
+                            sc.read(o, row, seen);
+                            double max = FastExp.max(row, seen);
+                            double sum = FastExp.expShiftedSum(row, seen, max, fast);
                             double inv = 1.0 / sum;
-                            for (int j = 0; j <= i; j++) {
-                                sc.set(o + j, sc.get(o + j) * inv);
+                            for (int j = 0; j < seen; j++) {
+                                row[j] *= inv;
                             }
-                            for (int j = i + 1; j < keys; j++) {
-                                sc.set(o + j, 0);
-                            }
+                            java.util.Arrays.fill(row, seen, keys, 0.0);
+                            sc.write(o, row, keys);
                             lse[(b * nHead + qh) * seq + i] = max + Math.log(sum);
                         }
                         Blas.gemm(false, false, bi, headDim, keys, 1.0, s, vb, 0.0, y.at(row0 + i0, (long) qh * headDim));
@@ -102,6 +97,7 @@ public final class CausalAttention {
         int blk = Math.min(BLOCK, seq);
         INDArray scratch = Tensors.empty(type, 2L * par.threads(), (long) blk * seq);
         Dense sc = Dense.of(scratch);
+        boolean fast = sc.single();
         int group = nHead / nKvHead;
         double scale = scale();
         withSingleThreadedBlas(par, () -> par.forRanges(batch * nKvHead, 1, (part, from, to) -> {
@@ -109,6 +105,8 @@ public final class CausalAttention {
             int dpo = po + blk * seq;
             Region p = new Region(scratch, po, seq);
             Region dp = new Region(scratch, dpo, seq);
+            double[] prow = new double[seq];
+            double[] drow = new double[seq];
             for (int task = from; task < to; task++) {
                 int b = task / nKvHead;
                 int kvh = task % nKvHead;
@@ -125,20 +123,21 @@ public final class CausalAttention {
                             int i = i0 + ii;
                             int o = po + ii * seq;
                             int od = dpo + ii * seq;
-                            double l = lse[(b * nHead + qh) * seq + i];
+                            int seen = i + 1;
+                            sc.read(o, prow, seen);
+                            sc.read(od, drow, seen);
+                            FastExp.expShiftedSum(prow, seen, lse[(b * nHead + qh) * seq + i], fast);
                             double dot = 0;
-                            for (int j = 0; j <= i; j++) {
-                                double pr = Math.exp(sc.get(o + j) - l);
-                                sc.set(o + j, pr);
-                                dot += pr * sc.get(od + j);
+                            for (int j = 0; j < seen; j++) {
+                                dot += prow[j] * drow[j];
                             }
-                            for (int j = 0; j <= i; j++) {
-                                sc.set(od + j, sc.get(o + j) * (sc.get(od + j) - dot) * scale);
+                            for (int j = 0; j < seen; j++) {
+                                drow[j] = prow[j] * (drow[j] - dot) * scale;
                             }
-                            for (int j = i + 1; j < keys; j++) {
-                                sc.set(o + j, 0);
-                                sc.set(od + j, 0);
-                            }
+                            java.util.Arrays.fill(prow, seen, keys, 0.0);
+                            java.util.Arrays.fill(drow, seen, keys, 0.0);
+                            sc.write(o, prow, keys);
+                            sc.write(od, drow, keys);
                         }
                         Blas.gemm(true, false, keys, headDim, bi, 1.0, p, dy.at(row0 + i0, qCol), 1.0, dv.at(row0, kvCol));
                         Blas.gemm(false, false, bi, headDim, keys, 1.0, dp, k.at(row0, kvCol), 0.0, dq.at(row0 + i0, qCol));

@@ -45,6 +45,9 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
     /** Writes {@code len} elements of {@code src} from index {@code from}. */
     public abstract void write(int from, double[] src, int len);
 
+    /** Writes {@code src[0..len)} into each of the first {@code rows} rows of width {@code len} (a broadcast bias). */
+    public abstract void fillRows(double[] src, int len, int rows);
+
     /** Whether the elements are fp32 (kernels may then use fp32-accurate approximations). */
     public abstract boolean single();
 
@@ -95,6 +98,17 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
             }
             b.put(from, tmp, 0, len);
         }
+
+        @Override
+        public void fillRows(double[] src, int len, int rows) {
+            float[] tmp = new float[len];
+            for (int i = 0; i < len; i++) {
+                tmp[i] = (float) src[i];
+            }
+            for (int r = 0; r < rows; r++) {
+                b.put(r * len, tmp, 0, len);
+            }
+        }
     }
 
     static final class F64 extends Dense {
@@ -130,6 +144,13 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         @Override
         public void write(int from, double[] src, int len) {
             b.put(from, src, 0, len);
+        }
+
+        @Override
+        public void fillRows(double[] src, int len, int rows) {
+            for (int r = 0; r < rows; r++) {
+                b.put(r * len, src, 0, len);
+            }
         }
     }
 }

@@ -32,14 +32,10 @@ public record Linear(INDArray weight, WeightLayout layout, INDArray bias, LoraFa
         int n = (int) x.size(0);
         double beta = 0;
         if (bias != null) {
-            Dense b = Dense.of(bias);
-            Dense ys = Dense.of(y);
             int o = out();
-            for (int r = 0; r < n; r++) {
-                for (int j = 0; j < o; j++) {
-                    ys.set(r * o + j, b.get(j));
-                }
-            }
+            double[] row = new double[o];
+            Dense.of(bias).read(0, row, o);
+            Dense.of(y).fillRows(row, o, n);
             beta = 1;
         }
         Blas.gemm(x, false, weight, layout == WeightLayout.LINEAR, 1.0, beta, y);
@@ -101,9 +97,11 @@ public record Linear(INDArray weight, WeightLayout layout, INDArray bias, LoraFa
         int c = (int) m.size(1);
         Dense ms = Dense.of(m);
         double[] s = new double[c];
+        double[] row = new double[c];
         for (int r = 0; r < n; r++) {
+            ms.read(r * c, row, c);
             for (int j = 0; j < c; j++) {
-                s[j] += ms.get(r * c + j);
+                s[j] += row[j];
             }
         }
         Dense os = Dense.of(out);

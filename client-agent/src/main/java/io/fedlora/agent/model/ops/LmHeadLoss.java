@@ -37,6 +37,7 @@ public final class LmHeadLoss {
         int chunk = (int) Math.max(1, Math.min(n, CHUNK_ELEMENTS / vocab));
         INDArray logits = Tensors.empty(type, chunk, vocab);
         Dense ls = Dense.of(logits);
+        boolean fast = ls.single();
         double total = 0;
         double[] rowLoss = new double[chunk];
         for (int r0 = 0; r0 < n; r0 += chunk) {
@@ -45,34 +46,29 @@ public final class LmHeadLoss {
             Region lr = Region.of(logits);
             Blas.gemm(false, true, rows, vocab, c, 1.0, Region.of(h).at(r0, 0), Region.of(w), 0.0, lr);
             boolean grad = dh != null;
-            par.forEach(rows, 4, ii -> {
-                int row = base + ii;
-                int o = ii * vocab;
-                float wt = weights[row];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < vocab; j++) {
-                    max = Math.max(max, ls.get(o + j));
-                }
-                double targetLogit = wt != 0f ? ls.get(o + targets[row]) : 0;
-                double sum = 0;
-                for (int j = 0; j < vocab; j++) {
-                    double e = Math.exp(ls.get(o + j) - max);
-                    if (grad) {
-                        ls.set(o + j, e);
-                    }
-                    sum += e;
-                }
-                rowLoss[ii] = 0;
-                if (wt != 0f) {
-                    rowLoss[ii] = wt * (Math.log(sum) - (targetLogit - max));
-                }
-                if (grad) {
-                    double f = wt / count / sum;
-                    for (int j = 0; j < vocab; j++) {
-                        ls.set(o + j, ls.get(o + j) * f);
-                    }
+            par.forRanges(rows, 4, (part, from, to) -> {
+                double[] v = new double[vocab];
+                for (int ii = from; ii < to; ii++) {
+                    int row = base + ii;
+                    int o = ii * vocab;
+                    float wt = weights[row];
+                    ls.read(o, v, vocab);
+                    double max = FastExp.max(v, vocab);
+                    double targetLogit = wt != 0f ? v[targets[row]] : 0;
+                    double sum = FastExp.expShiftedSum(v, vocab, max, fast);
+                    rowLoss[ii] = 0;
                     if (wt != 0f) {
-                        ls.add(o + targets[row], -wt / count);
+                        rowLoss[ii] = wt * (Math.log(sum) - (targetLogit - max));
+                    }
+                    if (grad) {
+                        double f = wt / count / sum;
+                        for (int j = 0; j < vocab; j++) {
+                            v[j] *= f;
+                        }
+                        if (wt != 0f) {
+                            v[targets[row]] -= wt / count;
+                        }
+                        ls.write(o, v, vocab);
                     }
                 }
             });
