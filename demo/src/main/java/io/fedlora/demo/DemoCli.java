@@ -57,9 +57,7 @@ public final class DemoCli {
                 human.print(CompareTable.render(outcome.runs()));
                 human.println();
             }
-            human.println(outcome.workDirRemoved()
-                    ? "work directory " + outcome.workDir() + " removed (--keep keeps it: logs and the exported model)"
-                    : "work directory kept: " + outcome.workDir() + " (logs in " + outcome.workDir().resolve("logs") + ")");
+            human.println(outcome.cleanup().line());
             if (options.json()) {
                 out.println(new JsonReport(mapper).line(options, outcome.runs(), outcome.workDir().toString(),
                         !outcome.workDirRemoved()));

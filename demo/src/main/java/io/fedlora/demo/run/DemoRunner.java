@@ -43,10 +43,14 @@ public final class DemoRunner {
     private static final Duration FINAL_EVALUATION = Duration.ofSeconds(90);
 
     /**
-     * What a demo produced: its runs and where it wrote them. {@code workDirRemoved}: the temporary work directory is
-     * gone (a successful run without {@code --keep} or {@code --work-dir}), so its logs and export are too.
+     * What a demo produced: its runs, where it wrote them and what became of that directory ({@link WorkDirPolicy}).
      */
-    public record Outcome(Path workDir, List<RunResult> runs, boolean workDirRemoved) {
+    public record Outcome(Path workDir, List<RunResult> runs, WorkDirPolicy.Result cleanup) {
+
+        /** The work directory is gone, and with it the logs and the export. */
+        public boolean workDirRemoved() {
+            return cleanup.removed();
+        }
     }
 
     private final Path home;
@@ -69,9 +73,9 @@ public final class DemoRunner {
      * PostgreSQL; a PostgreSQL it left running is stopped too) and prints where the work directory is; it is kept.
      */
     public Outcome run(DemoOptions options) throws IOException, InterruptedException {
-        boolean temporary = options.workDir().isEmpty();
-        Path work = WorkDir.prepare(temporary ? WorkDir.freshTemporary() : options.workDir().get());
-        say("work directory " + work + (temporary && !options.keep() ? " (removed after a successful run; --keep keeps it)" : ""));
+        WorkDirPolicy policy = WorkDirPolicy.of(options);
+        Path work = WorkDir.prepare(options.workDir().isEmpty() ? WorkDir.freshTemporary() : options.workDir().get());
+        say("work directory " + work + (policy.removesOnSuccess() ? " (removed after a successful run; --keep keeps it)" : ""));
         ProcessLauncher launcher = new ProcessLauncher(work.resolve("logs"));
         Thread hook = new Thread(() -> {
             interrupted.set(true);
@@ -85,19 +89,19 @@ public final class DemoRunner {
         boolean removed = false;
         try {
             List<RunResult> runs = runAll(options, work, new FederationProcesses(home, launcher));
+            // first everything that writes under work, the embedded PostgreSQL included, then the removal
             stopEverything(launcher, work);
-            if (temporary && !options.keep() && !interrupted.get()) {
-                WorkDir.deleteTree(work);
-                removed = true;
-            }
-            return new Outcome(work, runs, removed);
+            WorkDirPolicy.Result cleanup = policy.finish(work,
+                    interrupted.get() ? WorkDirPolicy.Ending.INTERRUPTED : WorkDirPolicy.Ending.SUCCEEDED);
+            removed = cleanup.removed();
+            return new Outcome(work, runs, cleanup);
         } catch (RuntimeException | IOException | InterruptedException e) {
             if (interrupted.get()) {
                 throw new DemoInterrupted(e);
             }
             stopEverything(launcher, work);
-            throw new DemoFailure(e.getMessage() + System.lineSeparator() + "logs: " + work.resolve("logs")
-                    + " (" + launcher.started().stream().map(c -> c.logFile().getFileName().toString()).distinct().toList() + ")", e);
+            throw new DemoFailure(e.getMessage() + System.lineSeparator() + policy.finish(work, WorkDirPolicy.Ending.FAILED).line()
+                    + ", log files " + launcher.started().stream().map(c -> c.logFile().getFileName().toString()).distinct().toList(), e);
         } finally {
             if (!removed) {
                 // the coordinator is stopped: its key file has nothing left to open, success or not

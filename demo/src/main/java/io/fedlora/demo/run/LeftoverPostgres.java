@@ -36,6 +36,12 @@ final class LeftoverPostgres {
             handle.onExit().get(15, TimeUnit.SECONDS);
         } catch (Exception e) {
             handle.destroyForcibly();
+            try {
+                // gone before the caller removes its data dir
+                handle.onExit().get(5, TimeUnit.SECONDS);
+            } catch (Exception stillThere) {
+                log.warn("embedded PostgreSQL pid {} did not exit after SIGKILL", handle.pid());
+            }
         }
     }
 
