@@ -47,7 +47,7 @@ public final class CoordinatorArguments implements Callable<Integer> {
             "--(fedlora|spring|server|management|logging|springdoc)\\.[A-Za-z0-9._\\[\\]-]+=.*", Pattern.DOTALL);
 
     @Option(names = "--data-dir", paramLabel = "DIR",
-            description = "blobs, the embedded PostgreSQL and the generated admin key (default ./.fedlora/coordinator)")
+            description = "blobs, embedded PostgreSQL, admin key (default ./.fedlora/coordinator)")
     Path dataDir;
 
     @Unmatched

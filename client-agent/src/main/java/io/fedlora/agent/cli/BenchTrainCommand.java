@@ -43,7 +43,7 @@ final class BenchTrainCommand implements Callable<Integer> {
             description = "tokens per sequence (default ${DEFAULT-VALUE})")
     int seq;
 
-    @Option(names = "--targets", paramLabel = "M[,M...]", split = ",",
+    @Option(names = "--targets", paramLabel = "MODULE", split = ",",
             description = "LoRA target modules (default: the family's, c_attn for GPT-2, q_proj,v_proj for Llama)")
     List<String> targets = List.of();
 

@@ -82,10 +82,10 @@ public final class DemoArgs implements Callable<Integer> {
     boolean compare;
 
     @Option(names = "--work-dir", paramLabel = "DIR",
-            description = "write everything under DIR and keep it (default: a new directory under java.io.tmpdir)")
+            description = "write everything under DIR and keep it (default: a new temporary directory)")
     Path workDir;
 
-    @Option(names = "--keep", description = "keep the temporary work directory (logs, exported model) after a successful run")
+    @Option(names = "--keep", description = "keep the temporary work directory (logs, exported model) after success")
     boolean keep;
 
     @Spec

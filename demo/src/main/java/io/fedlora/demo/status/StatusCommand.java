@@ -69,6 +69,11 @@ public final class StatusCommand implements Callable<Integer> {
                 new PrintWriter(System.err, true, StandardCharsets.UTF_8), System.getenv()));
     }
 
+    /** The command line, configured as every fedlora command is (the README's usage comes from here). */
+    public static CommandLine commandLine() {
+        return Cli.commandLine(new StatusCommand(Map.of()));
+    }
+
     /** Runs the command with the given streams and environment; returns the exit code. */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
         CommandLine cli = Cli.commandLine(new StatusCommand(env));
