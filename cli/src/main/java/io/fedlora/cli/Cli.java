@@ -50,7 +50,9 @@ public final class Cli {
                 err.flush();
                 return ExitCode.USAGE;
             }
-            err.println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+            for (String line : failureLines(ex)) {
+                err.println(line);
+            }
             if ("1".equals(System.getenv("FEDLORA_DEBUG"))) {
                 ex.printStackTrace(err);
             } else {
@@ -60,6 +62,33 @@ public final class Cli {
             return ExitCode.FAILURE;
         });
         return cl;
+    }
+
+    /** Longest part of a wrapping exception's message repeated after the root cause. */
+    static final int CONTEXT_CHARS = 200;
+
+    /**
+     * What a failure prints: the root cause's message first, because frameworks wrap it (Spring's bean-creation
+     * chain makes the top message a thousand characters with the reason at the very end), then the top message,
+     * shortened, as context when it says something else.
+     */
+    static java.util.List<String> failureLines(Throwable ex) {
+        Throwable root = ex;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String rootMessage = root.getMessage() == null ? root.toString() : root.getMessage();
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        lines.add("error: " + rootMessage);
+        String top = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+        if (root != ex && !top.equals(rootMessage)) {
+            String context = top.replace(rootMessage, "").strip();
+            if (!context.isEmpty()) {
+                lines.add("  while: " + (context.length() > CONTEXT_CHARS
+                        ? context.substring(0, CONTEXT_CHARS) + "..." : context));
+            }
+        }
+        return lines;
     }
 
     /** Parses {@code args}, runs the chosen (sub)command and returns its exit status; never calls {@code System.exit}. */

@@ -102,6 +102,19 @@ class CliTest {
     }
 
     @Test
+    void aWrappedFailureLeadsWithItsRootCause() {
+        String chain = "Error creating bean with name 'auditController': " + "x".repeat(900)
+                + ": data dir /d is in use by another fedlora coordinator";
+        Exception wrapped = new IllegalStateException(chain, new RuntimeException("middle",
+                new IllegalStateException("data dir /d is in use by another fedlora coordinator")));
+        java.util.List<String> lines = Cli.failureLines(wrapped);
+        assertThat(lines.get(0)).isEqualTo("error: data dir /d is in use by another fedlora coordinator");
+        assertThat(lines.get(1)).startsWith("  while: Error creating bean with name 'auditController'")
+                .hasSizeLessThan(Cli.CONTEXT_CHARS + 20);
+        assertThat(Cli.failureLines(new IllegalStateException("broken"))).containsExactly("error: broken");
+    }
+
+    @Test
     void usageOfASubcommandPathIsPlainText() {
         String usage = Cli.usage(Cli.commandLine(new Sample()));
         assertThat(usage).startsWith("Usage: sample").doesNotContain("\u001B[");

@@ -61,7 +61,9 @@ class OneCoordinatorPerDataDirEndToEndTest {
                     .hasValueSatisfying(code -> assertThat(code).isNotZero());
             assertThat(log).as("the second coordinator's log says why")
                     .contains("data dir " + pgData.toAbsolutePath() + " is in use by another fedlora coordinator")
-                    .contains("stop it or use another --data-dir");
+                    .contains("stop it or use another --data-dir")
+                    .as("the reason leads its error line instead of ending a chain of Spring's bean-creation messages")
+                    .containsPattern("(?m)^error: data dir \\S+ is in use by another fedlora coordinator");
             assertThat(Files.readString(pgData.resolve("fedlora-coordinator.lock")).strip())
                     .as("the lock file names the running coordinator").isEqualTo(Long.toString(first.process().pid()));
 
