@@ -59,19 +59,32 @@ public final class Checkpoint implements AutoCloseable {
 
     /** The weight files of a directory: the single file, or the shards the index names, in index order. */
     public static List<Path> files(Path dir) throws IOException {
+        return files(dir, true);
+    }
+
+    /**
+     * As {@link #files(Path)}; with {@code followLinks} false (a directory named by an untrusted request) the index and
+     * every shard must be regular files in their own right: a symbolic link, FIFO or device is refused unopened.
+     */
+    public static List<Path> files(Path dir, boolean followLinks) throws IOException {
+        java.nio.file.LinkOption[] how = followLinks ? new java.nio.file.LinkOption[0]
+                : new java.nio.file.LinkOption[] {java.nio.file.LinkOption.NOFOLLOW_LINKS};
         Path single = dir.resolve(SINGLE_FILE);
-        if (Files.isRegularFile(single)) {
+        if (Files.isRegularFile(single, how)) {
             return List.of(single);
         }
         Path index = dir.resolve(INDEX_FILE);
-        if (!Files.isRegularFile(index)) {
-            throw new UnsupportedModelException(SINGLE_FILE, dir + " has neither " + SINGLE_FILE + " nor " + INDEX_FILE);
+        if (!Files.isRegularFile(index, how)) {
+            throw new UnsupportedModelException(SINGLE_FILE, dir + " has neither " + SINGLE_FILE + " nor " + INDEX_FILE
+                    + (followLinks ? "" : " as a regular file"));
         }
         JsonNode map;
-        try {
-            map = JSON.readTree(index.toFile()).get("weight_map");
+        try (java.io.InputStream in = Files.newInputStream(index, how)) {
+            map = JSON.readTree(in).get("weight_map");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new UnsupportedModelException(INDEX_FILE, "not valid JSON: " + e.getOriginalMessage());
+            // the location, not the parser's message: that can quote the file's content
+            throw new UnsupportedModelException(INDEX_FILE, "not valid JSON" + (e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")"));
         }
         if (map == null || !map.isObject() || map.isEmpty()) {
             throw new UnsupportedModelException(INDEX_FILE, "has no weight_map");
@@ -86,8 +99,9 @@ public final class Checkpoint implements AutoCloseable {
             if (shard.contains("/") || shard.contains("\\") || !p.getParent().equals(dir.normalize()) || !shard.endsWith(".safetensors")) {
                 throw new UnsupportedModelException(INDEX_FILE, "shard '" + shard + "' is not a .safetensors file name in the directory");
             }
-            if (!Files.isRegularFile(p)) {
-                throw new UnsupportedModelException(INDEX_FILE, "shard '" + shard + "' is missing from " + dir);
+            if (!Files.isRegularFile(p, how)) {
+                throw new UnsupportedModelException(INDEX_FILE, "shard '" + shard + "' is missing from " + dir
+                        + (followLinks ? "" : " or is not a regular file (symbolic links are not followed)"));
             }
             out.add(p);
         }
@@ -95,12 +109,19 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public static Checkpoint open(Path dir) throws IOException {
+        return open(dir, true);
+    }
+
+    /** As {@link #open(Path)}; with {@code followLinks} false no symbolic link is followed to the index or a shard. */
+    public static Checkpoint open(Path dir, boolean followLinks) throws IOException {
         List<SafetensorsReader> readers = new ArrayList<>();
         try {
-            for (Path f : files(dir)) {
-                readers.add(SafetensorsReader.open(f));
+            for (Path f : files(dir, followLinks)) {
+                readers.add(SafetensorsReader.open(f, followLinks));
             }
-            return new Checkpoint(dir, readers);
+            Checkpoint c = new Checkpoint(dir, readers);
+            c.checkIndexNamesEveryTensor(followLinks);
+            return c;
         } catch (IOException | RuntimeException e) {
             for (SafetensorsReader r : readers) {
                 r.close();
@@ -146,13 +167,55 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Writes every tensor, byte for byte, into one safetensors file (for a sharded checkpoint the coordinator keeps). */
     public void writeSingleFile(Path file) throws IOException {
+        SafetensorsWriter.write(file, rawTensors(), singleFileMetadata());
+    }
+
+    /** Every tensor as its stored bytes (mapped from the shards, not copied), in {@link #tensors()} order. */
+    public List<TensorData> rawTensors() {
         List<TensorData> out = new ArrayList<>();
         for (TensorInfo info : tensors.values()) {
             out.add(TensorData.raw(info.name(), info.dtype(), info.shape(), readRaw(info.name())));
         }
+        return out;
+    }
+
+    /** The metadata a single file holding these tensors carries: the first file's, with {@code format: pt}. */
+    public Map<String, String> singleFileMetadata() {
         Map<String, String> meta = new LinkedHashMap<>(metadata());
         meta.putIfAbsent("format", "pt");
-        SafetensorsWriter.write(file, out, meta);
+        return meta;
+    }
+
+    /**
+     * For a sharded checkpoint, each tensor must be in the shard the index maps it to and the index must name every
+     * tensor: HF loads a tensor from the shard its {@code weight_map} names, so a checkpoint that disagrees with its
+     * own index is not the model HF would load.
+     */
+    private void checkIndexNamesEveryTensor(boolean followLinks) throws IOException {
+        if (!sharded()) {
+            return;
+        }
+        java.nio.file.LinkOption[] how = followLinks ? new java.nio.file.LinkOption[0]
+                : new java.nio.file.LinkOption[] {java.nio.file.LinkOption.NOFOLLOW_LINKS};
+        JsonNode map;
+        try (java.io.InputStream in = Files.newInputStream(dir.resolve(INDEX_FILE), how)) {
+            map = JSON.readTree(in).get("weight_map");
+        }
+        for (Map.Entry<String, SafetensorsReader> e : byTensor.entrySet()) {
+            JsonNode shard = map.get(e.getKey());
+            String actual = e.getValue().file().getFileName().toString();
+            if (shard == null || !shard.asText().equals(actual)) {
+                throw new UnsupportedModelException(INDEX_FILE, "tensor '" + e.getKey() + "' is stored in " + actual
+                        + " but the weight_map " + (shard == null ? "does not name it" : "maps it to " + shard.asText()));
+            }
+        }
+        for (Iterator<String> it = map.fieldNames(); it.hasNext(); ) {
+            String name = it.next();
+            if (!byTensor.containsKey(name)) {
+                throw new UnsupportedModelException(INDEX_FILE, "the weight_map names tensor '" + name + "', which its shard "
+                        + map.get(name).asText() + " does not hold");
+            }
+        }
     }
 
     /**

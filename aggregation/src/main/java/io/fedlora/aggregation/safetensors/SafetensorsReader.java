@@ -50,7 +50,16 @@ public final class SafetensorsReader implements AutoCloseable {
 
     /** Opens and validates {@code file}; the caller closes the reader. */
     public static SafetensorsReader open(Path file) throws IOException {
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        return open(file, true);
+    }
+
+    /**
+     * As {@link #open(Path)}; with {@code followLinks} false a symbolic link at {@code file} is refused when opened
+     * ({@code O_NOFOLLOW}), for files named by an untrusted request that were checked to be regular files.
+     */
+    public static SafetensorsReader open(Path file, boolean followLinks) throws IOException {
+        FileChannel ch = followLinks ? FileChannel.open(file, StandardOpenOption.READ)
+                : FileChannel.open(file, StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS);
         try {
             long size = ch.size();
             if (size < 8) {

@@ -14,6 +14,7 @@ import io.fedlora.coordinator.blob.StoredBlob;
 import io.fedlora.coordinator.model.BaseModelDirectory;
 import io.fedlora.coordinator.model.BaseModelInspector;
 import io.fedlora.coordinator.model.BaseModelRegistry;
+import io.fedlora.coordinator.model.BaseModelWeights;
 import io.fedlora.coordinator.model.RegisteredModel;
 import io.fedlora.coordinator.model.InvalidModelException;
 import io.fedlora.coordinator.model.LayerShape;
@@ -51,15 +52,17 @@ public class FederationService {
     private final BlobStore blobs;
     private final BlobRepository blobRows;
     private final BaseModelInspector inspector;
+    private final BaseModelWeights weightsStore;
     private final BaseModelRegistry registry;
     private final AuditLog audit;
     private final Signals signals;
     private final TransactionTemplate tx;
 
     public FederationService(FederationRepository federations, ModelVersionRepository versions, RoundRepository rounds,
-            BlobStore blobs, BlobRepository blobRows, BaseModelInspector inspector, BaseModelRegistry registry,
-            AuditLog audit, Signals signals, TransactionTemplate tx) {
+            BlobStore blobs, BlobRepository blobRows, BaseModelInspector inspector, BaseModelWeights weightsStore,
+            BaseModelRegistry registry, AuditLog audit, Signals signals, TransactionTemplate tx) {
         this.registry = registry;
+        this.weightsStore = weightsStore;
         this.federations = federations;
         this.versions = versions;
         this.rounds = rounds;
@@ -98,7 +101,7 @@ public class FederationService {
             base = registry.weightsBlob(registered); // already in the store: no second copy of the weights
             files.putAll(registry.fileBlobs(registered));
         } else {
-            base = blobs.putFile(model.weights());
+            base = weightsStore.store(model); // a sharded checkpoint becomes one safetensors blob, same tensors
             model.auxFiles().forEach((name, path) -> files.put(name, blobs.putFile(path)));
         }
         Map<String, LoraFactors> initial = new LinkedHashMap<>();
@@ -108,7 +111,7 @@ public class FederationService {
             initial.put(l.module(), LoraInit.init(l.toLoraLayer(scaling), spec.training().seed() * 1_000_003L + i));
         }
         StoredBlob adapter = blobs.putSafetensors(ModelTensors.adapterTensors(initial, layers), Map.of(), DType.F32);
-        StoredBlob weights = blobs.putSafetensors(targetWeights(model), Map.of(), DType.F32);
+        StoredBlob weights = blobs.putSafetensors(targetWeights(model, blobs.path(base.sha256())), Map.of(), DType.F32);
         String id = UUID.randomUUID().toString();
         tx.executeWithoutResult(s -> {
             for (StoredBlob b : List.of(base, adapter, weights)) {
@@ -128,15 +131,16 @@ public class FederationService {
         return get(id);
     }
 
-    private static Map<String, INDArray> targetWeights(BaseModelDirectory model) {
-        try (SafetensorsReader r = SafetensorsReader.open(model.weights())) {
+    /** The adapted modules' weights, from the stored base blob (never from the request's directory a second time). */
+    private static Map<String, INDArray> targetWeights(BaseModelDirectory model, java.nio.file.Path baseBlob) {
+        try (SafetensorsReader r = SafetensorsReader.open(baseBlob)) {
             Map<String, INDArray> out = new LinkedHashMap<>();
             for (LayerShape l : model.layers()) {
                 out.put(l.baseKey(), r.readFloat(model.keyPrefix() + l.baseKey()));
             }
             return out;
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + model.weights(), e);
+            throw new UncheckedIOException("cannot read the base weights of " + model.dir(), e);
         }
     }
 

@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
 
 /**
- * Reads an HF model directory ({@code config.json} + {@code model.safetensors}), validates it with its model family
+ * Reads an HF model directory ({@code config.json} + {@code model.safetensors}, or the shards a
+ * {@code model.safetensors.index.json} names), validates it with its model family
  * (the same code the agents load it with, so a model is accepted only if the agents compute it exactly as HF does)
  * and resolves target module names such as {@code c_attn} or {@code q_proj} to every matching layer, each with the
  * weight layout its family stores it in.
@@ -62,7 +63,8 @@ public class BaseModelInspector {
     }
 
     static final String NOT_A_MODEL_DIRECTORY = "not a model directory (give a directory on the coordinator holding "
-            + "config.json and model.safetensors as regular files; symbolic links are not followed)";
+            + "config.json and model.safetensors, or model.safetensors.index.json and its shards, as regular files; "
+            + "symbolic links are not followed)";
 
     /** Whether {@code p} is a directory (or regular file) in its own right: a symbolic link to one is not. */
     private static boolean isReal(Path p, boolean directory) {
@@ -80,12 +82,10 @@ public class BaseModelInspector {
     }
 
     private BaseModelDirectory inspectFiles(String field, Path dir, List<String> targetModules, boolean untrusted) {
-        Path weights = dir.resolve(Checkpoint.SINGLE_FILE);
-        if (!present(weights)) {
-            String more = present(dir.resolve(Checkpoint.INDEX_FILE))
-                    ? " (sharded checkpoints are loaded by the agents' tools but the coordinator stores one weights file:"
-                    + " merge the shards into model.safetensors first)" : "";
-            throw new InvalidModelException(field, "the model directory has no model.safetensors" + more);
+        boolean single = present(dir.resolve(Checkpoint.SINGLE_FILE));
+        if (!single && !present(dir.resolve(Checkpoint.INDEX_FILE))) {
+            throw new InvalidModelException(field, "the model directory has no model.safetensors (nor "
+                    + Checkpoint.INDEX_FILE + " with its shards)");
         }
         if (untrusted) {
             for (String name : readFiles()) {
@@ -96,11 +96,23 @@ public class BaseModelInspector {
                 }
             }
         }
+        List<Path> weights;
+        try {
+            // HF's order: model.safetensors when present, else the index; only the files the index names are opened,
+            // each refused unopened if it is not a regular file in its own right
+            weights = Checkpoint.files(dir, !untrusted);
+        } catch (UnsupportedModelException e) {
+            throw new InvalidModelException(field, e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            log.debug("cannot read the shard index in {}", dir, e);
+            throw new InvalidModelException(field, Checkpoint.INDEX_FILE + " in the model directory is not readable ("
+                    + e.getClass().getSimpleName() + ")");
+        }
         ModelSpec spec;
         String prefix;
         try {
             spec = ModelFamilies.read(dir);
-            try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+            try (Checkpoint checkpoint = Checkpoint.open(dir, !untrusted)) {
                 prefix = checkpoint.checkAgainst(spec);
             }
         } catch (UnsupportedModelException e) {
@@ -109,7 +121,7 @@ public class BaseModelInspector {
         } catch (IOException | RuntimeException e) {
             // the message of a parser can quote the file: it stays in the debug log, not in the answer
             log.debug("cannot read the model in {}", dir, e);
-            throw new InvalidModelException(field, "config.json or model.safetensors in the model directory is not a "
+            throw new InvalidModelException(field, "config.json or the weights in the model directory are not a "
                     + "readable Hugging Face model (" + e.getClass().getSimpleName() + ")");
         }
         List<LayerShape> layers;
@@ -129,10 +141,14 @@ public class BaseModelInspector {
         return new BaseModelDirectory(dir, weights, aux, layers, prefix, spec);
     }
 
-    /** Every file the coordinator reads from a model directory: the weights and the auxiliary files, nothing else. */
+    /**
+     * Every file the coordinator reads from a model directory by a fixed name: the auxiliary files, the single weights
+     * file and the shard index; the shards are the index's plain file names, checked as {@link Checkpoint} opens them.
+     */
     static List<String> readFiles() {
         List<String> names = new java.util.ArrayList<>(AUX_FILES);
         names.add(Checkpoint.SINGLE_FILE);
+        names.add(Checkpoint.INDEX_FILE);
         return names;
     }
 
@@ -141,6 +157,9 @@ public class BaseModelInspector {
     }
 
     private static String fieldDescription(String field) {
+        if (field.equals(Checkpoint.INDEX_FILE) || field.equals(Checkpoint.SINGLE_FILE)) {
+            return "file '" + field + "'";
+        }
         return field.endsWith(".weight") || field.endsWith(".bias") ? "weight '" + field + "'"
                 : "config.json field '" + field + "'";
     }

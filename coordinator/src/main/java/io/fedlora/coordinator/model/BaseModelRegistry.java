@@ -34,15 +34,17 @@ public class BaseModelRegistry {
 
     private final JdbcClient jdbc;
     private final BaseModelInspector inspector;
+    private final BaseModelWeights weightsStore;
     private final BlobStore blobs;
     private final BlobRepository blobRows;
     private final AuditLog audit;
     private final TransactionTemplate tx;
 
-    public BaseModelRegistry(JdbcClient jdbc, BaseModelInspector inspector, BlobStore blobs, BlobRepository blobRows,
-                             AuditLog audit, TransactionTemplate tx) {
+    public BaseModelRegistry(JdbcClient jdbc, BaseModelInspector inspector, BaseModelWeights weightsStore, BlobStore blobs,
+                             BlobRepository blobRows, AuditLog audit, TransactionTemplate tx) {
         this.jdbc = jdbc;
         this.inspector = inspector;
+        this.weightsStore = weightsStore;
         this.blobs = blobs;
         this.blobRows = blobRows;
         this.audit = audit;
@@ -55,7 +57,8 @@ public class BaseModelRegistry {
             throw new ConflictException("a base model named '" + name + "' is already registered");
         }
         BaseModelDirectory dir = inspector.inspect("path", path, List.of());
-        StoredBlob weights = blobs.putFile(dir.weights());
+        // a sharded checkpoint is kept as one safetensors blob with the same tensors
+        StoredBlob weights = weightsStore.store(dir);
         Map<String, StoredBlob> files = new LinkedHashMap<>();
         dir.auxFiles().forEach((file, p) -> files.put(file, blobs.putFile(p)));
         tx.executeWithoutResult(s -> {
@@ -71,7 +74,7 @@ public class BaseModelRegistry {
             files.forEach((file, b) -> jdbc.sql("INSERT INTO base_model_files (model_name, name, blob_sha256)"
                     + " VALUES (:m, :f, :b)").param("m", name).param("f", file).param("b", b.sha256()).update());
             audit.record(actor, "base-model.register", null, name, Map.of("path", dir.dir().toString(),
-                    "weightsBlob", weights.sha256(), "files", files.keySet()));
+                    "weightsBlob", weights.sha256(), "files", files.keySet(), "weightFiles", dir.weights().size()));
         });
         RegisteredModel m = find(name).orElseThrow();
         log.info("base model '{}' registered from {}: {} bytes in {} file(s)", name, m.sourcePath(), m.sizeBytes(),

@@ -3,7 +3,10 @@ package io.fedlora.coordinator.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fedlora.aggregation.family.Checkpoint;
+import io.fedlora.coordinator.support.Shards;
 import io.fedlora.coordinator.support.TinyGpt2;
+import io.fedlora.coordinator.support.TinyLlama;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -95,6 +98,86 @@ class BaseModelDirectorySafetyTest {
         Files.createSymbolicLink(dir.resolve("notes.txt"), Path.of("/etc/passwd"));
         BaseModelDirectory d = inspector.inspect("path", dir.toString(), List.of());
         assertThat(d.auxFiles().keySet()).isSubsetOf(BaseModelInspector.AUX_FILES).doesNotContain("secrets.env", "notes.txt");
-        assertThat(d.weights()).isEqualTo(dir.toAbsolutePath().resolve("model.safetensors"));
+        assertThat(d.weights()).containsExactly(dir.toAbsolutePath().resolve("model.safetensors"));
+    }
+
+    // ---- sharded checkpoints: the index and only the shards it names, each a regular file in its own right ----
+
+    private Path shardedLlama(String name) throws Exception {
+        Path dir = TinyLlama.write(tmp.resolve(name));
+        Shards.split(dir, 2);
+        return dir;
+    }
+
+    private String shardRefusal(Path dir) {
+        InvalidModelException e = (InvalidModelException) org.assertj.core.api.Assertions.catchThrowable(
+                () -> inspector.inspect("path", dir.toString(), List.of()));
+        assertThat(e).as(dir.toString()).isNotNull();
+        assertThat(e.field()).isEqualTo("path");
+        assertThat(e.getMessage()).doesNotContain("root:");
+        return e.getMessage();
+    }
+
+    @Test
+    void aShardedCheckpointIsReadFromItsIndexAndTheShardsItNames() throws Exception {
+        Path dir = shardedLlama("sharded");
+        Files.writeString(dir.resolve("model-00003-of-00003.safetensors"), "not named by the index: never read");
+        BaseModelDirectory d = inspector.inspect("path", dir.toString(), List.of());
+        assertThat(d.weights()).extracting(p -> p.getFileName().toString())
+                .containsExactly("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors");
+        assertThat(d.auxFiles()).doesNotContainKeys(Checkpoint.INDEX_FILE, "model-00001-of-00002.safetensors");
+    }
+
+    @Test
+    void aSymlinkedShardOrIndexIsRefused() throws Exception {
+        Path shard = shardedLlama("link-shard");
+        Path moved = Files.move(shard.resolve("model-00002-of-00002.safetensors"), tmp.resolve("elsewhere.safetensors"));
+        Files.createSymbolicLink(shard.resolve("model-00002-of-00002.safetensors"), moved);
+        assertThat(shardRefusal(shard)).contains("model-00002-of-00002.safetensors", "not a regular file");
+
+        Path toSecret = shardedLlama("link-secret");
+        Files.delete(toSecret.resolve("model-00001-of-00002.safetensors"));
+        Files.createSymbolicLink(toSecret.resolve("model-00001-of-00002.safetensors"), Path.of("/etc/passwd"));
+        assertThat(shardRefusal(toSecret)).contains("model-00001-of-00002.safetensors", "symbolic links are not followed");
+
+        Path index = shardedLlama("link-index");
+        Path movedIndex = Files.move(index.resolve(Checkpoint.INDEX_FILE), tmp.resolve("elsewhere.json"));
+        Files.createSymbolicLink(index.resolve(Checkpoint.INDEX_FILE), movedIndex);
+        assertThat(shardRefusal(index)).contains(Checkpoint.INDEX_FILE, "symbolic link");
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aShardThatIsAFifoIsRefusedWithoutOpeningIt() throws Exception {
+        Path dir = shardedLlama("fifo-shard");
+        Files.delete(dir.resolve("model-00002-of-00002.safetensors"));
+        Process mkfifo = new ProcessBuilder("mkfifo", dir.resolve("model-00002-of-00002.safetensors").toString())
+                .inheritIO().start();
+        assertThat(mkfifo.waitFor()).isZero();
+        assertThat(shardRefusal(dir)).contains("model-00002-of-00002.safetensors", "not a regular file");
+    }
+
+    @Test
+    void shardNamesOutsideTheDirectoryAndAnIndexThatDisagreesWithItsShardsAreRefused() throws Exception {
+        Files.writeString(tmp.resolve("outside.safetensors"), "x");
+        for (String name : List.of("../outside.safetensors", "/etc/passwd", "sub/model.safetensors", "config.json")) {
+            Path dir = shardedLlama("escape-" + Math.abs(name.hashCode()));
+            String index = Files.readString(dir.resolve(Checkpoint.INDEX_FILE));
+            Files.writeString(dir.resolve(Checkpoint.INDEX_FILE),
+                    index.replaceFirst("model-00002-of-00002.safetensors", name.replace("\\", "\\\\")));
+            assertThat(shardRefusal(dir)).as(name).contains("is not a .safetensors file name in the directory");
+        }
+
+        // k_proj of layer 1 is in the second shard; an index mapping it to the first is not the model HF would load
+        Path moved = shardedLlama("moved-tensor");
+        String index = Files.readString(moved.resolve(Checkpoint.INDEX_FILE));
+        Files.writeString(moved.resolve(Checkpoint.INDEX_FILE), index.replaceFirst(
+                "(\"model.layers.1.self_attn.k_proj.weight\"\\s*:\\s*\")model-00002-of-00002", "$1model-00001-of-00002"));
+        assertThat(shardRefusal(moved)).contains("model.layers.1.self_attn.k_proj.weight", "model-00002-of-00002.safetensors",
+                "maps it to model-00001-of-00002.safetensors");
+
+        Path broken = shardedLlama("broken-index");
+        Files.writeString(broken.resolve(Checkpoint.INDEX_FILE), "{\"weight_map\": secret-token");
+        assertThat(shardRefusal(broken)).contains("not valid JSON").doesNotContain("secret-token");
     }
 }
