@@ -187,9 +187,10 @@ final class AggregateCommand implements Callable<Integer> {
                 e.getValue().foldInto(w, first.config().layout());
                 replaced.put(baseKeys.get(e.getKey()), w);
             }
+            // no base_model_name_or_path: the clients' adapters name the original base, which lacks the folded residual,
+            // so AutoPeftModelForCausalLM would load a different model without a word; the output itself is the base
             PeftAdapterConfig cfg = new PeftAdapterConfig(first.config().r(), first.config().loraAlpha(),
-                    first.config().targetModules(), first.config().fanInFanOut(), first.config().useRslora(),
-                    first.config().baseModelNameOrPath());
+                    first.config().targetModules(), first.config().fanInFanOut(), first.config().useRslora(), null);
             Map<String, io.fedlora.aggregation.lora.WeightLayout> layouts = new LinkedHashMap<>();
             layers.forEach(l -> layouts.put(l.module(), l.layout()));
             Path modelDir = basePath.toAbsolutePath().getParent();
@@ -217,8 +218,8 @@ final class AggregateCommand implements Callable<Integer> {
 
     /**
      * Copies the base directory's config and tokenizer files into the export and its merged model, so both load
-     * with {@code from_pretrained}; the adapter names no base ({@code base_model_name_or_path} is left as the
-     * adapters had it).
+     * with {@code from_pretrained}; the adapter names no base ({@code base_model_name_or_path} is null, whatever the
+     * clients' adapters named).
      */
     private static void copyModelFiles(Path modelDir, Path out) throws IOException {
         for (String name : MODEL_FILES) {

@@ -114,6 +114,10 @@ class AggregateCliTest {
         assertThat(run(args("fedex", out))).as(stderr).isZero();
         assertThat(stdout).contains("h.0.attn.c_attn").contains("overall: exactness_rel_error");
         assertThat(out.resolve("adapter_config.json")).exists();
+        // the clients' adapters name base "tiny", the unfolded model: the export must not send PEFT back to it
+        assertThat(PeftAdapterConfig.read(adapters.get(0).resolve("adapter_config.json")).baseModelNameOrPath()).isEqualTo("tiny");
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("adapter_config.json").toFile())
+                .get("base_model_name_or_path").isNull()).isTrue();
         assertThat(out.resolve("adapter_model.safetensors")).exists();
         assertThat(out.resolve("model.safetensors")).exists();
         try (var s = Files.list(dir)) {

@@ -91,6 +91,31 @@ class RestApiTest extends CoordinatorTestBase {
     }
 
     @Test
+    void modelsTheAgentsCannotComputeAre400ProblemsNamingTheConfigField(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        Path gpt2 = io.fedlora.coordinator.support.TinyGpt2.write(tmp.resolve("inner"), false);
+        String cfg = Files.readString(gpt2.resolve("config.json"));
+        Files.writeString(gpt2.resolve("config.json"), cfg.substring(0, cfg.lastIndexOf('}')) + ",\"n_inner\":64}");
+        String name = "inner-" + System.nanoTime();
+        HttpResponse<byte[]> r = call("POST", "/api/v1/base-models", "{\"name\":\"" + name + "\",\"path\":\""
+                + gpt2.toString().replace("\\", "\\\\") + "\"}", API_KEY);
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(json(r).path("errors").get(0).path("field").asText()).isEqualTo("path");
+        assertThat(json(r).path("detail").asText()).contains("config.json field 'n_inner'");
+        assertThat(jdbc.sql("SELECT count(*) FROM base_models WHERE name = :n").param("n", name).query(Long.class).single())
+                .isZero();
+
+        Path yarn = io.fedlora.coordinator.support.TinyLlama.write(tmp.resolve("yarn"), io.fedlora.coordinator.support.TinyLlama
+                .CONFIG.replace("\"rope_theta\":10000.0", "\"rope_theta\":10000.0,\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4.0}"));
+        String body = federationBody(uniqueName("yarn"), ",\"targetModules\":[\"q_proj\"]")
+                .replace(modelDir().toString().replace("\\", "\\\\"), yarn.toString().replace("\\", "\\\\"));
+        r = call("POST", "/api/v1/federations", body, API_KEY);
+        assertThat(r.statusCode()).as(new String(r.body())).isEqualTo(400);
+        assertThat(json(r).path("errors").get(0).path("field").asText()).isEqualTo("baseModelPath");
+        assertThat(json(r).path("detail").asText()).contains("config.json field 'rope_scaling'");
+    }
+
+    @Test
     void aRegisteredBaseModelServesFederationsByName() throws Exception {
         String name = "tiny-" + System.nanoTime();
         String dir = modelDir().toString().replace("\\", "\\\\");
