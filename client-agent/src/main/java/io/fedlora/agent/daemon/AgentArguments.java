@@ -2,20 +2,17 @@ package io.fedlora.agent.daemon;
 
 import io.fedlora.cli.Cli;
 import io.fedlora.cli.FedloraVersion;
+import io.fedlora.cli.SpringArguments;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Unmatched;
 import org.springframework.boot.convert.DurationStyle;
 
 /**
@@ -40,13 +37,7 @@ import org.springframework.boot.convert.DurationStyle;
         footerHeading = "%nProperties:%n",
         footer = {"  --fedlora.agent.KEY=VALUE, --spring.KEY=VALUE, --logging.KEY=VALUE pass through to Spring,",
                 "  e.g. --fedlora.agent.tls.enabled=true --fedlora.agent.tls.trust-cert=ca.pem"})
-public final class AgentArguments implements Callable<Integer> {
-
-    /** What runs once the command line is good: the Spring application, given the Spring arguments. */
-    @FunctionalInterface
-    public interface Daemon {
-        int run(String[] springArgs) throws Exception;
-    }
+public final class AgentArguments extends SpringArguments {
 
     /** {@code --name=value} for the property prefixes the agent reads. */
     private static final Pattern PASS_THROUGH = Pattern.compile("--(fedlora\\.agent|spring|logging)\\.[A-Za-z0-9._\\[\\]-]+=.*",
@@ -83,29 +74,13 @@ public final class AgentArguments implements Callable<Integer> {
     @Option(names = "--heartbeat-interval", paramLabel = "DURATION", description = "e.g. 10s (the default) or 500ms")
     String heartbeatInterval;
 
-    @Unmatched
-    List<String> unmatched = new ArrayList<>();
-
-    @Spec
-    CommandSpec spec;
-
-    private final Daemon daemon;
-
     /** Options that start {@code daemon} when run. */
-    public AgentArguments(Daemon daemon) {
-        this.daemon = daemon;
+    public AgentArguments(Application daemon) {
+        super(daemon);
     }
 
     /** Options only parsed (for {@link #toSpringArgs}, the README's usage). */
     public AgentArguments() {
-        this(springArgs -> {
-            throw new IllegalStateException("this command line only parses");
-        });
-    }
-
-    @Override
-    public Integer call() throws Exception {
-        return daemon.run(springArgs(spec.commandLine()));
     }
 
     /** The agent's command line, configured as every fedlora command is (the README's usage comes from here). */
@@ -115,18 +90,21 @@ public final class AgentArguments implements Callable<Integer> {
 
     /** Parses {@code args} (throwing {@link CommandLine.ParameterException} on a bad one) into Spring arguments. */
     public static String[] toSpringArgs(String[] args) {
-        AgentArguments a = new AgentArguments();
-        CommandLine cl = Cli.commandLine(a);
-        cl.parseArgs(args);
-        return a.springArgs(cl);
+        return toSpringArgs(AgentArguments::new, args);
     }
 
-    /** The Spring arguments these options stand for; refuses what the agent would not read. */
-    public String[] springArgs(CommandLine cl) {
+    @Override
+    protected Pattern passThrough() {
+        return PASS_THROUGH;
+    }
+
+    /** The {@code fedlora.agent.*} properties these options stand for; refuses what the agent would not read. */
+    @Override
+    protected List<String> optionArgs(CommandLine cl) {
         Map<String, String> props = new LinkedHashMap<>();
         if (coordinator != null) {
             if (!coordinator.contains(":/") && !HOST_PORT.matcher(coordinator).matches()) {
-                throw bad(cl, "--coordinator", coordinator, "HOST:PORT (the gRPC port) or a gRPC target URI");
+                throw invalid(cl, "--coordinator", coordinator, "HOST:PORT (the gRPC port) or a gRPC target URI");
             }
             props.put("coordinator", coordinator);
         }
@@ -136,13 +114,13 @@ public final class AgentArguments implements Callable<Integer> {
         put(cl, props, "--work-dir", "work-dir", workDir);
         if (ompThreads != null) {
             if (ompThreads < 0) {
-                throw bad(cl, "--omp-threads", ompThreads.toString(), "0 or more");
+                throw invalid(cl, "--omp-threads", ompThreads.toString(), "0 or more");
             }
             props.put("omp-threads", ompThreads.toString());
         }
         if (badLines != null) {
             if (!badLines.equalsIgnoreCase("skip") && !badLines.equalsIgnoreCase("fail")) {
-                throw bad(cl, "--bad-lines", badLines, "skip or fail");
+                throw invalid(cl, "--bad-lines", badLines, "skip or fail");
             }
             props.put("bad-lines", badLines.toLowerCase(java.util.Locale.ROOT));
         }
@@ -153,27 +131,21 @@ public final class AgentArguments implements Callable<Integer> {
                     throw new IllegalArgumentException();
                 }
             } catch (IllegalArgumentException e) {
-                throw bad(cl, "--heartbeat-interval", heartbeatInterval, "a positive duration such as 10s or 500ms");
+                throw invalid(cl, "--heartbeat-interval", heartbeatInterval, "a positive duration such as 10s or 500ms");
             }
             props.put("heartbeat-interval", heartbeatInterval);
         }
         List<String> out = new ArrayList<>();
         props.forEach((k, v) -> out.add("--fedlora.agent." + k + "=" + v));
-        out.addAll(Cli.passThrough(cl, unmatched, PASS_THROUGH));
-        return out.toArray(String[]::new);
+        return out;
     }
 
     private static void put(CommandLine cl, Map<String, String> props, String option, String key, Object value) {
         if (value != null) {
             if (value.toString().isBlank()) {
-                throw bad(cl, option, value.toString(), "a value that is not blank");
+                throw invalid(cl, option, value.toString(), "a value that is not blank");
             }
             props.put(key, value.toString());
         }
-    }
-
-    private static CommandLine.ParameterException bad(CommandLine cl, String option, String value, String expected) {
-        return new CommandLine.ParameterException(cl,
-                "Invalid value for option '" + option + "': '" + value + "' (expected " + expected + ")");
     }
 }
