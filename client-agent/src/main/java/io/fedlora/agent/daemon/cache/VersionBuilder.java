@@ -123,16 +123,12 @@ final class VersionBuilder {
         };
     }
 
+    /**
+     * The base tensor a residual is added to, by the exact key the coordinator names: it sends base tensors under the
+     * same keys (the family's optional body prefix already removed), so no prefix is guessed here.
+     */
     private static INDArray target(Map<String, INDArray> weights, TensorMeta m) {
-        String key = m.getTarget();
-        INDArray w = weights.get(key);
-        if (w == null && key.startsWith("transformer.")) {
-            key = key.substring("transformer.".length());
-            w = weights.get(key);
-        } else if (w == null) {
-            key = "transformer." + key;
-            w = weights.get(key);
-        }
+        INDArray w = weights.get(m.getTarget());
         if (w == null) {
             throw new ModelIntegrityException("residual " + m.getName() + " targets " + m.getTarget()
                     + ", which the model does not have");
