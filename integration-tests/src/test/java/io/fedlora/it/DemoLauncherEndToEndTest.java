@@ -63,7 +63,11 @@ class DemoLauncherEndToEndTest {
         Demo demo = Demo.start(env, tmp, "demo-sigint", "--clients", "2", "--rounds", "3", "--local-steps", "200");
         try {
             long pid = demo.process.pid();
-            assertThat(ignoresSigint(pid)).as("the demo JVM must not inherit an ignored SIGINT").isFalse();
+            // a build started in the background by a shell without job control (`./mvnw verify &` in a script)
+            // hands every child an ignored SIGINT, which no JVM can take back: then there is nothing to test here
+            org.junit.jupiter.api.Assumptions.assumeFalse(ignoresSigint(pid),
+                    "this build runs with SIGINT ignored (started in the background without job control), so the demo"
+                            + " JVM inherits it; run the build in the foreground to test the interrupt");
             // training is under way: the coordinator, its PostgreSQL and both agents are running
             demo.awaitStdout(Pattern.compile("round 1/3: (training|\\d/2 clients reported)"), Duration.ofMinutes(4));
             Path work = demo.workDir().orElseThrow();
