@@ -120,11 +120,15 @@ final class ExactnessCheck {
                 .orElseThrow(() -> new IllegalStateException("export has no tensor ending in " + suffix));
     }
 
+    /**
+     * The export's top-level weights (folded base and adapter), the files this check reads; entries in folders
+     * ({@code merged/}) are skipped (copying them into a folder never created failed every run once exports gained one).
+     */
     private static Path unzip(Path zip, Path dir) throws IOException {
         Files.createDirectories(dir);
         try (InputStream raw = Files.newInputStream(zip); ZipInputStream in = new ZipInputStream(raw)) {
             for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                if (e.getName().endsWith(".safetensors")) {
+                if (e.getName().endsWith(".safetensors") && !e.getName().contains("/") && !e.getName().contains("\\")) {
                     Files.copy(in, dir.resolve(e.getName()));
                 }
             }
