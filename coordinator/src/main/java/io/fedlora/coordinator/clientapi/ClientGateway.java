@@ -3,6 +3,8 @@ package io.fedlora.coordinator.clientapi;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * What the coordinator offers to client agents, independent of the transport. The gRPC layer
@@ -20,10 +22,30 @@ public interface ClientGateway {
     void heartbeat(AuthenticatedClient client, String state, long cachedModelVersion, String device);
 
     /**
-     * Blocks up to {@code maxWait} for work for this client. Empty means WAIT; a task of kind DONE
-     * means the client's federation has ended.
+     * Starts waiting up to {@code maxWait} for work for this client, holding no thread while it waits. The future
+     * completes with the task (empty means WAIT; a task of kind DONE means the client's federation has ended) or
+     * fails with a {@link ClientApiException}: ABORTED when a newer poll of the same client superseded it.
+     * Cancelling the future ends the wait and forgets the poll.
      */
-    Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait);
+    CompletableFuture<Optional<ClientTask>> startTaskPoll(AuthenticatedClient client, long cachedModelVersion,
+            Duration maxWait);
+
+    /** {@link #startTaskPoll} for an in-process caller that may block; an interrupt ends the wait (empty). */
+    default Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait) {
+        CompletableFuture<Optional<ClientTask>> poll = startTaskPoll(client, cachedModelVersion, maxWait);
+        try {
+            return poll.get();
+        } catch (InterruptedException e) {
+            poll.cancel(false);
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+    }
 
     /**
      * The tensors a client needs to hold {@code version}: a delta from {@code haveVersion} when the

@@ -23,12 +23,21 @@ public record FedloraProperties(
 
     /**
      * Scheduler timing: {@code tick} between passes over running federations, how recent a heartbeat
-     * must be for a client to be selected, and the longest a task poll is held.
+     * must be for a client to be selected, the longest a task poll is held, and the threads that check waiting
+     * polls for work when their federation changes (no thread waits with a poll; these only run the checks).
      */
     public record Scheduler(
             @DefaultValue("200ms") Duration tick,
             @DefaultValue("60s") Duration heartbeatTimeout,
-            @DefaultValue("30s") Duration maxPollWait) {}
+            @DefaultValue("30s") Duration maxPollWait,
+            @DefaultValue("4") int pollCheckThreads) {
+
+        public Scheduler {
+            if (pollCheckThreads < 1) {
+                throw new IllegalArgumentException("fedlora.scheduler.poll-check-threads must be >= 1");
+            }
+        }
+    }
 
     public Path blobDir() {
         return dataDir.resolve("blobs");

@@ -12,6 +12,7 @@ import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.springframework.stereotype.Service;
 
 /**
@@ -24,12 +25,12 @@ public class FederationClientGateway implements ClientGateway {
 
     private final EnrolmentService enrolment;
     private final HeartbeatService heartbeats;
-    private final TaskService tasks;
+    private final TaskPolls tasks;
     private final DownloadService downloads;
     private final UploadService uploads;
     private final EvaluationService evaluations;
 
-    public FederationClientGateway(EnrolmentService enrolment, HeartbeatService heartbeats, TaskService tasks,
+    public FederationClientGateway(EnrolmentService enrolment, HeartbeatService heartbeats, TaskPolls tasks,
             DownloadService downloads, UploadService uploads, EvaluationService evaluations) {
         this.enrolment = enrolment;
         this.heartbeats = heartbeats;
@@ -55,8 +56,9 @@ public class FederationClientGateway implements ClientGateway {
     }
 
     @Override
-    public Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait) {
-        return tasks.pollTask(client, cachedModelVersion, maxWait);
+    public CompletableFuture<Optional<ClientTask>> startTaskPoll(AuthenticatedClient client, long cachedModelVersion,
+            Duration maxWait) {
+        return tasks.start(client, cachedModelVersion, maxWait);
     }
 
     @Override

@@ -17,10 +17,7 @@ import io.fedlora.coordinator.round.ParticipantStatus;
 import io.fedlora.coordinator.round.RoundRecord;
 import io.fedlora.coordinator.round.RoundRepository;
 import io.fedlora.coordinator.round.RoundStatus;
-import io.fedlora.coordinator.config.FedloraProperties;
-import io.fedlora.coordinator.round.Signals;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.springframework.stereotype.Service;
@@ -28,7 +25,7 @@ import org.springframework.stereotype.Service;
 /**
  * What a client should do now: train in the collecting round it was selected for, evaluate a version
  * it was asked to, stop because its federation ended, or nothing yet. Never blocks; waiting for a task
- * is {@link #pollTask}'s. A round whose deadline passed (by the injected clock) offers no more work.
+ * is {@link TaskPolls}'. A round whose deadline passed (by the injected clock) offers no more work.
  */
 @Service
 public class TaskService {
@@ -37,52 +34,15 @@ public class TaskService {
     private final RoundRepository rounds;
     private final ParticipantRepository participants;
     private final EvaluationRepository evaluations;
-    private final HeartbeatService heartbeats;
-    private final Signals signals;
-    private final FedloraProperties properties;
     private final Clock clock;
 
     public TaskService(FederationRepository federations, RoundRepository rounds, ParticipantRepository participants,
-            EvaluationRepository evaluations, HeartbeatService heartbeats, Signals signals, FedloraProperties properties,
-            Clock clock) {
+            EvaluationRepository evaluations, Clock clock) {
         this.federations = federations;
         this.rounds = rounds;
         this.participants = participants;
         this.evaluations = evaluations;
-        this.heartbeats = heartbeats;
-        this.signals = signals;
-        this.properties = properties;
         this.clock = clock;
-    }
-
-    /**
-     * Blocks up to {@code maxWait} (capped by fedlora.scheduler.max-poll-wait) for work for this client. A client has
-     * one outstanding poll: a newer one supersedes this one, which then ends at once with ABORTED (no wake-up loop
-     * between polls of one client: each change of the federation costs each poll one check).
-     */
-    public Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait) {
-        heartbeats.polled(client, cachedModelVersion);
-        Duration cap = properties.scheduler().maxPollWait();
-        long deadline = System.nanoTime() + Math.max(0, Math.min(maxWait.toNanos(), cap.toNanos()));
-        try (Signals.PollWaiter waiter = signals.registerPoll(client.clientId(), client.federationId())) {
-            while (true) {
-                Optional<ClientTask> task = taskFor(client);
-                if (task.isPresent()) {
-                    return task;
-                }
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return Optional.empty();
-                }
-                if (!waiter.awaitChange(left) && waiter.superseded()) {
-                    throw new ClientApiException(Kind.ABORTED, "superseded by a newer GetTask poll from this client;"
-                            + " a client keeps one poll outstanding");
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return Optional.empty();
-        }
     }
 
     /** The client's current work, if any. */

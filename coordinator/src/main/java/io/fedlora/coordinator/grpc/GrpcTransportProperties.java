@@ -7,12 +7,12 @@ import org.springframework.util.unit.DataSize;
 
 /**
  * Limits of the client-facing gRPC transport ({@code fedlora.grpc.*}). They bound what one agent can
- * make the coordinator hold: upload bytes in memory, threads parked in long polls, chunk sizes.
+ * make the coordinator hold: upload bytes in memory, long polls waiting (no thread each), chunk sizes.
  *
  * @param maxUploadBytes    largest update one upload may declare or send (default 512 MiB)
  * @param maxPollWait       cap on a GetTask long poll, whatever {@code wait_ms} the agent asks for
- * @param pollThreads       threads that park in long polls; more concurrent polls queue
- * @param pollQueue         polls that may wait for a thread before new ones are refused
+ * @param maxWaitingPolls   long polls that may wait at once (they hold memory, not threads); more are refused
+ * @param handlerThreads    threads that run the service's handlers (a fixed pool; more work queues)
  * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
  * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
  */
@@ -20,8 +20,8 @@ import org.springframework.util.unit.DataSize;
 public record GrpcTransportProperties(
         @DefaultValue("512MB") DataSize maxUploadBytes,
         @DefaultValue("30s") Duration maxPollWait,
-        @DefaultValue("32") int pollThreads,
-        @DefaultValue("256") int pollQueue,
+        @DefaultValue("20000") int maxWaitingPolls,
+        @DefaultValue("16") int handlerThreads,
         @DefaultValue("1MB") DataSize chunkBytes,
         @DefaultValue("10s") Duration heartbeatInterval) {
 
@@ -35,8 +35,11 @@ public record GrpcTransportProperties(
         if (maxPollWait.isNegative() || maxPollWait.isZero()) {
             throw new IllegalArgumentException("fedlora.grpc.max-poll-wait must be positive");
         }
-        if (pollThreads < 1 || pollQueue < 0) {
-            throw new IllegalArgumentException("fedlora.grpc.poll-threads must be >= 1 and poll-queue >= 0");
+        if (maxWaitingPolls < 1) {
+            throw new IllegalArgumentException("fedlora.grpc.max-waiting-polls must be >= 1");
+        }
+        if (handlerThreads < 1) {
+            throw new IllegalArgumentException("fedlora.grpc.handler-threads must be >= 1");
         }
         if (chunkBytes.toBytes() < 1 || chunkBytes.toBytes() > MAX_CHUNK_BYTES) {
             throw new IllegalArgumentException("fedlora.grpc.chunk-bytes must be within 1 B .. 1 MiB");

@@ -11,27 +11,25 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Duration;
 import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.beans.factory.DisposableBean;
 import org.springframework.stereotype.Component;
 
 /**
- * Runs GetTask long polls on a dedicated bounded pool, never on gRPC's own threads: the wait is capped
- * by {@code fedlora.grpc.max-poll-wait} and by the call's deadline, and a cancelled call (agent gone,
- * deadline passed) interrupts its waiting thread. When the pool and its queue are full, new polls are
- * refused with RESOURCE_EXHAUSTED rather than queued without bound.
+ * Serves GetTask long polls asynchronously: the call is handed to {@link ClientGateway#startTaskPoll} and answered
+ * from whichever thread completes it, so a waiting poll holds no thread (gRPC's handler returns at once). The wait
+ * is capped by {@code fedlora.grpc.max-poll-wait} and by the call's deadline; a cancelled call (agent gone, deadline
+ * passed) cancels its poll. Polls beyond {@code fedlora.grpc.max-waiting-polls} are refused with RESOURCE_EXHAUSTED,
+ * a guard on memory rather than threads (the gateway keeps one poll per client anyway).
  */
 @Component
-public class TaskPoller implements DisposableBean {
+public class TaskPoller {
 
     private static final Logger log = LoggerFactory.getLogger(TaskPoller.class);
     /** Time kept back from the caller's deadline so the WAIT answer still reaches it. */
@@ -39,71 +37,71 @@ public class TaskPoller implements DisposableBean {
 
     private final ClientGateway gateway;
     private final Duration maxWait;
-    private final ThreadPoolExecutor pool;
+    private final int maxWaiting;
+    private final AtomicInteger waiting = new AtomicInteger();
 
     public TaskPoller(ClientGateway gateway, GrpcTransportProperties properties) {
         this.gateway = gateway;
         this.maxWait = properties.maxPollWait();
-        AtomicInteger n = new AtomicInteger();
-        this.pool = new ThreadPoolExecutor(properties.pollThreads(), properties.pollThreads(), 60, TimeUnit.SECONDS,
-                properties.pollQueue() == 0 ? new SynchronousQueue<>() : new ArrayBlockingQueue<>(properties.pollQueue()),
-                r -> {
-                    Thread t = new Thread(r, "fedlora-task-poll-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
-        this.pool.allowCoreThreadTimeOut(true);
+        this.maxWaiting = properties.maxWaitingPolls();
     }
 
-    /** Answers {@code request} on {@code out} from a pool thread once the gateway has work or the wait ends. */
+    /** Starts answering {@code request} on {@code out}; returns at once. */
     void poll(AuthenticatedClient client, TaskRequest request, ServerCallStreamObserver<TaskResponse> out) {
         Duration wait = effectiveWait(request.getWaitMs(), Context.current().getDeadline());
-        AtomicReference<Future<?>> running = new AtomicReference<>();
-        out.setOnCancelHandler(() -> {
-            Future<?> f = running.get();
-            if (f != null) {
-                f.cancel(true);
-            }
-        });
-        try {
-            running.set(pool.submit(() -> answer(client, request.getCachedModelVersion(), wait, out)));
-        } catch (RejectedExecutionException e) {
-            log.warn("Refusing a task poll from client {}: all {} poll threads and the queue are busy",
-                    client.clientId(), pool.getMaximumPoolSize());
+        if (waiting.incrementAndGet() > maxWaiting) {
+            waiting.decrementAndGet();
+            log.warn("Refusing a task poll from client {}: {} polls are waiting already", client.clientId(), maxWaiting);
             out.onError(Status.RESOURCE_EXHAUSTED.withDescription("the coordinator is serving too many task polls; "
                     + "retry later").asRuntimeException());
             return;
         }
-        if (out.isCancelled()) {
-            running.get().cancel(true);
-        }
-    }
-
-    private void answer(AuthenticatedClient client, long cachedVersion, Duration wait,
-            ServerCallStreamObserver<TaskResponse> out) {
-        TaskResponse response;
-        try {
-            Optional<ClientTask> task = gateway.pollTask(client, cachedVersion, wait);
-            response = task.map(ProtoMapping::toResponse).orElseGet(ProtoMapping::waitResponse);
-        } catch (RuntimeException e) {
-            if (Thread.currentThread().isInterrupted() || out.isCancelled()) {
-                return;
+        AtomicReference<CompletableFuture<?>> poll = new AtomicReference<>();
+        out.setOnCancelHandler(() -> {
+            CompletableFuture<?> p = poll.get();
+            if (p != null) {
+                p.cancel(false);
             }
-            fail(out, e);
+        });
+        CompletableFuture<Optional<ClientTask>> started;
+        try {
+            started = gateway.startTaskPoll(client, request.getCachedModelVersion(), wait);
+        } catch (RuntimeException e) {
+            waiting.decrementAndGet();
+            answer(out, null, e);
             return;
         }
-        synchronized (out) {
-            if (!out.isCancelled()) {
-                out.onNext(response);
-                out.onCompleted();
-            }
+        poll.set(started);
+        started.whenComplete((task, error) -> {
+            waiting.decrementAndGet();
+            answer(out, task, error);
+        });
+        if (out.isCancelled()) {
+            started.cancel(false);
         }
     }
 
-    private static void fail(ServerCallStreamObserver<TaskResponse> out, RuntimeException e) {
+    /** Polls started and not yet answered. */
+    int waiting() {
+        return waiting.get();
+    }
+
+    private static void answer(ServerCallStreamObserver<TaskResponse> out, Optional<ClientTask> task, Throwable error) {
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof CancellationException) {
+            return; // the call was cancelled: nobody to answer
+        }
         synchronized (out) {
-            if (!out.isCancelled()) {
+            if (out.isCancelled()) {
+                return;
+            }
+            if (cause == null) {
+                out.onNext(task.map(ProtoMapping::toResponse).orElseGet(ProtoMapping::waitResponse));
+                out.onCompleted();
+            } else if (cause instanceof RuntimeException e) {
                 out.onError(GrpcStatusMapper.toStatus(e, "GetTask"));
+            } else {
+                out.onError(Status.INTERNAL.withDescription("GetTask failed").withCause(cause).asRuntimeException());
             }
         }
     }
@@ -115,10 +113,5 @@ public class TaskPoller implements DisposableBean {
             ms = Math.min(ms, deadline.timeRemaining(TimeUnit.MILLISECONDS) - DEADLINE_MARGIN_MS);
         }
         return Duration.ofMillis(Math.max(ms, 0));
-    }
-
-    @Override
-    public void destroy() {
-        pool.shutdownNow();
     }
 }

@@ -6,8 +6,8 @@
  * <pre>
  * fedlora.grpc.max-upload-bytes=512MB   # largest update one upload may declare or send (RESOURCE_EXHAUSTED above)
  * fedlora.grpc.max-poll-wait=30s        # cap on a GetTask long poll
- * fedlora.grpc.poll-threads=32          # threads parked in long polls ...
- * fedlora.grpc.poll-queue=256           # ... and polls queued for them; beyond that RESOURCE_EXHAUSTED
+ * fedlora.grpc.max-waiting-polls=20000  # long polls waiting at once (no thread each); beyond that RESOURCE_EXHAUSTED
+ * fedlora.grpc.handler-threads=16       # fixed pool running the service's handlers (grpc-java's default is unbounded)
  * fedlora.grpc.chunk-bytes=1MB          # TensorData chunk size sent to agents (at most 1 MiB)
  * fedlora.grpc.heartbeat-interval=10s   # interval suggested in HeartbeatResponse
  * </pre>

@@ -2,6 +2,7 @@ package io.fedlora.coordinator.round;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -10,83 +11,81 @@ import org.springframework.transaction.support.TransactionSynchronization;
 import org.springframework.transaction.support.TransactionSynchronizationManager;
 
 /**
- * Wake-ups between the parts of the coordinator: a long-polling client waits on its {@link PollWaiter},
- * woken when its federation changes (one outstanding poll per client: a newer one supersedes it), and the scheduler thread sleeps on a semaphore that events release.
- * Signals raised inside a transaction fire after it commits, so a woken reader sees the new state.
+ * Wake-ups between the parts of the coordinator: a long-polling client registers a {@link PollListener}, told when
+ * its federation changes (one outstanding poll per client: a newer one supersedes it), and the scheduler thread
+ * sleeps on a semaphore that events release. Nothing here blocks a waiting client's thread: a listener is only
+ * called, and must only hand its work off. Signals raised inside a transaction fire after it commits, so a woken
+ * reader sees the new state.
  */
 @Component
 public class Signals {
 
+    /** A client's outstanding long poll as the signals see it. Called on the signalling thread: hand off, never block. */
+    public interface PollListener {
+        /** Something changed in the poll's federation: re-check for work. */
+        void federationChanged();
+
+        /** A newer poll of the same client registered: this one ends. */
+        void superseded();
+    }
+
     /**
-     * One client's outstanding long poll. Registered once for the poll's whole life, so a change that happens
-     * while the poll is checking for work is not lost; a newer poll of the same client supersedes it.
+     * One registered poll. Registered once for the poll's whole life, so a change that happens while the poll is
+     * checking for work is not lost; closed when the poll ends (answered, timed out, cancelled, superseded).
      */
-    public final class PollWaiter implements AutoCloseable {
+    public final class PollRegistration implements AutoCloseable {
         private final String clientId;
         private final String federationId;
-        private boolean changed;
-        private boolean superseded;
+        private final PollListener listener;
 
-        private PollWaiter(String clientId, String federationId) {
+        private PollRegistration(String clientId, String federationId, PollListener listener) {
             this.clientId = clientId;
             this.federationId = federationId;
-        }
-
-        /**
-         * Waits until the federation changed since the last call, this poll was superseded, or {@code nanos}
-         * passed; true if it changed (and not superseded).
-         */
-        public synchronized boolean awaitChange(long nanos) throws InterruptedException {
-            long end = System.nanoTime() + nanos;
-            while (!changed && !superseded) {
-                long left = end - System.nanoTime();
-                if (left <= 0) {
-                    return false;
-                }
-                TimeUnit.NANOSECONDS.timedWait(this, left);
-            }
-            changed = false;
-            return !superseded;
-        }
-
-        /** True once a newer poll of the same client registered. */
-        public synchronized boolean superseded() {
-            return superseded;
-        }
-
-        private synchronized void wake() {
-            changed = true;
-            notifyAll();
-        }
-
-        private synchronized void supersede() {
-            superseded = true;
-            notifyAll();
+            this.listener = listener;
         }
 
         @Override
         public void close() {
-            waiters.remove(clientId, this);
+            byClient.remove(clientId, this);
+            byFederation.computeIfPresent(federationId, (id, polls) -> {
+                polls.remove(this);
+                return polls.isEmpty() ? null : polls;
+            });
         }
     }
 
-    private final Map<String, PollWaiter> waiters = new ConcurrentHashMap<>();
+    private final Map<String, PollRegistration> byClient = new ConcurrentHashMap<>();
+    private final Map<String, Set<PollRegistration>> byFederation = new ConcurrentHashMap<>();
     private final Semaphore schedulerWake = new Semaphore(0);
 
     /** Registers {@code clientId}'s long poll, superseding the client's earlier one if still outstanding. */
-    public PollWaiter registerPoll(String clientId, String federationId) {
-        PollWaiter w = new PollWaiter(clientId, federationId);
-        PollWaiter old = waiters.put(clientId, w);
+    public PollRegistration registerPoll(String clientId, String federationId, PollListener listener) {
+        PollRegistration r = new PollRegistration(clientId, federationId, listener);
+        byFederation.compute(federationId, (id, polls) -> {
+            Set<PollRegistration> set = polls == null ? ConcurrentHashMap.newKeySet() : polls;
+            set.add(r);
+            return set;
+        });
+        PollRegistration old = byClient.put(clientId, r);
         if (old != null) {
-            old.supersede();
+            old.close();
+            old.listener.superseded();
         }
-        return w;
+        return r;
+    }
+
+    /** Polls registered now (each client counts once). */
+    public int waitingPolls() {
+        return byClient.size();
     }
 
     /** Something changed in a federation: clients waiting for work re-check, the scheduler runs. */
     public void federationChanged(String federationId) {
         afterCommit(() -> {
-            waiters.values().stream().filter(w -> w.federationId.equals(federationId)).forEach(PollWaiter::wake);
+            Set<PollRegistration> polls = byFederation.get(federationId);
+            if (polls != null) {
+                polls.forEach(r -> r.listener.federationChanged());
+            }
             schedulerWake.release();
         });
     }

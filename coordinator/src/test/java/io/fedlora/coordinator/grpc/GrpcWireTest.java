@@ -66,7 +66,7 @@ class GrpcWireTest {
         gateway = new InMemoryGateway();
         registry = new SimpleMeterRegistry();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofBytes(MAX_UPLOAD),
-                Duration.ofMillis(800), 2, 0, DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                Duration.ofMillis(800), 2, 4, DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         GrpcMetrics metrics = new GrpcMetrics(registry);
         poller = new TaskPoller(gateway, props);
         var service = new FederationGrpcService(gateway, poller, metrics, props);
@@ -82,7 +82,6 @@ class GrpcWireTest {
     void stop() throws InterruptedException {
         agent.close();
         server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        poller.destroy();
     }
 
     @Test
@@ -312,7 +311,7 @@ class GrpcWireTest {
             } catch (InterruptedException e) {
                 return;
             }
-            gateway.tasks.add(new ClientTask(ClientTask.Kind.DONE, InMemoryGateway.FEDERATION, 3, 3, null, null, 0,
+            gateway.offer(new ClientTask(ClientTask.Kind.DONE, InMemoryGateway.FEDERATION, 3, 3, null, null, 0,
                     "completed", 0));
         });
         offer.start();
@@ -329,13 +328,13 @@ class GrpcWireTest {
     }
 
     @Test
-    void cancelledLongPollInterruptsItsThreadAndFullPoolRefusesNewPolls() throws Exception {
+    void cancelledLongPollCancelsItsWaitAndPollsBeyondTheCapAreRefused() throws Exception {
         Metadata md = new Metadata();
         md.put(BearerAuthInterceptor.AUTHORIZATION, "Bearer " + agent.credential());
         ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
         try {
             var stub = FederationGrpc.newStub(ch).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
-            // two pool threads, no queue: two parked polls fill it, a third is refused
+            // max-waiting-polls 2: two waiting polls fill it, a third is refused
             List<ClientCallStreamObserver<TaskRequest>> calls = new ArrayList<>();
             for (int i = 0; i < 2; i++) {
                 CompletableFuture<ClientCallStreamObserver<TaskRequest>> call = new CompletableFuture<>();
@@ -361,11 +360,12 @@ class GrpcWireTest {
             assertStatus(() -> agent.poll(60_000, -1), Status.Code.RESOURCE_EXHAUSTED, "too many task polls");
             calls.forEach(c -> c.cancel("agent shuts down", null));
             long until = System.currentTimeMillis() + 2_000;
-            while (gateway.interruptedPolls.get() < 2 && System.currentTimeMillis() < until) {
+            while (gateway.cancelledPolls.get() < 2 && System.currentTimeMillis() < until) {
                 Thread.sleep(10);
             }
-            assertThat(gateway.interruptedPolls.get()).as("cancelled polls interrupted their threads").isEqualTo(2);
-            // the pool is free again
+            assertThat(gateway.cancelledPolls.get()).as("cancelled calls cancelled their polls").isEqualTo(2);
+            assertThat(gateway.waitingPolls).as("no poll left waiting").isEmpty();
+            // there is room again
             assertThat(agent.poll(0, -1).getKind()).isEqualTo(TaskKind.WAIT);
         } finally {
             ch.shutdownNow();

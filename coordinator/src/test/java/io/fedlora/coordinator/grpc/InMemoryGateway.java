@@ -11,12 +11,15 @@ import io.fedlora.coordinator.clientapi.ModelBundle;
 import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
 import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Queue;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -40,7 +43,8 @@ final class InMemoryGateway implements ClientGateway {
     final List<String> heartbeats = new CopyOnWriteArrayList<>();
     final Set<String> evaluations = ConcurrentHashMap.newKeySet();
     final BlockingQueue<ClientTask> tasks = new LinkedBlockingQueue<>();
-    final AtomicInteger interruptedPolls = new AtomicInteger();
+    final Queue<CompletableFuture<Optional<ClientTask>>> waitingPolls = new ArrayDeque<>();
+    final AtomicInteger cancelledPolls = new AtomicInteger();
     final AtomicInteger checkUploadCalls = new AtomicInteger();
     volatile ModelBundle bundle;
     volatile RuntimeException failAccept;
@@ -73,15 +77,41 @@ final class InMemoryGateway implements ClientGateway {
         heartbeats.add(client.clientId() + ":" + state);
     }
 
-    @Override
-    public Optional<ClientTask> pollTask(AuthenticatedClient client, long cachedModelVersion, Duration maxWait) {
-        try {
-            return Optional.ofNullable(tasks.poll(maxWait.toMillis(), TimeUnit.MILLISECONDS));
-        } catch (InterruptedException e) {
-            interruptedPolls.incrementAndGet();
-            Thread.currentThread().interrupt();
-            return Optional.empty();
+    /** Answers the longest-waiting poll with {@code task}, or keeps it for the next poll. */
+    void offer(ClientTask task) {
+        synchronized (waitingPolls) {
+            CompletableFuture<Optional<ClientTask>> p;
+            while ((p = waitingPolls.poll()) != null) {
+                if (p.complete(Optional.of(task))) {
+                    return;
+                }
+            }
+            tasks.add(task);
         }
+    }
+
+    @Override
+    public CompletableFuture<Optional<ClientTask>> startTaskPoll(AuthenticatedClient client, long cachedModelVersion,
+            Duration maxWait) {
+        CompletableFuture<Optional<ClientTask>> poll = new CompletableFuture<>();
+        synchronized (waitingPolls) {
+            ClientTask queued = tasks.poll();
+            if (queued != null) {
+                poll.complete(Optional.of(queued));
+                return poll;
+            }
+            waitingPolls.add(poll);
+        }
+        poll.completeOnTimeout(Optional.empty(), maxWait.toMillis(), TimeUnit.MILLISECONDS);
+        poll.whenComplete((task, error) -> {
+            synchronized (waitingPolls) {
+                waitingPolls.remove(poll);
+            }
+            if (poll.isCancelled()) {
+                cancelledPolls.incrementAndGet();
+            }
+        });
+        return poll;
     }
 
     @Override
