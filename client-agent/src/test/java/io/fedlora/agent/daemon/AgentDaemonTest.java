@@ -210,6 +210,43 @@ class AgentDaemonTest {
     }
 
     @Test
+    void refusedPollsAreRetriedWithBackOffAndJitterAndTheAgentGoesOnUntilDone() throws Exception {
+        // the first 12 polls are refused, as a coordinator at its limit or restarting refuses them; then DONE
+        int refused = 12;
+        coordinator.getTaskRefusal = n -> n >= refused ? null : n % 2 == 0
+                ? io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("the coordinator is serving too many task polls")
+                : io.grpc.Status.UNAVAILABLE.withDescription("coordinator restarting");
+        try (ConfigurableApplicationContext ctx = startAgent()) {
+            int exit = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return ctx.getBean(AgentRunner.class).awaitExit();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }).get(30, TimeUnit.SECONDS);
+            assertThat(exit).as("refusals are no reason to exit: the agent reached DONE").isEqualTo(TaskLoop.EXIT_OK);
+        }
+        List<Long> at = coordinator.getTaskArrivals;
+        assertThat(at).as("every refused poll was repeated, then DONE ended the agent").hasSize(refused + 1);
+        // back-off 20 ms doubling to the 100 ms cap (startAgent), each wait drawn uniformly from [d/2, d]
+        long cap = 100;
+        List<Long> gaps = new ArrayList<>();
+        for (int i = 0; i < refused; i++) {
+            gaps.add(TimeUnit.NANOSECONDS.toMillis(at.get(i + 1) - at.get(i)));
+        }
+        for (int i = 0; i < refused; i++) {
+            long nominal = Math.min(cap, 20L << i);
+            assertThat(gaps.get(i)).as("wait after refusal %d is at least half the back-off %d ms (gaps %s)",
+                    i + 1, nominal, gaps).isGreaterThanOrEqualTo(nominal / 2);
+        }
+        // 9 waits at the cap: without jitter each is >= 100 ms; with it, all 9 at >= 95 ms (sleep plus the
+        // call's few ms) is about 0.3^9 likely
+        List<Long> atCap = gaps.subList(3, refused);
+        assertThat(atCap.stream().mapToLong(Long::longValue).min().orElseThrow())
+                .as("jittered below the cap, not lock-step: %s", gaps).isLessThan(cap - 5);
+    }
+
+    @Test
     @org.junit.jupiter.api.extension.ExtendWith(org.springframework.boot.test.system.OutputCaptureExtension.class)
     void aNameAlreadyTakenEndsWithExit2AndSaysToGiveEachAgentItsOwnName(
             org.springframework.boot.test.system.CapturedOutput output) throws Exception {

@@ -74,6 +74,10 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     volatile boolean waitWhenIdle;
     /** Status to fail every GetTask with while non-null. */
     volatile Status getTaskFailure;
+    /** Status to refuse GetTask call n (0-based, counted over all calls) with, or null to serve it. */
+    volatile IntFunction<Status> getTaskRefusal = n -> null;
+    /** When each GetTask call arrived ({@link System#nanoTime()}). */
+    final List<Long> getTaskArrivals = new CopyOnWriteArrayList<>();
 
     private final Server server;
 
@@ -141,6 +145,16 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
 
     @Override
     public void getTask(TaskRequest request, StreamObserver<TaskResponse> out) {
+        int n;
+        synchronized (getTaskArrivals) {
+            n = getTaskArrivals.size();
+            getTaskArrivals.add(System.nanoTime());
+        }
+        Status refusal = getTaskRefusal.apply(n);
+        if (refusal != null) {
+            out.onError(refusal.asRuntimeException());
+            return;
+        }
         if (getTaskFailure != null) {
             out.onError(getTaskFailure.asRuntimeException());
             return;
