@@ -8,14 +8,15 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.function.ToDoubleFunction;
 
+import static io.fedlora.agent.model.ops.FiniteDifferences.adapterParams;
+import static io.fedlora.agent.model.ops.FiniteDifferences.maxRelativeError;
+import static io.fedlora.agent.model.ops.FiniteDifferences.uniform;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -25,7 +26,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GradientCheckTest {
 
-    private static final double H = 1e-6;
     private static final double TOLERANCE = 1e-4;
     private static final double SCALE = 1.5;
 
@@ -48,51 +48,9 @@ class GradientCheckTest {
         SplittableRandom rng = new SplittableRandom(5);
         adapters = new LinkedHashMap<>();
         for (LoraLayer l : LoraTargets.resolve(config, List.of("c_attn", "c_proj", "c_fc"), 2, new LoraScaling(3, 2, false))) {
-            adapters.put(l.module(), new LoraFactors(random(rng, 2, l.dIn()), random(rng, l.dOut(), 2)));
+            adapters.put(l.module(), new LoraFactors(uniform(rng, 0.5, 2, l.dIn()), uniform(rng, 0.5, l.dOut(), 2)));
         }
         batch = TokenBatch.of(List.of(new int[]{1, 5, 7, 3, 9, 2, 22}, new int[]{4, 4, 8, 19}), List.of(3, 1));
-    }
-
-    private static INDArray random(SplittableRandom rng, int rows, int cols) {
-        double[] d = new double[rows * cols];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = rng.nextDouble(-0.5, 0.5);
-        }
-        return Nd4j.create(d, new long[]{rows, cols}, 'c');
-    }
-
-    /** Largest relative error between the analytic gradients and central differences of {@code loss}. */
-    private static double maxRelativeError(Map<String, INDArray> params, Map<String, INDArray> analytic,
-                                           ToDoubleFunction<Void> loss, int stride) {
-        double worst = 0;
-        for (Map.Entry<String, INDArray> e : params.entrySet()) {
-            INDArray p = e.getValue();
-            INDArray g = analytic.get(e.getKey());
-            assertThat(g).as("gradient of %s", e.getKey()).isNotNull();
-            for (long i = 0; i < p.length(); i += stride) {
-                double orig = p.getDouble(i);
-                p.putScalar(i, orig + H);
-                double plus = loss.applyAsDouble(null);
-                p.putScalar(i, orig - H);
-                double minus = loss.applyAsDouble(null);
-                p.putScalar(i, orig);
-                double fd = (plus - minus) / (2 * H);
-                double an = g.getDouble(i);
-                // relative error with an absolute floor: entries whose true gradient is ~0 compare absolutely
-                double err = Math.abs(fd - an) / Math.max(1e-6, Math.max(Math.abs(fd), Math.abs(an)));
-                worst = Math.max(worst, err);
-            }
-        }
-        return worst;
-    }
-
-    private static Map<String, INDArray> loraParams() {
-        Map<String, INDArray> p = new LinkedHashMap<>();
-        adapters.forEach((m, f) -> {
-            p.put(m + ".lora_A", f.a());
-            p.put(m + ".lora_B", f.b());
-        });
-        return p;
     }
 
     @Test
@@ -100,7 +58,7 @@ class GradientCheckTest {
         Gpt2Network net = new Gpt2Network(model, adapters, SCALE);
         Gradients g = net.lossAndGradients(batch, GradientTarget.LORA);
         assertThat(g.grads()).hasSize(2 * adapters.size());
-        double err = maxRelativeError(loraParams(), g.grads(), v -> net.loss(batch), 13);
+        double err = maxRelativeError(adapterParams(adapters), g.grads(), () -> net.loss(batch), 13);
         assertThat(err).isLessThanOrEqualTo(TOLERANCE);
     }
 
@@ -108,12 +66,12 @@ class GradientCheckTest {
     void checkFlagsAWrongScaleAndAPerturbedGradient() {
         Gpt2Network net = new Gpt2Network(model, adapters, SCALE);
         Gradients wrongScale = new Gpt2Network(model, adapters, SCALE * 1.01).lossAndGradients(batch, GradientTarget.LORA);
-        assertThat(maxRelativeError(loraParams(), wrongScale.grads(), v -> net.loss(batch), 29)).isGreaterThan(TOLERANCE);
+        assertThat(maxRelativeError(adapterParams(adapters), wrongScale.grads(), () -> net.loss(batch), 29)).isGreaterThan(TOLERANCE);
 
         Gradients g = net.lossAndGradients(batch, GradientTarget.LORA);
         String key = "h.0.attn.c_attn.lora_A";
         g.grads().get(key).putScalar(0, g.grads().get(key).getDouble(0) * 1.001);
-        assertThat(maxRelativeError(Map.of(key, adapters.get("h.0.attn.c_attn").a()), g.grads(), v -> net.loss(batch), 1))
+        assertThat(maxRelativeError(Map.of(key, adapters.get("h.0.attn.c_attn").a()), g.grads(), () -> net.loss(batch), 1))
                 .isGreaterThan(TOLERANCE);
     }
 
@@ -138,7 +96,7 @@ class GradientCheckTest {
         Gpt2Network net = new Gpt2Network(model, Map.of(), 0.0);
         Gradients g = net.lossAndGradients(batch, GradientTarget.BASE);
         assertThat(g.grads().keySet()).containsExactlyInAnyOrderElementsOf(model.weights().keySet());
-        double err = maxRelativeError(model.weights(), g.grads(), v -> net.loss(batch), 61);
+        double err = maxRelativeError(model.weights(), g.grads(), () -> net.loss(batch), 61);
         assertThat(err).isLessThanOrEqualTo(TOLERANCE);
     }
 

@@ -10,6 +10,9 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.SplittableRandom;
 
+import static io.fedlora.agent.model.ops.FiniteDifferences.maxRelativeError;
+import static io.fedlora.agent.model.ops.FiniteDifferences.random;
+import static io.fedlora.agent.model.ops.FiniteDifferences.weightedSum;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -27,14 +30,6 @@ class CausalAttentionTest {
     @BeforeAll
     static void oneThread() {
         NativeThreads.apply(1);
-    }
-
-    private static INDArray random(SplittableRandom rng, int rows, int cols) {
-        double[] d = new double[rows * cols];
-        for (int i = 0; i < d.length; i++) {
-            d[i] = rng.nextDouble(-1, 1);
-        }
-        return Nd4j.create(d, new long[]{rows, cols}, 'c');
     }
 
     /** y[b·T + i, h·D + e] = Σ_{j ≤ i} softmax_j(q_i·k_j / sqrt(D)) v_j[e], with kv head h / (H/KV). */
@@ -111,17 +106,8 @@ class CausalAttentionTest {
         att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, Region.of(dq), Region.of(dk), Region.of(dv), Parallel.of(2));
         double worst = 0;
         for (INDArray[] pair : new INDArray[][]{{q, dq}, {k, dk}, {v, dv}}) {
-            INDArray p = pair[0];
-            for (long i = 0; i < p.length(); i += 23) {
-                double orig = p.getDouble(i);
-                p.putScalar(i, orig + 1e-6);
-                double plus = forward(q, k, v, Parallel.of(1)).mul(w).sumNumber().doubleValue();
-                p.putScalar(i, orig - 1e-6);
-                double minus = forward(q, k, v, Parallel.of(1)).mul(w).sumNumber().doubleValue();
-                p.putScalar(i, orig);
-                double fd = (plus - minus) / 2e-6;
-                worst = Math.max(worst, Math.abs(fd - pair[1].getDouble(i)) / Math.max(1e-6, Math.abs(fd)));
-            }
+            worst = Math.max(worst, maxRelativeError(pair[0], pair[1], () -> weightedSum(w, forward(q, k, v, Parallel.of(1))),
+                    0, 23, 1e-6));
         }
         assertThat(worst).isLessThan(1e-4);
     }
