@@ -1,6 +1,9 @@
 package io.fedlora.demo.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fedlora.aggregation.family.ModelFamilies;
+import io.fedlora.aggregation.family.ModelSpec;
+import io.fedlora.aggregation.family.UnsupportedModelException;
 import io.fedlora.cli.Cli;
 import io.fedlora.cli.FedloraVersion;
 import io.fedlora.cli.PositiveInteger;
@@ -39,15 +42,16 @@ public final class BenchFederationCli implements Callable<Integer> {
     int clients;
 
     @Option(names = "--model", paramLabel = "DIR", required = true,
-            description = "an HF GPT-2 model directory (e.g. ./fedlora init-model's model/)")
+            description = "an HF model directory: GPT-2, Llama, Mistral or Qwen2 (e.g. init-model's)")
     Path model;
 
     @Option(names = "--rounds", paramLabel = "R", converter = PositiveInteger.class,
             description = "rounds (default ${DEFAULT-VALUE})")
     int rounds = 1;
 
-    @Option(names = "--targets", paramLabel = "MODULE", split = ",", defaultValue = "c_attn",
-            description = "LoRA target modules, comma-separated (default ${DEFAULT-VALUE})")
+    @Option(names = "--targets", paramLabel = "MODULE", split = ",",
+            description = "LoRA target modules, comma-separated (default: the family's, c_attn for GPT-2,"
+                    + " q_proj,v_proj for Llama)")
     List<String> targets;
 
     @Option(names = "--rank", paramLabel = "r", converter = PositiveInteger.class,
@@ -126,10 +130,22 @@ public final class BenchFederationCli implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl,
                     "Invalid value for option '--coordinator-heap': '" + heap + "' (expected e.g. 3g or 1500m)");
         }
-        if (targets.isEmpty() || targets.stream().anyMatch(String::isBlank)) {
-            throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + targets);
+        ModelSpec family;
+        try {
+            family = ModelFamilies.read(model);
+        } catch (UnsupportedModelException e) {
+            throw new CommandLine.ParameterException(cl, "Invalid value for option '--model': " + model + ": " + e.getMessage());
         }
-        return new FederationBench.Options(clients, model, rounds, List.copyOf(targets), rank, seed, deadline, heap,
+        List<String> chosen = targets == null ? family.defaultTargets() : targets;
+        if (chosen.isEmpty() || chosen.stream().anyMatch(String::isBlank)) {
+            throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + chosen);
+        }
+        try {
+            family.resolveTargets(chosen);
+        } catch (UnsupportedModelException e) {
+            throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + e.getMessage());
+        }
+        return new FederationBench.Options(clients, model, rounds, List.copyOf(chosen), rank, seed, deadline, heap,
                 work != null ? work : Files.createTempDirectory("fedlora-bench-federation"));
     }
 }

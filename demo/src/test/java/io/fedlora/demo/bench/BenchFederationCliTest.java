@@ -30,8 +30,20 @@ class BenchFederationCliTest {
     }
 
     private static Path model() throws Exception {
+        return model("""
+                {"model_type": "gpt2", "n_layer": 2, "n_head": 2, "n_embd": 8, "n_positions": 16, "vocab_size": 20}""");
+    }
+
+    private static Path llamaModel() throws Exception {
+        return model("""
+                {"model_type": "llama", "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
+                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 30, "max_position_embeddings": 32,
+                 "rms_norm_eps": 1e-6, "rope_theta": 500000.0}""");
+    }
+
+    private static Path model(String config) throws Exception {
         Path dir = Files.createTempDirectory("bench-model");
-        Files.writeString(dir.resolve("config.json"), "{}");
+        Files.writeString(dir.resolve("config.json"), config);
         return dir;
     }
 
@@ -39,7 +51,7 @@ class BenchFederationCliTest {
     void helpAndVersionExitZeroOnStdout() {
         assertThat(run("--help")).isZero();
         assertThat(out).startsWith("Usage: fedlora bench federation ").contains("--clients=N").contains("--model=DIR")
-                .contains("--coordinator-heap=SIZE").contains("(default c_attn)").contains("(default 600)")
+                .contains("--coordinator-heap=SIZE").contains("(default: the family's, c_attn for GPT-2").contains("(default 600)")
                 .contains("Exit codes:");
         assertThat(err).isEmpty();
         assertThat(run("--version")).isZero();
@@ -49,6 +61,7 @@ class BenchFederationCliTest {
     @Test
     void badCommandLinesAreRefusedWithUsageOnStderrAndNothingOnStdout() throws Exception {
         Path notModel = Files.createTempDirectory("not-a-model");
+        Path bert = model("{\"model_type\": \"bert\"}");
         String model = model().toString();
         record Case(List<String> args, String message) { }
         for (Case c : List.of(
@@ -57,6 +70,8 @@ class BenchFederationCliTest {
                 new Case(List.of("--clients", "three", "--model", model), "'three' is not a whole number"),
                 new Case(List.of("--clients", "3"), "Missing required option: '--model=DIR'"),
                 new Case(List.of("--clients", "3", "--model", notModel.toString()), "not a model directory"),
+                new Case(List.of("--clients", "3", "--model", bert.toString()), "model_type"),
+                new Case(List.of("--clients", "3", "--model", model, "--targets", "q_proj"), "q_proj"),
                 new Case(List.of("--clients", "3", "--model", model, "--bogus"), "Unknown option: '--bogus'"),
                 new Case(List.of("--clients", "3", "--model", model, "--seed", "x"), "'--seed'"),
                 new Case(List.of("--clients", "3", "--model", model, "--coordinator-heap", "lots"), "'--coordinator-heap'"),
@@ -94,6 +109,14 @@ class BenchFederationCliTest {
         FederationBench.Options o = cli.options();
         assertThat(o).isEqualTo(new FederationBench.Options(2, model, 3, List.of("c_attn", "c_proj"), 4, 7, 30, "1500m", work));
         assertThat(cli.json).isTrue();
+    }
+
+    @Test
+    void targetsDefaultToTheModelFamilysOwn() throws Exception {
+        CommandLine cl = BenchFederationCli.commandLine();
+        BenchFederationCli cli = cl.getCommand();
+        cl.parseArgs("--clients", "2", "--model", llamaModel().toString());
+        assertThat(cli.options().targets()).containsExactly("q_proj", "v_proj");
     }
 
     @Test
