@@ -121,11 +121,6 @@ public final class FederationEnvironment implements ExtensionContext.Store.Close
         return initDir(LLAMA);
     }
 
-    /** The generated Llama-layout model ({@code model_type} llama, {@code nn.Linear} projections). */
-    public Path llamaModelDir() throws InterruptedException {
-        return modelDir(LLAMA);
-    }
-
     /** Client {@code i}'s dataset, 0-based here; init-model numbers its directories from 1. */
     public Path clientData(int i) throws InterruptedException {
         return clientData(GPT2, i);
