@@ -3,12 +3,10 @@ package io.fedlora.agent.model;
 import io.fedlora.agent.model.ops.Blas;
 import io.fedlora.agent.model.ops.Blas.Region;
 import io.fedlora.agent.model.ops.CausalAttention;
-import io.fedlora.agent.model.ops.Dense;
 import io.fedlora.agent.model.ops.Elementwise;
 import io.fedlora.agent.model.ops.Embedding;
 import io.fedlora.agent.model.ops.GeluNew;
 import io.fedlora.agent.model.ops.LayerNorm;
-import io.fedlora.agent.model.ops.Linear;
 import io.fedlora.agent.model.ops.LmHeadLoss;
 import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.agent.model.ops.Scratch;
@@ -19,7 +17,6 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -43,9 +40,8 @@ public final class Gpt2Network implements LmNetwork {
 
     private final Gpt2Model model;
     private final Gpt2Config config;
-    private final Map<String, LoraFactors> adapters;
-    private final double loraScale;
     private final DataType dtype;
+    private final Projections projections;
     private final Parallel par;
     private final boolean checkpointing;
     private final Scratch scratch;
@@ -65,33 +61,11 @@ public final class Gpt2Network implements LmNetwork {
     public Gpt2Network(Gpt2Model model, Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
         this.model = model;
         this.config = model.config();
-        this.adapters = Map.copyOf(adapters);
-        this.loraScale = loraScale;
         this.dtype = model.dataType();
         this.par = par;
         this.checkpointing = checkpointing;
-        if (dtype != DataType.FLOAT && dtype != DataType.DOUBLE) {
-            throw new IllegalArgumentException("the network computes in FLOAT or DOUBLE, the model is " + dtype);
-        }
+        this.projections = new Projections(model.weights(), WeightLayout.CONV1D, adapters, loraScale, dtype);
         this.scratch = new Scratch(dtype);
-        for (Map.Entry<String, LoraFactors> e : this.adapters.entrySet()) {
-            INDArray w = model.weight(e.getKey() + ".weight");
-            LoraFactors f = e.getValue();
-            if (f.a().size(1) != w.size(0) || f.b().size(0) != w.size(1)) {
-                throw new IllegalArgumentException("adapter " + e.getKey() + " (A " + Arrays.toString(f.a().shape()) + ", B "
-                        + Arrays.toString(f.b().shape()) + ") does not fit the Conv1D weight " + Arrays.toString(w.shape()));
-            }
-            if (f.a().dataType() != dtype || f.b().dataType() != dtype) {
-                throw new IllegalArgumentException("adapter " + e.getKey() + " is " + f.a().dataType() + ", the model " + dtype);
-            }
-            if (!dense(f.a()) || !dense(f.b())) {
-                throw new IllegalArgumentException("adapter " + e.getKey() + " must be dense c-order arrays");
-            }
-        }
-    }
-
-    private static boolean dense(INDArray a) {
-        return a.ordering() == 'c' && (a.length() <= 1 || a.elementWiseStride() == 1);
     }
 
     public Gpt2Config config() {
@@ -108,49 +82,14 @@ public final class Gpt2Network implements LmNetwork {
 
     /** Mean cross-entropy over the batch's target tokens, forward only (the logits are never materialised whole). */
     public double loss(TokenBatch batch) {
-        double count = checkedCount(batch);
+        double count = batch.checkedTargetCount(config.vocabSize());
         INDArray hF = forward(batch, null, null);
         return LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
     }
 
-    /** Mean cross-entropy over the batch's target tokens of logits from {@link #logits}. */
-    public double lossOf(INDArray logits, TokenBatch batch) {
-        double count = checkedCount(batch);
-        int vocab = config.vocabSize();
-        Dense l = Dense.of(logits);
-        int[] targets = batch.targetIds();
-        float[] w = batch.lossWeights();
-        double total = 0;
-        for (int r = 0; r < batch.rows(); r++) {
-            if (w[r] == 0f) {
-                continue;
-            }
-            int o = r * vocab;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < vocab; j++) {
-                max = Math.max(max, l.get(o + j));
-            }
-            double sum = 0;
-            for (int j = 0; j < vocab; j++) {
-                sum += Math.exp(l.get(o + j) - max);
-            }
-            total += w[r] * (Math.log(sum) - (l.get(o + targets[r]) - max));
-        }
-        return total / count;
-    }
-
-    private double checkedCount(TokenBatch batch) {
-        double count = batch.targetCount();
-        if (count <= 0) {
-            throw new IllegalArgumentException("batch has no target tokens");
-        }
-        LmHeadLoss.checkTargets(batch.targetIds(), batch.lossWeights(), config.vocabSize());
-        return count;
-    }
-
     /** Loss and the gradients of the chosen parameters for one batch. */
     public Gradients lossAndGradients(TokenBatch batch, GradientTarget target) {
-        double count = checkedCount(batch);
+        double count = batch.checkedTargetCount(config.vocabSize());
         Forward f = new Forward(config.nLayer());
         INDArray hF = forward(batch, f, target);
         boolean base = target == GradientTarget.BASE;
@@ -205,11 +144,6 @@ public final class Gpt2Network implements LmNetwork {
         }
     }
 
-    private Linear linear(String module) {
-        INDArray w = model.weight(module + ".weight");
-        return new Linear(w, WeightLayout.CONV1D, model.weight(module + ".bias"), adapters.get(module), loraScale);
-    }
-
     /**
      * Runs the blocks and ln_f; returns ln_f's output. With {@code keep} non-null, records what a backward pass for
      * {@code target} needs.
@@ -259,22 +193,22 @@ public final class Gpt2Network implements LmNetwork {
         INDArray h1 = scratch.get("h", n, c);
         LayerNorm.Stats ln1 = LayerNorm.forward(x, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
         INDArray qkv = alloc.get("qkv", n, 3L * c);
-        INDArray uAttn = linear(p + "attn.c_attn").forward(h1, qkv);
-        boolean keepY = bc != null && needs(p + "attn.c_proj", target);
+        INDArray uAttn = projections.linear(p + "attn.c_attn").forward(h1, qkv);
+        boolean keepY = bc != null && projections.needsInput(p + "attn.c_proj", target);
         INDArray y = keepY ? alloc.get("y", n, c) : scratch.get("y", n, c);
         double[] lse = attention(b, t).forward(qkvRegion(qkv, 0), qkvRegion(qkv, c), qkvRegion(qkv, 2L * c), Region.of(y), par);
         INDArray proj = scratch.get("proj", n, c);
-        INDArray uProj = linear(p + "attn.c_proj").forward(y, proj);
+        INDArray uProj = projections.linear(p + "attn.c_proj").forward(y, proj);
         INDArray xMid = alloc.get("xmid", n, c);
         Elementwise.add(x, proj, xMid, par);
         INDArray h2 = scratch.get("h", n, c);
         LayerNorm.Stats ln2 = LayerNorm.forward(xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, h2, par);
         INDArray fcPre = alloc.get("fcpre", n, 4L * c);
-        INDArray uFc = linear(p + "mlp.c_fc").forward(h2, fcPre);
+        INDArray uFc = projections.linear(p + "mlp.c_fc").forward(h2, fcPre);
         INDArray act = scratch.get("act", n, 4L * c);
         GeluNew.forward(fcPre, act, par);
         INDArray mp = scratch.get("proj", n, c);
-        INDArray uMProj = linear(p + "mlp.c_proj").forward(act, mp);
+        INDArray uMProj = projections.linear(p + "mlp.c_proj").forward(act, mp);
         INDArray xOut = alloc.get("xout", n, c);
         Elementwise.add(xMid, mp, xOut, par);
         if (bc != null) {
@@ -328,36 +262,36 @@ public final class Gpt2Network implements LmNetwork {
             }
             // x_out = x_mid + mlp(ln_2(x_mid)); dx is d x_out and becomes d x_mid, then d x_in, in place
             INDArray act = null;
-            if (needs(p + "mlp.c_proj", target)) {
+            if (projections.needsInput(p + "mlp.c_proj", target)) {
                 act = scratch.get("act", n, 4L * c);
                 GeluNew.forward(bc.fcPre, act, par);
             }
             INDArray dAct = scratch.get("dact", n, 4L * c);
-            linear(p + "mlp.c_proj").backward(dx, act, bc.uMProj, dAct, false, linearGrads(p + "mlp.c_proj", target, grads));
+            projections.linear(p + "mlp.c_proj").backward(dx, act, bc.uMProj, dAct, false, projections.grads(p + "mlp.c_proj", target, grads));
             GeluNew.backward(dAct, bc.fcPre, dAct, par);
             INDArray h2 = null;
-            if (needs(p + "mlp.c_fc", target)) {
+            if (projections.needsInput(p + "mlp.c_fc", target)) {
                 h2 = scratch.get("h", n, c);
                 LayerNorm.forward(bc.xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, h2, par);
             }
             INDArray dH = scratch.get("dh", n, c);
-            linear(p + "mlp.c_fc").backward(dAct, h2, bc.uFc, dH, false, linearGrads(p + "mlp.c_fc", target, grads));
+            projections.linear(p + "mlp.c_fc").backward(dAct, h2, bc.uFc, dH, false, projections.grads(p + "mlp.c_fc", target, grads));
             lnG = lnGrads(base, p + "ln_2", grads);
             LayerNorm.backward(dH, bc.xMid, model.weight(p + "ln_2.weight"), bc.ln2, dx, true, lnG[0], lnG[1], par);
             // x_mid = x_in + attn(ln_1(x_in))
             INDArray dY = scratch.get("dy", n, c);
-            linear(p + "attn.c_proj").backward(dx, bc.attnY, bc.uProj, dY, false, linearGrads(p + "attn.c_proj", target, grads));
+            projections.linear(p + "attn.c_proj").backward(dx, bc.attnY, bc.uProj, dY, false, projections.grads(p + "attn.c_proj", target, grads));
             INDArray dQkv = scratch.zeros("dqkv", n, 3L * c);
             attention(b, t).backward(Region.of(dY), qkvRegion(bc.qkv, 0), qkvRegion(bc.qkv, c), qkvRegion(bc.qkv, 2L * c), bc.lse,
                     qkvRegion(dQkv, 0), qkvRegion(dQkv, c), qkvRegion(dQkv, 2L * c), par);
             // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
             boolean needDx = base || i > lowest;
             INDArray h1 = null;
-            if (needs(p + "attn.c_attn", target)) {
+            if (projections.needsInput(p + "attn.c_attn", target)) {
                 h1 = scratch.get("h", n, c);
                 LayerNorm.forward(bc.xIn, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
             }
-            linear(p + "attn.c_attn").backward(dQkv, h1, bc.uAttn, needDx ? dH : null, false, linearGrads(p + "attn.c_attn", target, grads));
+            projections.linear(p + "attn.c_attn").backward(dQkv, h1, bc.uAttn, needDx ? dH : null, false, projections.grads(p + "attn.c_attn", target, grads));
             if (!needDx) {
                 break;
             }
@@ -372,10 +306,6 @@ public final class Gpt2Network implements LmNetwork {
         }
     }
 
-    private boolean needs(String module, GradientTarget target) {
-        return target == GradientTarget.BASE || (adapters.containsKey(module) && target == GradientTarget.LORA);
-    }
-
     private INDArray[] lnGrads(boolean base, String prefix, Map<String, INDArray> grads) {
         if (!base) {
             return new INDArray[2];
@@ -387,32 +317,9 @@ public final class Gpt2Network implements LmNetwork {
         return new INDArray[]{g, bb};
     }
 
-    private Linear.Grads linearGrads(String module, GradientTarget target, Map<String, INDArray> grads) {
-        if (target == GradientTarget.BASE) {
-            INDArray w = model.weight(module + ".weight");
-            INDArray dW = Tensors.empty(dtype, w.size(0), w.size(1));
-            INDArray dB = Tensors.empty(dtype, 1, w.size(1)).reshape(w.size(1));
-            grads.put(module + ".weight", dW);
-            grads.put(module + ".bias", dB);
-            return new Linear.Grads(dW, dB, null, null);
-        }
-        LoraFactors f = adapters.get(module);
-        if (f == null) {
-            return Linear.Grads.NONE;
-        }
-        INDArray dB = Tensors.empty(dtype, f.b().size(0), f.b().size(1));
-        grads.put(module + ".lora_B", dB);
-        INDArray dA = null;
-        if (target == GradientTarget.LORA) {
-            dA = Tensors.empty(dtype, f.a().size(0), f.a().size(1));
-            grads.put(module + ".lora_A", dA);
-        }
-        return new Linear.Grads(null, null, dA, dB);
-    }
-
     private int lowestAdaptedLayer() {
         int lowest = Integer.MAX_VALUE;
-        for (String module : adapters.keySet()) {
+        for (String module : projections.adapted()) {
             int dot = module.indexOf('.', 2);
             lowest = Math.min(lowest, Integer.parseInt(module.substring(2, dot)));
         }

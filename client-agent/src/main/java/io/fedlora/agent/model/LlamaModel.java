@@ -93,10 +93,7 @@ public final class LlamaModel implements CausalLm {
 
     @Override
     public LmNetwork network(Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
-        if (checkpointing) {
-            throw new IllegalArgumentException("gradient checkpointing is not implemented for " + spec.modelType() + " models yet");
-        }
-        return new LlamaNetwork(this, adapters, loraScale);
+        return new LlamaNetwork(this, adapters, loraScale, par, checkpointing);
     }
 
     /** Loads {@code config.json} and the weights (single file or shards) of a Llama, Mistral or Qwen2 directory. */

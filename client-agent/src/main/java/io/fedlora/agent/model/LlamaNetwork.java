@@ -1,382 +1,372 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.agent.model.ops.Blas;
+import io.fedlora.agent.model.ops.Blas.Region;
+import io.fedlora.agent.model.ops.CausalAttention;
+import io.fedlora.agent.model.ops.Elementwise;
+import io.fedlora.agent.model.ops.Embedding;
+import io.fedlora.agent.model.ops.LmHeadLoss;
+import io.fedlora.agent.model.ops.Parallel;
+import io.fedlora.agent.model.ops.RmsNorm;
+import io.fedlora.agent.model.ops.Rope;
+import io.fedlora.agent.model.ops.Scratch;
+import io.fedlora.agent.model.ops.SwiGlu;
+import io.fedlora.agent.model.ops.Tensors;
 import io.fedlora.aggregation.family.LlamaFamily;
 import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.WeightLayout;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.NDArrayIndex;
 
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Forward and hand-written backward pass of a Llama-layout causal LM (RMSNorm, RoPE, grouped-query attention, SwiGLU,
- * {@code nn.Linear} weights, optional q/k/v(/o) biases, tied or untied head) with LoRA adapters on any of the seven
- * projections. Each adapted layer computes {@code y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ} (W {@code d_out × d_in}, A
- * {@code r × d_in}, B {@code d_out × r}). Activations are {@code [batch·seq, features]}; attention runs batched over
- * {@code [batch·heads, seq, headDim]}, key/value heads repeated to their query groups as HF's {@code repeat_kv} does.
- * In the LoRA modes only the adapters get gradients; in BASE mode every weight (for {@code init-model}).
+ * Forward and hand-written backward pass of a Llama-layout causal LM (Llama, Mistral, Qwen2: RMSNorm, RoPE,
+ * grouped-query attention, SwiGLU, {@code nn.Linear} weights with optional q/k/v(/o) biases, tied or untied head) with
+ * LoRA adapters on any of the seven projections, composed from the ops of {@link io.fedlora.agent.model.ops} like
+ * {@link Gpt2Network}. Each adapted layer computes {@code y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ} (W {@code d_out × d_in}, A
+ * {@code r × d_in}, B {@code d_out × r}). Activations are {@code [batch·seq, features]}; q and k are rotated in place
+ * where their projections wrote them, and attention reads each key/value head for its group of query heads without
+ * repeating it.
+ *
+ * <p>Backward keeps, per block, the residual stream at its input and middle, the rotated q and k, v, the attention
+ * output where a gradient needs it, the gate and up projections, the adapters' {@code x·Aᵀ} and per-row statistics;
+ * the RMSNorm outputs and the SwiGLU output are recomputed. With gradient checkpointing only each block's input is kept
+ * and the block is recomputed during backward. In the LoRA modes only the adapters get gradients; in BASE mode every
+ * weight does (for {@code init-model}). The LM head and the loss run fused in row chunks, so the {@code [rows, vocab]}
+ * logits never exist in training.
+ *
+ * <p>The adapter arrays are referenced, not copied: an optimiser updating them in place is seen by the next pass.
+ * An instance holds reusable scratch buffers and is not thread-safe.
  */
 public final class LlamaNetwork implements LmNetwork {
 
-    private static final double MASK_VALUE = -1e9;
-
     private final LlamaModel model;
     private final LlamaFamily.Spec spec;
-    private final Map<String, LoraFactors> adapters;
-    private final double loraScale;
     private final DataType dtype;
-    private final Map<Integer, INDArray> causalMasks = new HashMap<>();
-    private final Map<Integer, LlamaOps.Rotary> rotaries = new HashMap<>();
+    private final Projections projections;
+    private final Parallel par;
+    private final boolean checkpointing;
+    private final Scratch scratch;
+    private final Map<Integer, Rope> ropes = new HashMap<>();
 
+    /**
+     * @param adapters  LoRA factors by module name ({@code model.layers.0.self_attn.q_proj}); may be empty
+     * @param loraScale the adapters' scale s
+     */
     public LlamaNetwork(LlamaModel model, Map<String, LoraFactors> adapters, double loraScale) {
+        this(model, adapters, loraScale, Parallel.matchingBlas(), false);
+    }
+
+    /**
+     * @param par           the pool for the Java kernels
+     * @param checkpointing keep only each block's input during training and recompute the block in backward
+     */
+    public LlamaNetwork(LlamaModel model, Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
         this.model = model;
         this.spec = model.spec();
-        this.adapters = Map.copyOf(adapters);
-        this.loraScale = loraScale;
         this.dtype = model.dataType();
-        for (Map.Entry<String, LoraFactors> e : this.adapters.entrySet()) {
-            INDArray w = model.weight(e.getKey() + ".weight");
-            LoraFactors f = e.getValue();
-            if (f.a().size(1) != w.size(1) || f.b().size(0) != w.size(0)) {
-                throw new IllegalArgumentException("adapter " + e.getKey() + " (A " + Arrays.toString(f.a().shape()) + ", B "
-                        + Arrays.toString(f.b().shape()) + ") does not fit the Linear weight " + Arrays.toString(w.shape()));
-            }
-            if (f.a().dataType() != dtype || f.b().dataType() != dtype) {
-                throw new IllegalArgumentException("adapter " + e.getKey() + " is " + f.a().dataType() + ", the model " + dtype);
-            }
-        }
+        this.par = par;
+        this.checkpointing = checkpointing;
+        this.projections = new Projections(model.weights(), WeightLayout.LINEAR, adapters, loraScale, dtype);
+        this.scratch = new Scratch(dtype);
     }
 
     @Override
     public INDArray logits(TokenBatch batch) {
-        return forward(batch, false).logits;
+        INDArray hF = forward(batch, null, null);
+        INDArray logits = Tensors.empty(dtype, batch.rows(), spec.vocabSize());
+        Blas.gemm(hF, false, model.head(), true, 1.0, 0.0, logits);
+        return logits;
     }
 
     @Override
     public double loss(TokenBatch batch) {
-        return lossOf(logits(batch), batch);
-    }
-
-    @Override
-    public double lossOf(INDArray logits, TokenBatch batch) {
-        return CrossEntropy.of(logits, batch, spec.vocabSize(), false).loss();
+        double count = batch.checkedTargetCount(spec.vocabSize());
+        INDArray hF = forward(batch, null, null);
+        return LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
     }
 
     @Override
     public Gradients lossAndGradients(TokenBatch batch, GradientTarget target) {
-        Forward f = forward(batch, true);
-        CrossEntropy.Loss l = CrossEntropy.of(f.logits, batch, spec.vocabSize(), true);
+        double count = batch.checkedTargetCount(spec.vocabSize());
+        Forward f = new Forward(spec.numLayers());
+        INDArray hF = forward(batch, f, target);
+        boolean base = target == GradientTarget.BASE;
+        int n = batch.rows();
+        int c = spec.hiddenSize();
         Map<String, INDArray> grads = new LinkedHashMap<>();
-        backward(f, l.dLogits(), batch, target, grads);
-        return new Gradients(l.loss(), l.count(), grads);
+        INDArray dEmb = base ? Nd4j.zeros(dtype, spec.vocabSize(), c) : null;
+        // an untied head (lm_head.weight) has its own gradient; a tied one accumulates into the embedding's
+        INDArray dHead = base && !spec.tiedEmbeddings() ? Nd4j.zeros(dtype, spec.vocabSize(), c) : dEmb;
+        INDArray dhF = scratch.get("dhF", n, c);
+        double loss = LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, dhF, dHead, par) / count;
+        if (dHead != dEmb) {
+            grads.put("lm_head.weight", dHead);
+        }
+        backward(f, dhF, batch, target, grads, dEmb);
+        return new Gradients(loss, count, grads);
     }
 
     // ---------------------------------------------------------------------------------------------------- forward
 
-    private static final class AttentionCache {
-        INDArray q;
-        INDArray kExp;
-        INDArray vExp;
-        INDArray probs;
+    /** Where a block's kept activations are allocated: the step's memory (kept) or the reusable scratch. */
+    @FunctionalInterface
+    private interface Alloc {
+        INDArray get(String role, long rows, long cols);
     }
 
+    /** What one block's backward needs. */
     private static final class BlockCache {
-        LlamaOps.RmsNormCache ln1;
-        INDArray h1;
+        INDArray xIn;
+        double[] rrms1;
+        INDArray q;
+        INDArray k;
+        INDArray v;
         INDArray uQ;
         INDArray uK;
         INDArray uV;
-        AttentionCache attn;
+        double[] lse;
         INDArray y;
         INDArray uO;
-        LlamaOps.RmsNormCache ln2;
-        INDArray h2;
+        INDArray xMid;
+        double[] rrms2;
+        INDArray gate;
+        INDArray up;
         INDArray uGate;
         INDArray uUp;
-        LlamaOps.SwiGluCache glu;
-        INDArray m;
         INDArray uDown;
     }
 
     private static final class Forward {
-        BlockCache[] blocks;
-        LlamaOps.RmsNormCache lnF;
-        INDArray hF;
-        INDArray logits;
+        final BlockCache[] blocks;
+        final INDArray[] inputs;
+        double[] rrmsF;
+        INDArray xF;
+
+        Forward(int layers) {
+            blocks = new BlockCache[layers];
+            inputs = new INDArray[layers];
+        }
     }
 
-    private Forward forward(TokenBatch batch, boolean keep) {
+    /**
+     * Runs the blocks and the final norm; returns its output. With {@code keep} non-null, records what a backward
+     * pass for {@code target} needs.
+     */
+    private INDArray forward(TokenBatch batch, Forward keep, GradientTarget target) {
         int b = batch.batchSize();
         int t = batch.seqLen();
         if (t > spec.maxPositions()) {
             throw new IllegalArgumentException("sequence length " + t + " exceeds the model's " + spec.maxPositions() + " positions");
         }
-        for (int id : batch.inputIds()) {
-            if (id < 0 || id >= spec.vocabSize()) {
-                throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + spec.vocabSize());
-            }
-        }
-        double eps = spec.rmsNormEps();
-        Forward f = new Forward();
-        f.blocks = new BlockCache[spec.numLayers()];
-        INDArray x = Nd4j.pullRows(model.weight("model.embed_tokens.weight"), 1, batch.inputIds());
-        LlamaOps.Rotary rot = rotary(t);
+        int n = b * t;
+        int c = spec.hiddenSize();
+        INDArray x = keep != null ? Tensors.empty(dtype, n, c) : scratch.get("xout1", n, c);
+        Embedding.forward(model.weight("model.embed_tokens.weight"), null, batch.inputIds(), t, x);
+        Alloc kept = (role, r, cc) -> Tensors.empty(dtype, r, cc);
         for (int i = 0; i < spec.numLayers(); i++) {
-            String p = "model.layers." + i + ".";
-            BlockCache bc = new BlockCache();
-            LlamaOps.RmsNormCache[] ln = new LlamaOps.RmsNormCache[1];
-            INDArray[] u = new INDArray[1];
-
-            INDArray h1 = LlamaOps.rmsNorm(x, model.weight(p + "input_layernorm.weight"), eps, ln);
-            bc.ln1 = ln[0];
-            INDArray q = linear(h1, p + "self_attn.q_proj", u);
-            bc.uQ = u[0];
-            u[0] = null;
-            INDArray k = linear(h1, p + "self_attn.k_proj", u);
-            bc.uK = u[0];
-            u[0] = null;
-            INDArray v = linear(h1, p + "self_attn.v_proj", u);
-            bc.uV = u[0];
-            u[0] = null;
-            AttentionCache ac = new AttentionCache();
-            INDArray y = attention(q, k, v, b, t, rot, ac);
-            INDArray o = linear(y, p + "self_attn.o_proj", u);
-            bc.uO = u[0];
-            u[0] = null;
-            INDArray xMid = x.add(o);
-
-            INDArray h2 = LlamaOps.rmsNorm(xMid, model.weight(p + "post_attention_layernorm.weight"), eps, ln);
-            bc.ln2 = ln[0];
-            INDArray gate = linear(h2, p + "mlp.gate_proj", u);
-            bc.uGate = u[0];
-            u[0] = null;
-            INDArray up = linear(h2, p + "mlp.up_proj", u);
-            bc.uUp = u[0];
-            u[0] = null;
-            LlamaOps.SwiGluCache[] gc = new LlamaOps.SwiGluCache[1];
-            INDArray m = LlamaOps.swiGlu(gate, up, gc);
-            INDArray down = linear(m, p + "mlp.down_proj", u);
-            bc.uDown = u[0];
-            INDArray xOut = xMid.addi(down);
-            if (keep) {
-                bc.h1 = h1;
-                bc.attn = ac;
-                bc.y = y;
-                bc.h2 = h2;
-                bc.glu = gc[0];
-                bc.m = m;
-                f.blocks[i] = bc;
+            String parity = Integer.toString(i % 2);
+            Alloc alloc;
+            BlockCache bc = null;
+            if (keep == null) {
+                alloc = (role, r, cc) -> scratch.get(role.equals("xout") ? role + parity : role, r, cc);
+            } else if (checkpointing) {
+                keep.inputs[i] = x;
+                alloc = (role, r, cc) -> role.equals("xout") ? kept.get(role, r, cc) : scratch.get(role, r, cc);
+            } else {
+                bc = new BlockCache();
+                keep.blocks[i] = bc;
+                alloc = kept;
             }
-            x = xOut;
+            x = block(i, x, b, t, alloc, bc, target);
         }
-        LlamaOps.RmsNormCache[] ln = new LlamaOps.RmsNormCache[1];
-        INDArray hF = LlamaOps.rmsNorm(x, model.weight("model.norm.weight"), eps, ln);
-        f.logits = Nd4j.gemm(hF, model.head(), false, true);
-        if (keep) {
-            f.lnF = ln[0];
-            f.hF = hF;
+        INDArray hF = scratch.get("hF", n, c);
+        double[] rrms = RmsNorm.forward(x, model.weight("model.norm.weight"), spec.rmsNormEps(), hF, par);
+        if (keep != null) {
+            keep.rrmsF = rrms;
+            keep.xF = x;
         }
-        return f;
+        return hF;
     }
 
-    /** x·Wᵀ + b (+ s·(x·Aᵀ)·Bᵀ when adapted, with x·Aᵀ returned in {@code uOut[0]}). */
-    private INDArray linear(INDArray x, String module, INDArray[] uOut) {
-        INDArray y = Nd4j.gemm(x, model.weight(module + ".weight"), false, true);
-        INDArray bias = model.weights().get(module + ".bias");
-        if (bias != null) {
-            y.addiRowVector(bias);
+    /** One decoder layer on the residual stream {@code x}; returns the layer's output. */
+    private INDArray block(int i, INDArray x, int b, int t, Alloc alloc, BlockCache bc, GradientTarget target) {
+        String p = "model.layers." + i + ".";
+        int n = b * t;
+        int c = spec.hiddenSize();
+        int qd = spec.numHeads() * spec.headDim();
+        int kvd = spec.numKeyValueHeads() * spec.headDim();
+        int inter = spec.intermediateSize();
+        double eps = spec.rmsNormEps();
+        INDArray h1 = scratch.get("h", n, c);
+        double[] rrms1 = RmsNorm.forward(x, model.weight(p + "input_layernorm.weight"), eps, h1, par);
+        INDArray q = alloc.get("q", n, qd);
+        INDArray uQ = projections.linear(p + "self_attn.q_proj").forward(h1, q);
+        INDArray k = alloc.get("k", n, kvd);
+        INDArray uK = projections.linear(p + "self_attn.k_proj").forward(h1, k);
+        INDArray v = alloc.get("v", n, kvd);
+        INDArray uV = projections.linear(p + "self_attn.v_proj").forward(h1, v);
+        Rope rope = rope(t);
+        rope.forward(q, spec.numHeads(), par);
+        rope.forward(k, spec.numKeyValueHeads(), par);
+        boolean keepY = bc != null && projections.needsInput(p + "self_attn.o_proj", target);
+        INDArray y = keepY ? alloc.get("y", n, qd) : scratch.get("y", n, qd);
+        double[] lse = attention(b, t).forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
+        INDArray o = scratch.get("proj", n, c);
+        INDArray uO = projections.linear(p + "self_attn.o_proj").forward(y, o);
+        INDArray xMid = alloc.get("xmid", n, c);
+        Elementwise.add(x, o, xMid, par);
+        INDArray h2 = scratch.get("h", n, c);
+        double[] rrms2 = RmsNorm.forward(xMid, model.weight(p + "post_attention_layernorm.weight"), eps, h2, par);
+        INDArray gate = alloc.get("gate", n, inter);
+        INDArray uGate = projections.linear(p + "mlp.gate_proj").forward(h2, gate);
+        INDArray up = alloc.get("up", n, inter);
+        INDArray uUp = projections.linear(p + "mlp.up_proj").forward(h2, up);
+        INDArray act = scratch.get("act", n, inter);
+        SwiGlu.forward(gate, up, act, par);
+        INDArray down = scratch.get("proj", n, c);
+        INDArray uDown = projections.linear(p + "mlp.down_proj").forward(act, down);
+        INDArray xOut = alloc.get("xout", n, c);
+        Elementwise.add(xMid, down, xOut, par);
+        if (bc != null) {
+            bc.xIn = x;
+            bc.rrms1 = rrms1;
+            bc.q = q;
+            bc.k = k;
+            bc.v = v;
+            bc.uQ = uQ;
+            bc.uK = uK;
+            bc.uV = uV;
+            bc.lse = lse;
+            bc.y = keepY ? y : null;
+            bc.uO = uO;
+            bc.xMid = xMid;
+            bc.rrms2 = rrms2;
+            bc.gate = gate;
+            bc.up = up;
+            bc.uGate = uGate;
+            bc.uUp = uUp;
+            bc.uDown = uDown;
         }
-        LoraFactors f = adapters.get(module);
-        if (f != null) {
-            INDArray u = Nd4j.gemm(x, f.a(), false, true);
-            Nd4j.gemm(u, f.b(), y, false, true, loraScale, 1.0);
-            uOut[0] = u;
-        }
-        return y;
+        return xOut;
     }
 
-    /** [b·t, heads·d] → [b·heads, t, d]. */
-    private static INDArray toHeads(INDArray x, int b, int t, int heads, int d) {
-        return x.reshape('c', b, t, heads, d).permute(0, 2, 1, 3).dup('c').reshape('c', (long) b * heads, t, d);
+    private CausalAttention attention(int b, int t) {
+        return new CausalAttention(b, t, spec.numHeads(), spec.numKeyValueHeads(), spec.headDim());
     }
 
-    /** [b·heads, t, d] → [b·t, heads·d]. */
-    private static INDArray fromHeads(INDArray x, int b, int t, int heads, int d) {
-        return x.reshape('c', b, heads, t, d).permute(0, 2, 1, 3).dup('c').reshape('c', (long) b * t, (long) heads * d);
-    }
-
-    /** Repeats each key/value head to the query heads of its group: [b·kv, t, d] → [b·kv·g, t, d]. */
-    private INDArray expandKv(INDArray kv, int b, int t) {
-        int g = spec.groupSize();
-        if (g == 1) {
-            return kv;
-        }
-        int nkv = spec.numKeyValueHeads();
-        long td = (long) t * spec.headDim();
-        INDArray src = kv.reshape('c', b, nkv, td);
-        INDArray out = Nd4j.createUninitialized(dtype, b, nkv, g, td);
-        for (int gi = 0; gi < g; gi++) {
-            out.get(NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.point(gi), NDArrayIndex.all()).assign(src);
-        }
-        return out.reshape('c', (long) b * nkv * g, t, spec.headDim());
-    }
-
-    /** Sum of the gradients of a key/value head's repeats: [b·kv·g, t, d] → [b·kv, t, d]. */
-    private INDArray reduceKv(INDArray dExp, int b, int t) {
-        int g = spec.groupSize();
-        if (g == 1) {
-            return dExp;
-        }
-        int nkv = spec.numKeyValueHeads();
-        return dExp.reshape('c', b, nkv, g, (long) t * spec.headDim()).sum(2).reshape('c', (long) b * nkv, t, spec.headDim());
-    }
-
-    private INDArray attention(INDArray q, INDArray k, INDArray v, int b, int t, LlamaOps.Rotary rot, AttentionCache ac) {
-        int h = spec.numHeads();
-        int kvh = spec.numKeyValueHeads();
-        int d = spec.headDim();
-        INDArray qr = LlamaOps.rope(toHeads(q, b, t, h, d), rot);
-        INDArray kr = LlamaOps.rope(toHeads(k, b, t, kvh, d), rot);
-        INDArray kExp = expandKv(kr, b, t);
-        INDArray vExp = expandKv(toHeads(v, b, t, kvh, d), b, t);
-        INDArray scores = Nd4j.matmul(qr, kExp, false, true, false).muli(1.0 / Math.sqrt(d));
-        scores.reshape('c', (long) b * h, (long) t * t).addiRowVector(causalMask(t));
-        INDArray probs = LlamaOps.softmaxRowsInPlace(scores.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t);
-        INDArray y = Nd4j.matmul(probs, vExp);
-        ac.q = qr;
-        ac.kExp = kExp;
-        ac.vExp = vExp;
-        ac.probs = probs;
-        return fromHeads(y, b, t, h, d);
-    }
-
-    private LlamaOps.Rotary rotary(int t) {
-        return rotaries.computeIfAbsent(t, len ->
-                StepWorkspace.outside(() -> LlamaOps.rotary(len, spec.headDim(), spec.ropeTheta(), dtype)));
-    }
-
-    private INDArray causalMask(int t) {
-        return causalMasks.computeIfAbsent(t, len -> {
-            double[] m = new double[len * len];
-            for (int i = 0; i < len; i++) {
-                for (int j = i + 1; j < len; j++) {
-                    m[i * len + j] = MASK_VALUE;
-                }
-            }
-            return StepWorkspace.outside(() -> Nd4j.create(m, new long[]{1, (long) len * len}, 'c').castTo(dtype));
-        });
+    /** The rotary tables for sequences of {@code t} (plain Java arrays, kept per length). */
+    private Rope rope(int t) {
+        return ropes.computeIfAbsent(t, len -> new Rope(len, spec.headDim(), spec.ropeTheta()));
     }
 
     // --------------------------------------------------------------------------------------------------- backward
 
-    private void backward(Forward f, INDArray dLogits, TokenBatch batch, GradientTarget target, Map<String, INDArray> grads) {
+    private void backward(Forward f, INDArray dhF, TokenBatch batch, GradientTarget target, Map<String, INDArray> grads,
+                          INDArray dEmb) {
         boolean base = target == GradientTarget.BASE;
         int b = batch.batchSize();
         int t = batch.seqLen();
-        INDArray dHead = base ? Nd4j.gemm(dLogits, f.hF, true, false) : null;
-        INDArray dx = Nd4j.gemm(dLogits, model.head(), false, false);
-        INDArray[] pg = base ? new INDArray[1] : null;
-        dx = LlamaOps.rmsNormBackward(dx, model.weight("model.norm.weight"), f.lnF, pg);
-        putNorm(grads, "model.norm", pg);
+        int n = b * t;
+        int c = spec.hiddenSize();
+        int qd = spec.numHeads() * spec.headDim();
+        int kvd = spec.numKeyValueHeads() * spec.headDim();
+        int inter = spec.intermediateSize();
+        double eps = spec.rmsNormEps();
+        Rope rope = rope(t);
+        INDArray dx = scratch.get("dx", n, c);
+        RmsNorm.backward(dhF, f.xF, model.weight("model.norm.weight"), f.rrmsF, dx, false, normGrad(base, "model.norm", grads), par);
         int lowest = lowestAdaptedLayer();
-        LlamaOps.Rotary rot = rotary(t);
         for (int i = spec.numLayers() - 1; i >= 0; i--) {
             if (!base && i < lowest) {
                 break;
             }
             String p = "model.layers." + i + ".";
             BlockCache bc = f.blocks[i];
-            INDArray dM = linearBackward(dx, bc.m, bc.uDown, p + "mlp.down_proj", target, grads, true);
-            INDArray[] dGu = LlamaOps.swiGluBackward(dM, bc.glu);
-            INDArray dH2 = linearBackward(dGu[0], bc.h2, bc.uGate, p + "mlp.gate_proj", target, grads, true);
-            dH2.addi(linearBackward(dGu[1], bc.h2, bc.uUp, p + "mlp.up_proj", target, grads, true));
-            INDArray dXMid = LlamaOps.rmsNormBackward(dH2, model.weight(p + "post_attention_layernorm.weight"), bc.ln2, pg).addi(dx);
-            putNorm(grads, p + "post_attention_layernorm", pg);
-            INDArray dY = linearBackward(dXMid, bc.y, bc.uO, p + "self_attn.o_proj", target, grads, true);
-            INDArray[] dQkv = attentionBackward(dY, bc.attn, b, t, rot);
+            if (bc == null) {
+                // gradient checkpointing: rebuild this block's activations from its kept input, in scratch
+                bc = new BlockCache();
+                block(i, f.inputs[i], b, t, (role, r, cc) -> scratch.get("ckpt-" + role, r, cc), bc, target);
+            }
+            // x_out = x_mid + down(silu(gate(h2)) ⊙ up(h2)), h2 = rms_2(x_mid); dx is d x_out, then d x_mid, then d x_in
+            String down = p + "mlp.down_proj";
+            INDArray act = null;
+            if (projections.needsInput(down, target)) {
+                act = scratch.get("act", n, inter);
+                SwiGlu.forward(bc.gate, bc.up, act, par);
+            }
+            INDArray dGate = scratch.get("dgate", n, inter);
+            projections.linear(down).backward(dx, act, bc.uDown, dGate, false, projections.grads(down, target, grads));
+            INDArray dUp = scratch.get("dup", n, inter);
+            SwiGlu.backward(dGate, bc.gate, bc.up, dGate, dUp, par);
+            String gate = p + "mlp.gate_proj";
+            String up = p + "mlp.up_proj";
+            INDArray h2 = null;
+            if (projections.needsInput(gate, target) || projections.needsInput(up, target)) {
+                h2 = scratch.get("h", n, c);
+                RmsNorm.forward(bc.xMid, model.weight(p + "post_attention_layernorm.weight"), eps, h2, par);
+            }
+            INDArray dH = scratch.get("dh", n, c);
+            projections.linear(gate).backward(dGate, h2, bc.uGate, dH, false, projections.grads(gate, target, grads));
+            projections.linear(up).backward(dUp, h2, bc.uUp, dH, true, projections.grads(up, target, grads));
+            RmsNorm.backward(dH, bc.xMid, model.weight(p + "post_attention_layernorm.weight"), bc.rrms2, dx, true,
+                    normGrad(base, p + "post_attention_layernorm", grads), par);
+            // x_mid = x_in + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = rms_1(x_in)
+            String o = p + "self_attn.o_proj";
+            INDArray dY = scratch.get("dy", n, qd);
+            projections.linear(o).backward(dx, bc.y, bc.uO, dY, false, projections.grads(o, target, grads));
+            INDArray dQ = scratch.get("dq", n, qd);
+            INDArray dK = scratch.zeros("dk", n, kvd);
+            INDArray dV = scratch.zeros("dv", n, kvd);
+            attention(b, t).backward(Region.of(dY), Region.of(bc.q), Region.of(bc.k), Region.of(bc.v), bc.lse,
+                    Region.of(dQ), Region.of(dK), Region.of(dV), par);
+            rope.backward(dQ, spec.numHeads(), par);
+            rope.backward(dK, spec.numKeyValueHeads(), par);
+            String qp = p + "self_attn.q_proj";
+            String kp = p + "self_attn.k_proj";
+            String vp = p + "self_attn.v_proj";
+            INDArray h1 = null;
+            if (projections.needsInput(qp, target) || projections.needsInput(kp, target) || projections.needsInput(vp, target)) {
+                h1 = scratch.get("h", n, c);
+                RmsNorm.forward(bc.xIn, model.weight(p + "input_layernorm.weight"), eps, h1, par);
+            }
+            // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
             boolean needDx = base || i > lowest;
-            INDArray dH1 = linearBackward(dQkv[0], bc.h1, bc.uQ, p + "self_attn.q_proj", target, grads, needDx);
-            INDArray dK = linearBackward(dQkv[1], bc.h1, bc.uK, p + "self_attn.k_proj", target, grads, needDx);
-            INDArray dV = linearBackward(dQkv[2], bc.h1, bc.uV, p + "self_attn.v_proj", target, grads, needDx);
+            INDArray dIn = needDx ? dH : null;
+            projections.linear(qp).backward(dQ, h1, bc.uQ, dIn, false, projections.grads(qp, target, grads));
+            projections.linear(kp).backward(dK, h1, bc.uK, dIn, true, projections.grads(kp, target, grads));
+            projections.linear(vp).backward(dV, h1, bc.uV, dIn, true, projections.grads(vp, target, grads));
             if (!needDx) {
                 break;
             }
-            dH1.addi(dK).addi(dV);
-            dx = LlamaOps.rmsNormBackward(dH1, model.weight(p + "input_layernorm.weight"), bc.ln1, pg).addi(dXMid);
-            putNorm(grads, p + "input_layernorm", pg);
+            RmsNorm.backward(dH, bc.xIn, model.weight(p + "input_layernorm.weight"), bc.rrms1, dx, true,
+                    normGrad(base, p + "input_layernorm", grads), par);
         }
         if (base) {
-            INDArray dEmb = spec.tiedEmbeddings() ? dHead : Nd4j.zeros(dtype, spec.vocabSize(), spec.hiddenSize());
-            int[] ids = batch.inputIds();
-            for (int r = 0; r < ids.length; r++) {
-                dEmb.getRow(ids[r]).addi(dx.getRow(r));
-            }
+            Embedding.backward(dx, batch.inputIds(), t, dEmb, null);
             grads.put("model.embed_tokens.weight", dEmb);
-            if (!spec.tiedEmbeddings()) {
-                grads.put("lm_head.weight", dHead);
-            }
         }
+    }
+
+    /** The norm's gain gradient, registered under {@code prefix.weight}, in BASE mode; null otherwise. */
+    private INDArray normGrad(boolean base, String prefix, Map<String, INDArray> grads) {
+        if (!base) {
+            return null;
+        }
+        INDArray g = Tensors.empty(dtype, 1, spec.hiddenSize()).reshape(spec.hiddenSize());
+        grads.put(prefix + ".weight", g);
+        return g;
     }
 
     private int lowestAdaptedLayer() {
         int lowest = Integer.MAX_VALUE;
-        for (String module : adapters.keySet()) {
+        for (String module : projections.adapted()) {
             lowest = Math.min(lowest, spec.layerOf(module));
         }
         return lowest;
-    }
-
-    private static void putNorm(Map<String, INDArray> grads, String prefix, INDArray[] pg) {
-        if (pg != null) {
-            grads.put(prefix + ".weight", pg[0]);
-        }
-    }
-
-    /** dx of an (adapted) Linear layer, recording the gradients the target asks for; null when {@code needDx} is false. */
-    private INDArray linearBackward(INDArray dy, INDArray x, INDArray u, String module, GradientTarget target,
-                                    Map<String, INDArray> grads, boolean needDx) {
-        INDArray dx = needDx ? Nd4j.gemm(dy, model.weight(module + ".weight"), false, false) : null;
-        LoraFactors f = adapters.get(module);
-        if (f != null) {
-            INDArray du = Nd4j.gemm(dy, f.b(), false, false).muli(loraScale);
-            if (target != GradientTarget.BASE) {
-                grads.put(module + ".lora_B", Nd4j.gemm(dy, u, true, false).muli(loraScale));
-                if (target == GradientTarget.LORA) {
-                    grads.put(module + ".lora_A", Nd4j.gemm(du, x, true, false));
-                }
-            }
-            if (needDx) {
-                Nd4j.gemm(du, f.a(), dx, false, false, 1.0, 1.0);
-            }
-        }
-        if (target == GradientTarget.BASE) {
-            grads.put(module + ".weight", Nd4j.gemm(dy, x, true, false));
-            if (model.weights().containsKey(module + ".bias")) {
-                grads.put(module + ".bias", dy.sum(0));
-            }
-        }
-        return dx;
-    }
-
-    /** Gradients of q, k and v ({@code [b·t, heads·d]} each) from that of the attention output. */
-    private INDArray[] attentionBackward(INDArray dY, AttentionCache ac, int b, int t, LlamaOps.Rotary rot) {
-        int h = spec.numHeads();
-        int kvh = spec.numKeyValueHeads();
-        int d = spec.headDim();
-        INDArray dYh = toHeads(dY, b, t, h, d);
-        INDArray dP = Nd4j.matmul(dYh, ac.vExp, false, true, false);
-        INDArray dVExp = Nd4j.matmul(ac.probs, dYh, true, false, false);
-        INDArray dS = LlamaOps.softmaxRowsBackwardInPlace(dP.reshape('c', (long) b * h * t, t),
-                ac.probs.reshape('c', (long) b * h * t, t)).reshape('c', (long) b * h, t, t).muli(1.0 / Math.sqrt(d));
-        INDArray dQr = Nd4j.matmul(dS, ac.kExp);
-        INDArray dKExp = Nd4j.matmul(dS, ac.q, true, false, false);
-        INDArray dQ = LlamaOps.ropeBackward(dQr, rot);
-        INDArray dK = LlamaOps.ropeBackward(reduceKv(dKExp, b, t), rot);
-        INDArray dV = reduceKv(dVExp, b, t);
-        return new INDArray[]{fromHeads(dQ, b, t, h, d), fromHeads(dK, b, t, kvh, d), fromHeads(dV, b, t, kvh, d)};
     }
 }

@@ -1,5 +1,6 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.agent.model.ops.LmHeadLoss;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /** Forward and backward pass of a causal LM with LoRA adapters, whatever its family. */
@@ -12,7 +13,10 @@ public interface LmNetwork {
     double loss(TokenBatch batch);
 
     /** Mean cross-entropy over the batch's target tokens of logits from {@link #logits}. */
-    double lossOf(INDArray logits, TokenBatch batch);
+    default double lossOf(INDArray logits, TokenBatch batch) {
+        double count = batch.checkedTargetCount((int) logits.size(1));
+        return LmHeadLoss.ofLogits(logits, batch.targetIds(), batch.lossWeights()) / count;
+    }
 
     /** Loss and the gradients of the chosen parameters for one batch. */
     Gradients lossAndGradients(TokenBatch batch, GradientTarget target);

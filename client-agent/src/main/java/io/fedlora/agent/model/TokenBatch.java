@@ -1,5 +1,6 @@
 package io.fedlora.agent.model;
 
+import io.fedlora.agent.model.ops.LmHeadLoss;
 import java.util.List;
 
 /**
@@ -28,6 +29,16 @@ public record TokenBatch(int batchSize, int seqLen, int[] inputIds, int[] target
             s += w;
         }
         return s;
+    }
+
+    /** {@link #targetCount}, after checking that there is a target and every counted target id is in the vocabulary. */
+    public double checkedTargetCount(int vocab) {
+        double count = targetCount();
+        if (count <= 0) {
+            throw new IllegalArgumentException("batch has no target tokens");
+        }
+        LmHeadLoss.checkTargets(targetIds, lossWeights, vocab);
+        return count;
     }
 
     /**

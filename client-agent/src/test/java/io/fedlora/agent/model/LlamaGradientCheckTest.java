@@ -6,6 +6,7 @@ import static io.fedlora.agent.model.ops.FiniteDifferences.uniform;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fedlora.agent.daemon.NativeThreads;
+import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.aggregation.family.LlamaFamily;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
@@ -22,7 +23,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 /**
  * The Llama network's hand-written backward against central finite differences in fp64: grouped-query attention
  * (two query heads per key/value head), q/k/v biases, an untied head, LoRA on all seven projections, and the base
- * weights' gradients (init-model pre-training). Shown to catch a 0.1% error in one entry, so it can fail.
+ * weights' gradients (init-model pre-training). Shown to catch a 0.1% error in one entry, so it can fail. Gradient
+ * checkpointing and a wider kernel pool must give the same gradients bit for bit.
  */
 class LlamaGradientCheckTest {
 
@@ -79,6 +81,26 @@ class LlamaGradientCheckTest {
         g.grads().get(key).muli(1.001);
         assertThat(maxRelativeError(Map.of(key, adapters.get("model.layers.0.self_attn.k_proj").a()), g.grads(),
                 () -> net.loss(batch), 1)).isGreaterThan(TOLERANCE);
+    }
+
+    @Test
+    void checkpointingAndThePoolWidthRecomputeTheSameGradients() {
+        for (GradientTarget target : List.of(GradientTarget.LORA, GradientTarget.BASE)) {
+            Map<String, LoraFactors> a = target == GradientTarget.BASE ? Map.of() : adapters;
+            Gradients kept = model.network(a, SCALE, Parallel.of(1), false).lossAndGradients(batch, target);
+            Gradients recomputed = model.network(a, SCALE, Parallel.of(2), true).lossAndGradients(batch, target);
+            assertThat(recomputed.loss()).as("%s loss", target).isEqualTo(kept.loss());
+            assertThat(recomputed.grads().keySet()).as("%s", target).isEqualTo(kept.grads().keySet());
+            kept.grads().forEach((k, g) -> assertThat(recomputed.grads().get(k)).as("%s %s", target, k).isEqualTo(g));
+        }
+    }
+
+    @Test
+    void ffaModeComputesOnlyB() {
+        Gradients g = model.network(adapters, SCALE).lossAndGradients(batch, GradientTarget.LORA_B_ONLY);
+        assertThat(g.grads().keySet()).allMatch(k -> k.endsWith(".lora_B")).hasSize(adapters.size());
+        Gradients full = model.network(adapters, SCALE).lossAndGradients(batch, GradientTarget.LORA);
+        g.grads().forEach((k, b) -> assertThat(b).as(k).isEqualTo(full.grads().get(k)));
     }
 
     @Test

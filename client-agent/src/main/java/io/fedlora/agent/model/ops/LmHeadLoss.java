@@ -85,6 +85,30 @@ public final class LmHeadLoss {
         return total;
     }
 
+    /** The weighted sum of the per-token losses of materialised logits {@code [rows, vocab]} (exact exp and log). */
+    public static double ofLogits(INDArray logits, int[] targets, float[] weights) {
+        int vocab = (int) logits.size(1);
+        Dense l = Dense.of(logits);
+        double[] v = new double[vocab];
+        double total = 0;
+        for (int r = 0; r < targets.length; r++) {
+            if (weights[r] == 0f) {
+                continue;
+            }
+            l.read(r * vocab, v, vocab);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < vocab; j++) {
+                max = Math.max(max, v[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < vocab; j++) {
+                sum += Math.exp(v[j] - max);
+            }
+            total += weights[r] * (Math.log(sum) - (v[targets[r]] - max));
+        }
+        return total;
+    }
+
     /** Checks every weighted target id against the vocabulary. */
     public static void checkTargets(int[] targets, float[] weights, int vocab) {
         for (int i = 0; i < targets.length; i++) {

@@ -14,10 +14,12 @@
  * parameter gradients only where the caller passes a destination. Reductions over rows run in row order, so results
  * do not depend on the pool's width.
  *
- * <p>Adding an op (e.g. RMSNorm, RoPE, SwiGLU): one final class with static {@code forward(...)} and
+ * <p>Both families' networks ({@code Gpt2Network}, {@code LlamaNetwork}) are compositions of these ops; a family adds
+ * none of its own. Adding an op: one final class with static {@code forward(...)} and
  * {@code backward(...)} (or a small record holding its shape, like {@link io.fedlora.agent.model.ops.CausalAttention}),
  * kernels over {@code Dense.of(array)} with a {@code par.forEach(rows, minRowsPerThread, r -> ...)} loop and products
- * through {@code Blas.gemm}; keep in the forward's result only what backward cannot cheaply recompute; then add the op
- * to GradientCheckTest's finite-difference check (fp64) through the network that uses it.
+ * through {@code Blas.gemm}; keep in the forward's result only what backward cannot cheaply recompute; then check its
+ * backward against central differences in fp64 with the test sources' {@code FiniteDifferences}, on its own and
+ * through the network that uses it ({@code GradientCheckTest}, {@code LlamaGradientCheckTest}).
  */
 package io.fedlora.agent.model.ops;
