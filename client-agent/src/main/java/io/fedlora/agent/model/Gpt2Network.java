@@ -1,23 +1,18 @@
 package io.fedlora.agent.model;
 
-import io.fedlora.agent.model.ops.Blas;
 import io.fedlora.agent.model.ops.Blas.Region;
 import io.fedlora.agent.model.ops.CausalAttention;
 import io.fedlora.agent.model.ops.Elementwise;
 import io.fedlora.agent.model.ops.Embedding;
 import io.fedlora.agent.model.ops.GeluNew;
 import io.fedlora.agent.model.ops.LayerNorm;
-import io.fedlora.agent.model.ops.LmHeadLoss;
 import io.fedlora.agent.model.ops.Parallel;
-import io.fedlora.agent.model.ops.Scratch;
 import io.fedlora.agent.model.ops.Tensors;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.WeightLayout;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -36,15 +31,10 @@ import java.util.Map;
  * <p>The adapter arrays are referenced, not copied: an optimiser updating them in place is seen by the next pass.
  * An instance holds reusable scratch buffers and is not thread-safe.
  */
-public final class Gpt2Network implements LmNetwork {
+public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, LayerNorm.Stats> {
 
     private final Gpt2Model model;
     private final Gpt2Config config;
-    private final DataType dtype;
-    private final Projections projections;
-    private final Parallel par;
-    private final boolean checkpointing;
-    private final Scratch scratch;
 
     /**
      * @param adapters  LoRA factors by module name ({@code h.0.attn.c_attn}); may be empty
@@ -59,65 +49,34 @@ public final class Gpt2Network implements LmNetwork {
      * @param checkpointing keep only each block's input during training and recompute the block in backward
      */
     public Gpt2Network(Gpt2Model model, Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
+        super(model, WeightLayout.CONV1D, adapters, loraScale, par, checkpointing);
         this.model = model;
         this.config = model.config();
-        this.dtype = model.dataType();
-        this.par = par;
-        this.checkpointing = checkpointing;
-        this.projections = new Projections(model.weights(), WeightLayout.CONV1D, adapters, loraScale, dtype);
-        this.scratch = new Scratch(dtype);
     }
 
     public Gpt2Config config() {
         return config;
     }
 
-    /** Next-token logits {@code [batch·seq, vocab]} (row {@code b·seq + t} predicts the token after position t). */
-    public INDArray logits(TokenBatch batch) {
-        INDArray hF = forward(batch, null, null);
-        INDArray logits = Tensors.empty(dtype, batch.rows(), config.vocabSize());
-        Blas.gemm(hF, false, model.head(), true, 1.0, 0.0, logits);
-        return logits;
+    @Override
+    INDArray head() {
+        return model.head();
     }
 
-    /** Mean cross-entropy over the batch's target tokens, forward only (the logits are never materialised whole). */
-    public double loss(TokenBatch batch) {
-        double count = batch.checkedTargetCount(config.vocabSize());
-        INDArray hF = forward(batch, null, null);
-        return LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
+    @Override
+    boolean tiedHead() {
+        return config.tiedEmbeddings();
     }
 
-    /** Loss and the gradients of the chosen parameters for one batch. */
-    public Gradients lossAndGradients(TokenBatch batch, GradientTarget target) {
-        double count = batch.checkedTargetCount(config.vocabSize());
-        Forward f = new Forward(config.nLayer());
-        INDArray hF = forward(batch, f, target);
-        boolean base = target == GradientTarget.BASE;
-        int n = batch.rows();
-        int c = config.nEmbd();
-        Map<String, INDArray> grads = new LinkedHashMap<>();
-        INDArray dWte = base ? Nd4j.zeros(dtype, config.vocabSize(), c) : null;
-        // an untied head (lm_head.weight) has its own gradient; a tied one accumulates into the embedding's
-        INDArray dHead = base && !config.tiedEmbeddings() ? Nd4j.zeros(dtype, config.vocabSize(), c) : dWte;
-        INDArray dhF = scratch.get("dhF", n, c);
-        double loss = LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, dhF, dHead, par) / count;
-        if (dHead != dWte) {
-            grads.put("lm_head.weight", dHead);
-        }
-        backward(f, dhF, batch, target, grads, dWte);
-        return new Gradients(loss, count, grads);
+    @Override
+    Pass<BlockCache, LayerNorm.Stats> newPass() {
+        return new Pass<>(new BlockCache[config.nLayer()]);
     }
 
     // ---------------------------------------------------------------------------------------------------- forward
 
-    /** Where a block's kept activations are allocated: the step's memory (kept) or the reusable scratch. */
-    @FunctionalInterface
-    private interface Alloc {
-        INDArray get(String role, long rows, long cols);
-    }
-
     /** What one block's backward needs. */
-    private static final class BlockCache {
+    static final class BlockCache {
         INDArray xIn;
         LayerNorm.Stats ln1;
         INDArray qkv;
@@ -132,60 +91,33 @@ public final class Gpt2Network implements LmNetwork {
         INDArray uMProj;
     }
 
-    private static final class Forward {
-        final BlockCache[] blocks;
-        INDArray[] inputs;
-        LayerNorm.Stats lnF;
-        INDArray xF;
-
-        Forward(int layers) {
-            blocks = new BlockCache[layers];
-            inputs = new INDArray[layers];
-        }
+    @Override
+    int maxPositions() {
+        return config.nPositions();
     }
 
-    /**
-     * Runs the blocks and ln_f; returns ln_f's output. With {@code keep} non-null, records what a backward pass for
-     * {@code target} needs.
-     */
-    private INDArray forward(TokenBatch batch, Forward keep, GradientTarget target) {
-        int b = batch.batchSize();
-        int t = batch.seqLen();
-        if (t > config.nPositions()) {
-            throw new IllegalArgumentException("sequence length " + t + " exceeds n_positions " + config.nPositions());
-        }
-        int n = b * t;
-        int c = config.nEmbd();
-        INDArray x = keep != null ? Tensors.empty(dtype, n, c) : scratch.get("xout1", n, c);
-        Embedding.forward(model.weight("wte.weight"), model.weight("wpe.weight"), batch.inputIds(), t, x);
-        Alloc kept = (role, r, cc) -> Tensors.empty(dtype, r, cc);
-        for (int i = 0; i < config.nLayer(); i++) {
-            String parity = Integer.toString(i % 2);
-            Alloc alloc;
-            BlockCache bc = null;
-            if (keep == null) {
-                alloc = (role, r, cc) -> scratch.get(role.equals("xout") ? role + parity : role, r, cc);
-            } else if (checkpointing) {
-                keep.inputs[i] = x;
-                alloc = (role, r, cc) -> role.equals("xout") ? kept.get(role, r, cc) : scratch.get(role, r, cc);
-            } else {
-                bc = new BlockCache();
-                keep.blocks[i] = bc;
-                alloc = kept;
-            }
-            x = block(i, x, b, t, alloc, bc, target);
-        }
-        INDArray hF = scratch.get("hF", n, c);
-        LayerNorm.Stats st = LayerNorm.forward(x, model.weight("ln_f.weight"), model.weight("ln_f.bias"), config.layerNormEpsilon(), hF, par);
-        if (keep != null) {
-            keep.lnF = st;
-            keep.xF = x;
-        }
-        return hF;
+    @Override
+    int layers() {
+        return config.nLayer();
     }
 
-    /** One transformer block on the residual stream {@code x}; returns the block's output. */
-    private INDArray block(int i, INDArray x, int b, int t, Alloc alloc, BlockCache bc, GradientTarget target) {
+    @Override
+    void embed(TokenBatch batch, INDArray x) {
+        Embedding.forward(model.weight("wte.weight"), model.weight("wpe.weight"), batch.inputIds(), batch.seqLen(), x);
+    }
+
+    @Override
+    LayerNorm.Stats finalNorm(INDArray x, INDArray y) {
+        return LayerNorm.forward(x, model.weight("ln_f.weight"), model.weight("ln_f.bias"), config.layerNormEpsilon(), y, par);
+    }
+
+    @Override
+    Block<BlockCache> blocks(int b, int t, GradientTarget target) {
+        return (i, x, alloc, caches) -> block(i, x, b, t, alloc, caches, target);
+    }
+
+    /** One transformer block on the residual stream {@code x}; returns its output, with {@code caches} non-null its cache in {@code caches[i]}. */
+    private INDArray block(int i, INDArray x, int b, int t, Alloc alloc, BlockCache[] caches, GradientTarget target) {
         String p = "h." + i + ".";
         int n = b * t;
         int c = config.nEmbd();
@@ -194,7 +126,7 @@ public final class Gpt2Network implements LmNetwork {
         LayerNorm.Stats ln1 = LayerNorm.forward(x, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
         INDArray qkv = alloc.get("qkv", n, 3L * c);
         INDArray uAttn = projections.linear(p + "attn.c_attn").forward(h1, qkv);
-        boolean keepY = bc != null && projections.needsInput(p + "attn.c_proj", target);
+        boolean keepY = caches != null && projections.needsInput(p + "attn.c_proj", target);
         INDArray y = keepY ? alloc.get("y", n, c) : scratch.get("y", n, c);
         double[] lse = attention(b, t).forward(qkvRegion(qkv, 0), qkvRegion(qkv, c), qkvRegion(qkv, 2L * c), Region.of(y), par);
         INDArray proj = scratch.get("proj", n, c);
@@ -211,7 +143,9 @@ public final class Gpt2Network implements LmNetwork {
         INDArray uMProj = projections.linear(p + "mlp.c_proj").forward(act, mp);
         INDArray xOut = alloc.get("xout", n, c);
         Elementwise.add(xMid, mp, xOut, par);
-        if (bc != null) {
+        if (caches != null) {
+            BlockCache bc = new BlockCache();
+            caches[i] = bc;
             bc.xIn = x;
             bc.ln1 = ln1;
             bc.qkv = qkv;
@@ -238,7 +172,9 @@ public final class Gpt2Network implements LmNetwork {
 
     // --------------------------------------------------------------------------------------------------- backward
 
-    private void backward(Forward f, INDArray dhF, TokenBatch batch, GradientTarget target, Map<String, INDArray> grads, INDArray dWte) {
+    @Override
+    void backward(Pass<BlockCache, LayerNorm.Stats> f, INDArray dhF, TokenBatch batch, GradientTarget target,
+                  Map<String, INDArray> grads, INDArray dWte) {
         boolean base = target == GradientTarget.BASE;
         int b = batch.batchSize();
         int t = batch.seqLen();
@@ -247,19 +183,15 @@ public final class Gpt2Network implements LmNetwork {
         double eps = config.layerNormEpsilon();
         INDArray dx = scratch.get("dx", n, c);
         INDArray[] lnG = lnGrads(base, "ln_f", grads);
-        LayerNorm.backward(dhF, f.xF, model.weight("ln_f.weight"), f.lnF, dx, false, lnG[0], lnG[1], par);
-        int lowest = lowestAdaptedLayer();
+        LayerNorm.backward(dhF, f.finalInput, model.weight("ln_f.weight"), f.finalStats, dx, false, lnG[0], lnG[1], par);
+        int lowest = lowestAdaptedLayer(module -> Integer.parseInt(module.substring(2, module.indexOf('.', 2))));
+        Block<BlockCache> blocks = blocks(b, t, target);
         for (int i = config.nLayer() - 1; i >= 0; i--) {
             if (!base && i < lowest) {
                 break;
             }
             String p = "h." + i + ".";
-            BlockCache bc = f.blocks[i];
-            if (bc == null) {
-                // gradient checkpointing: rebuild this block's activations from its kept input, in scratch
-                bc = new BlockCache();
-                block(i, f.inputs[i], b, t, (role, r, cc) -> scratch.get("ckpt-" + role, r, cc), bc, target);
-            }
+            BlockCache bc = cacheOf(i, f, blocks);
             // x_out = x_mid + mlp(ln_2(x_mid)); dx is d x_out and becomes d x_mid, then d x_in, in place
             INDArray act = null;
             if (projections.needsInput(p + "mlp.c_proj", target)) {
@@ -315,14 +247,5 @@ public final class Gpt2Network implements LmNetwork {
         grads.put(prefix + ".weight", g);
         grads.put(prefix + ".bias", bb);
         return new INDArray[]{g, bb};
-    }
-
-    private int lowestAdaptedLayer() {
-        int lowest = Integer.MAX_VALUE;
-        for (String module : projections.adapted()) {
-            int dot = module.indexOf('.', 2);
-            lowest = Math.min(lowest, Integer.parseInt(module.substring(2, dot)));
-        }
-        return lowest;
     }
 }

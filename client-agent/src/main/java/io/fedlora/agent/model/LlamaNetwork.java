@@ -1,26 +1,20 @@
 package io.fedlora.agent.model;
 
-import io.fedlora.agent.model.ops.Blas;
 import io.fedlora.agent.model.ops.Blas.Region;
 import io.fedlora.agent.model.ops.CausalAttention;
 import io.fedlora.agent.model.ops.Elementwise;
 import io.fedlora.agent.model.ops.Embedding;
-import io.fedlora.agent.model.ops.LmHeadLoss;
 import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.agent.model.ops.RmsNorm;
 import io.fedlora.agent.model.ops.Rope;
-import io.fedlora.agent.model.ops.Scratch;
 import io.fedlora.agent.model.ops.SwiGlu;
 import io.fedlora.agent.model.ops.Tensors;
 import io.fedlora.aggregation.family.LlamaFamily;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.WeightLayout;
-import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -42,15 +36,10 @@ import java.util.Map;
  * <p>The adapter arrays are referenced, not copied: an optimiser updating them in place is seen by the next pass.
  * An instance holds reusable scratch buffers and is not thread-safe.
  */
-public final class LlamaNetwork implements LmNetwork {
+public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, double[]> {
 
     private final LlamaModel model;
     private final LlamaFamily.Spec spec;
-    private final DataType dtype;
-    private final Projections projections;
-    private final Parallel par;
-    private final boolean checkpointing;
-    private final Scratch scratch;
     private final Map<Integer, Rope> ropes = new HashMap<>();
 
     /**
@@ -66,135 +55,61 @@ public final class LlamaNetwork implements LmNetwork {
      * @param checkpointing keep only each block's input during training and recompute the block in backward
      */
     public LlamaNetwork(LlamaModel model, Map<String, LoraFactors> adapters, double loraScale, Parallel par, boolean checkpointing) {
+        super(model, WeightLayout.LINEAR, adapters, loraScale, par, checkpointing);
         this.model = model;
         this.spec = model.spec();
-        this.dtype = model.dataType();
-        this.par = par;
-        this.checkpointing = checkpointing;
-        this.projections = new Projections(model.weights(), WeightLayout.LINEAR, adapters, loraScale, dtype);
-        this.scratch = new Scratch(dtype);
     }
 
     @Override
-    public INDArray logits(TokenBatch batch) {
-        INDArray hF = forward(batch, null, null);
-        INDArray logits = Tensors.empty(dtype, batch.rows(), spec.vocabSize());
-        Blas.gemm(hF, false, model.head(), true, 1.0, 0.0, logits);
-        return logits;
+    INDArray head() {
+        return model.head();
     }
 
     @Override
-    public double loss(TokenBatch batch) {
-        double count = batch.checkedTargetCount(spec.vocabSize());
-        INDArray hF = forward(batch, null, null);
-        return LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
+    boolean tiedHead() {
+        return spec.tiedEmbeddings();
     }
 
     @Override
-    public Gradients lossAndGradients(TokenBatch batch, GradientTarget target) {
-        double count = batch.checkedTargetCount(spec.vocabSize());
-        Forward f = new Forward(spec.numLayers());
-        INDArray hF = forward(batch, f, target);
-        boolean base = target == GradientTarget.BASE;
-        int n = batch.rows();
-        int c = spec.hiddenSize();
-        Map<String, INDArray> grads = new LinkedHashMap<>();
-        INDArray dEmb = base ? Nd4j.zeros(dtype, spec.vocabSize(), c) : null;
-        // an untied head (lm_head.weight) has its own gradient; a tied one accumulates into the embedding's
-        INDArray dHead = base && !spec.tiedEmbeddings() ? Nd4j.zeros(dtype, spec.vocabSize(), c) : dEmb;
-        INDArray dhF = scratch.get("dhF", n, c);
-        double loss = LmHeadLoss.forward(hF, model.head(), batch.targetIds(), batch.lossWeights(), count, dhF, dHead, par) / count;
-        if (dHead != dEmb) {
-            grads.put("lm_head.weight", dHead);
-        }
-        backward(f, dhF, batch, target, grads, dEmb);
-        return new Gradients(loss, count, grads);
+    Pass<BlockCache, double[]> newPass() {
+        return new Pass<>(new BlockCache[spec.numLayers()]);
     }
 
     // ---------------------------------------------------------------------------------------------------- forward
 
-    /** Where a block's kept activations are allocated: the step's memory (kept) or the reusable scratch. */
-    @FunctionalInterface
-    private interface Alloc {
-        INDArray get(String role, long rows, long cols);
+    /** What one block's backward needs; {@code y} is null where no gradient needs the attention output. */
+    record BlockCache(INDArray xIn, double[] rrms1, INDArray q, INDArray k, INDArray v, INDArray uQ, INDArray uK,
+                              INDArray uV, double[] lse, INDArray y, INDArray uO, INDArray xMid, double[] rrms2,
+                              INDArray gate, INDArray up, INDArray uGate, INDArray uUp, INDArray uDown) {
     }
 
-    /** What one block's backward needs. */
-    private static final class BlockCache {
-        INDArray xIn;
-        double[] rrms1;
-        INDArray q;
-        INDArray k;
-        INDArray v;
-        INDArray uQ;
-        INDArray uK;
-        INDArray uV;
-        double[] lse;
-        INDArray y;
-        INDArray uO;
-        INDArray xMid;
-        double[] rrms2;
-        INDArray gate;
-        INDArray up;
-        INDArray uGate;
-        INDArray uUp;
-        INDArray uDown;
+    @Override
+    int maxPositions() {
+        return spec.maxPositions();
     }
 
-    private static final class Forward {
-        final BlockCache[] blocks;
-        final INDArray[] inputs;
-        double[] rrmsF;
-        INDArray xF;
-
-        Forward(int layers) {
-            blocks = new BlockCache[layers];
-            inputs = new INDArray[layers];
-        }
+    @Override
+    int layers() {
+        return spec.numLayers();
     }
 
-    /**
-     * Runs the blocks and the final norm; returns its output. With {@code keep} non-null, records what a backward
-     * pass for {@code target} needs.
-     */
-    private INDArray forward(TokenBatch batch, Forward keep, GradientTarget target) {
-        int b = batch.batchSize();
-        int t = batch.seqLen();
-        if (t > spec.maxPositions()) {
-            throw new IllegalArgumentException("sequence length " + t + " exceeds the model's " + spec.maxPositions() + " positions");
-        }
-        int n = b * t;
-        int c = spec.hiddenSize();
-        INDArray x = keep != null ? Tensors.empty(dtype, n, c) : scratch.get("xout1", n, c);
-        Embedding.forward(model.weight("model.embed_tokens.weight"), null, batch.inputIds(), t, x);
-        Alloc kept = (role, r, cc) -> Tensors.empty(dtype, r, cc);
-        for (int i = 0; i < spec.numLayers(); i++) {
-            String parity = Integer.toString(i % 2);
-            Alloc alloc;
-            BlockCache bc = null;
-            if (keep == null) {
-                alloc = (role, r, cc) -> scratch.get(role.equals("xout") ? role + parity : role, r, cc);
-            } else if (checkpointing) {
-                keep.inputs[i] = x;
-                alloc = (role, r, cc) -> role.equals("xout") ? kept.get(role, r, cc) : scratch.get(role, r, cc);
-            } else {
-                bc = new BlockCache();
-                keep.blocks[i] = bc;
-                alloc = kept;
-            }
-            x = block(i, x, b, t, alloc, bc, target);
-        }
-        INDArray hF = scratch.get("hF", n, c);
-        double[] rrms = RmsNorm.forward(x, model.weight("model.norm.weight"), spec.rmsNormEps(), hF, par);
-        if (keep != null) {
-            keep.rrmsF = rrms;
-            keep.xF = x;
-        }
-        return hF;
+    @Override
+    void embed(TokenBatch batch, INDArray x) {
+        Embedding.forward(model.weight("model.embed_tokens.weight"), null, batch.inputIds(), batch.seqLen(), x);
     }
 
-    /** One decoder layer on the residual stream {@code x}; returns the layer's output. */
-    private INDArray block(int i, INDArray x, int b, int t, Alloc alloc, BlockCache bc, GradientTarget target) {
+    @Override
+    double[] finalNorm(INDArray x, INDArray y) {
+        return RmsNorm.forward(x, model.weight("model.norm.weight"), spec.rmsNormEps(), y, par);
+    }
+
+    @Override
+    Block<BlockCache> blocks(int b, int t, GradientTarget target) {
+        return (i, x, alloc, caches) -> block(i, x, b, t, alloc, caches, target);
+    }
+
+    /** One decoder layer on the residual stream {@code x}; returns its output, with {@code caches} non-null its cache in {@code caches[i]}. */
+    private INDArray block(int i, INDArray x, int b, int t, Alloc alloc, BlockCache[] caches, GradientTarget target) {
         String p = "model.layers." + i + ".";
         int n = b * t;
         int c = spec.hiddenSize();
@@ -213,7 +128,7 @@ public final class LlamaNetwork implements LmNetwork {
         Rope rope = rope(t);
         rope.forward(q, spec.numHeads(), par);
         rope.forward(k, spec.numKeyValueHeads(), par);
-        boolean keepY = bc != null && projections.needsInput(p + "self_attn.o_proj", target);
+        boolean keepY = caches != null && projections.needsInput(p + "self_attn.o_proj", target);
         INDArray y = keepY ? alloc.get("y", n, qd) : scratch.get("y", n, qd);
         double[] lse = attention(b, t).forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
         INDArray o = scratch.get("proj", n, c);
@@ -232,25 +147,9 @@ public final class LlamaNetwork implements LmNetwork {
         INDArray uDown = projections.linear(p + "mlp.down_proj").forward(act, down);
         INDArray xOut = alloc.get("xout", n, c);
         Elementwise.add(xMid, down, xOut, par);
-        if (bc != null) {
-            bc.xIn = x;
-            bc.rrms1 = rrms1;
-            bc.q = q;
-            bc.k = k;
-            bc.v = v;
-            bc.uQ = uQ;
-            bc.uK = uK;
-            bc.uV = uV;
-            bc.lse = lse;
-            bc.y = keepY ? y : null;
-            bc.uO = uO;
-            bc.xMid = xMid;
-            bc.rrms2 = rrms2;
-            bc.gate = gate;
-            bc.up = up;
-            bc.uGate = uGate;
-            bc.uUp = uUp;
-            bc.uDown = uDown;
+        if (caches != null) {
+            caches[i] = new BlockCache(x, rrms1, q, k, v, uQ, uK, uV, lse, keepY ? y : null, uO, xMid, rrms2, gate, up, uGate, uUp,
+                    uDown);
         }
         return xOut;
     }
@@ -266,8 +165,9 @@ public final class LlamaNetwork implements LmNetwork {
 
     // --------------------------------------------------------------------------------------------------- backward
 
-    private void backward(Forward f, INDArray dhF, TokenBatch batch, GradientTarget target, Map<String, INDArray> grads,
-                          INDArray dEmb) {
+    @Override
+    void backward(Pass<BlockCache, double[]> f, INDArray dhF, TokenBatch batch, GradientTarget target,
+                  Map<String, INDArray> grads, INDArray dEmb) {
         boolean base = target == GradientTarget.BASE;
         int b = batch.batchSize();
         int t = batch.seqLen();
@@ -279,50 +179,46 @@ public final class LlamaNetwork implements LmNetwork {
         double eps = spec.rmsNormEps();
         Rope rope = rope(t);
         INDArray dx = scratch.get("dx", n, c);
-        RmsNorm.backward(dhF, f.xF, model.weight("model.norm.weight"), f.rrmsF, dx, false, normGrad(base, "model.norm", grads), par);
-        int lowest = lowestAdaptedLayer();
+        RmsNorm.backward(dhF, f.finalInput, model.weight("model.norm.weight"), f.finalStats, dx, false, normGrad(base, "model.norm", grads), par);
+        int lowest = lowestAdaptedLayer(spec::layerOf);
+        Block<BlockCache> blocks = blocks(b, t, target);
         for (int i = spec.numLayers() - 1; i >= 0; i--) {
             if (!base && i < lowest) {
                 break;
             }
             String p = "model.layers." + i + ".";
-            BlockCache bc = f.blocks[i];
-            if (bc == null) {
-                // gradient checkpointing: rebuild this block's activations from its kept input, in scratch
-                bc = new BlockCache();
-                block(i, f.inputs[i], b, t, (role, r, cc) -> scratch.get("ckpt-" + role, r, cc), bc, target);
-            }
+            BlockCache bc = cacheOf(i, f, blocks);
             // x_out = x_mid + down(silu(gate(h2)) ⊙ up(h2)), h2 = rms_2(x_mid); dx is d x_out, then d x_mid, then d x_in
             String down = p + "mlp.down_proj";
             INDArray act = null;
             if (projections.needsInput(down, target)) {
                 act = scratch.get("act", n, inter);
-                SwiGlu.forward(bc.gate, bc.up, act, par);
+                SwiGlu.forward(bc.gate(), bc.up(), act, par);
             }
             INDArray dGate = scratch.get("dgate", n, inter);
-            projections.linear(down).backward(dx, act, bc.uDown, dGate, false, projections.grads(down, target, grads));
+            projections.linear(down).backward(dx, act, bc.uDown(), dGate, false, projections.grads(down, target, grads));
             INDArray dUp = scratch.get("dup", n, inter);
-            SwiGlu.backward(dGate, bc.gate, bc.up, dGate, dUp, par);
+            SwiGlu.backward(dGate, bc.gate(), bc.up(), dGate, dUp, par);
             String gate = p + "mlp.gate_proj";
             String up = p + "mlp.up_proj";
             INDArray h2 = null;
             if (projections.needsInput(gate, target) || projections.needsInput(up, target)) {
                 h2 = scratch.get("h", n, c);
-                RmsNorm.forward(bc.xMid, model.weight(p + "post_attention_layernorm.weight"), eps, h2, par);
+                RmsNorm.forward(bc.xMid(), model.weight(p + "post_attention_layernorm.weight"), eps, h2, par);
             }
             INDArray dH = scratch.get("dh", n, c);
-            projections.linear(gate).backward(dGate, h2, bc.uGate, dH, false, projections.grads(gate, target, grads));
-            projections.linear(up).backward(dUp, h2, bc.uUp, dH, true, projections.grads(up, target, grads));
-            RmsNorm.backward(dH, bc.xMid, model.weight(p + "post_attention_layernorm.weight"), bc.rrms2, dx, true,
+            projections.linear(gate).backward(dGate, h2, bc.uGate(), dH, false, projections.grads(gate, target, grads));
+            projections.linear(up).backward(dUp, h2, bc.uUp(), dH, true, projections.grads(up, target, grads));
+            RmsNorm.backward(dH, bc.xMid(), model.weight(p + "post_attention_layernorm.weight"), bc.rrms2(), dx, true,
                     normGrad(base, p + "post_attention_layernorm", grads), par);
             // x_mid = x_in + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = rms_1(x_in)
             String o = p + "self_attn.o_proj";
             INDArray dY = scratch.get("dy", n, qd);
-            projections.linear(o).backward(dx, bc.y, bc.uO, dY, false, projections.grads(o, target, grads));
+            projections.linear(o).backward(dx, bc.y(), bc.uO(), dY, false, projections.grads(o, target, grads));
             INDArray dQ = scratch.get("dq", n, qd);
             INDArray dK = scratch.zeros("dk", n, kvd);
             INDArray dV = scratch.zeros("dv", n, kvd);
-            attention(b, t).backward(Region.of(dY), Region.of(bc.q), Region.of(bc.k), Region.of(bc.v), bc.lse,
+            attention(b, t).backward(Region.of(dY), Region.of(bc.q()), Region.of(bc.k()), Region.of(bc.v()), bc.lse(),
                     Region.of(dQ), Region.of(dK), Region.of(dV), par);
             rope.backward(dQ, spec.numHeads(), par);
             rope.backward(dK, spec.numKeyValueHeads(), par);
@@ -332,18 +228,18 @@ public final class LlamaNetwork implements LmNetwork {
             INDArray h1 = null;
             if (projections.needsInput(qp, target) || projections.needsInput(kp, target) || projections.needsInput(vp, target)) {
                 h1 = scratch.get("h", n, c);
-                RmsNorm.forward(bc.xIn, model.weight(p + "input_layernorm.weight"), eps, h1, par);
+                RmsNorm.forward(bc.xIn(), model.weight(p + "input_layernorm.weight"), eps, h1, par);
             }
             // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
             boolean needDx = base || i > lowest;
             INDArray dIn = needDx ? dH : null;
-            projections.linear(qp).backward(dQ, h1, bc.uQ, dIn, false, projections.grads(qp, target, grads));
-            projections.linear(kp).backward(dK, h1, bc.uK, dIn, true, projections.grads(kp, target, grads));
-            projections.linear(vp).backward(dV, h1, bc.uV, dIn, true, projections.grads(vp, target, grads));
+            projections.linear(qp).backward(dQ, h1, bc.uQ(), dIn, false, projections.grads(qp, target, grads));
+            projections.linear(kp).backward(dK, h1, bc.uK(), dIn, true, projections.grads(kp, target, grads));
+            projections.linear(vp).backward(dV, h1, bc.uV(), dIn, true, projections.grads(vp, target, grads));
             if (!needDx) {
                 break;
             }
-            RmsNorm.backward(dH, bc.xIn, model.weight(p + "input_layernorm.weight"), bc.rrms1, dx, true,
+            RmsNorm.backward(dH, bc.xIn(), model.weight(p + "input_layernorm.weight"), bc.rrms1(), dx, true,
                     normGrad(base, p + "input_layernorm", grads), par);
         }
         if (base) {
@@ -360,13 +256,5 @@ public final class LlamaNetwork implements LmNetwork {
         INDArray g = Tensors.empty(dtype, 1, spec.hiddenSize()).reshape(spec.hiddenSize());
         grads.put(prefix + ".weight", g);
         return g;
-    }
-
-    private int lowestAdaptedLayer() {
-        int lowest = Integer.MAX_VALUE;
-        for (String module : projections.adapted()) {
-            lowest = Math.min(lowest, spec.layerOf(module));
-        }
-        return lowest;
     }
 }
