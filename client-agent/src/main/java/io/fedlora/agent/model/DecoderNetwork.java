@@ -109,11 +109,13 @@ abstract class DecoderNetwork<B, S> implements LmNetwork {
     /** Next-token logits {@code [batch·seq, vocab]} (row {@code b·seq + t} predicts the token after position t). */
     @Override
     public final INDArray logits(TokenBatch batch) {
-        INDArray hF = forward(batch, null, null);
-        INDArray head = head();
-        INDArray logits = Tensors.empty(dtype, batch.rows(), head.size(0));
-        Blas.gemm(hF, false, head, true, 1.0, 0.0, logits);
-        return logits;
+        return par.exclusive(() -> {
+            INDArray hF = forward(batch, null, null);
+            INDArray head = head();
+            INDArray logits = Tensors.empty(dtype, batch.rows(), head.size(0));
+            Blas.gemm(par, hF, false, head, true, 1.0, 0.0, logits);
+            return logits;
+        });
     }
 
     /** Mean cross-entropy over the batch's target tokens, forward only (the logits are never materialised whole). */
@@ -121,13 +123,19 @@ abstract class DecoderNetwork<B, S> implements LmNetwork {
     public final double loss(TokenBatch batch) {
         INDArray head = head();
         double count = batch.checkedTargetCount((int) head.size(0));
-        INDArray hF = forward(batch, null, null);
-        return LmHeadLoss.forward(hF, head, batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
+        return par.exclusive(() -> {
+            INDArray hF = forward(batch, null, null);
+            return LmHeadLoss.forward(hF, head, batch.targetIds(), batch.lossWeights(), count, null, null, par) / count;
+        });
     }
 
     /** Loss and the gradients of the chosen parameters for one batch. */
     @Override
     public final Gradients lossAndGradients(TokenBatch batch, GradientTarget target) {
+        return par.exclusive(() -> passWithGradients(batch, target));
+    }
+
+    private Gradients passWithGradients(TokenBatch batch, GradientTarget target) {
         INDArray head = head();
         long vocab = head.size(0);
         long c = head.size(1);

@@ -125,22 +125,22 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
         INDArray h1 = scratch.get("h", n, c);
         LayerNorm.Stats ln1 = LayerNorm.forward(x, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
         INDArray qkv = alloc.get("qkv", n, 3L * c);
-        INDArray uAttn = projections.linear(p + "attn.c_attn").forward(h1, qkv);
+        INDArray uAttn = projections.linear(p + "attn.c_attn").forward(h1, qkv, par);
         boolean keepY = caches != null && projections.needsInput(p + "attn.c_proj", target);
         INDArray y = keepY ? alloc.get("y", n, c) : scratch.get("y", n, c);
         double[] lse = attention(b, t).forward(qkvRegion(qkv, 0), qkvRegion(qkv, c), qkvRegion(qkv, 2L * c), Region.of(y), par);
         INDArray proj = scratch.get("proj", n, c);
-        INDArray uProj = projections.linear(p + "attn.c_proj").forward(y, proj);
+        INDArray uProj = projections.linear(p + "attn.c_proj").forward(y, proj, par);
         INDArray xMid = alloc.get("xmid", n, c);
         Elementwise.add(x, proj, xMid, par);
         INDArray h2 = scratch.get("h", n, c);
         LayerNorm.Stats ln2 = LayerNorm.forward(xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, h2, par);
         INDArray fcPre = alloc.get("fcpre", n, 4L * c);
-        INDArray uFc = projections.linear(p + "mlp.c_fc").forward(h2, fcPre);
+        INDArray uFc = projections.linear(p + "mlp.c_fc").forward(h2, fcPre, par);
         INDArray act = scratch.get("act", n, 4L * c);
         GeluNew.forward(fcPre, act, par);
         INDArray mp = scratch.get("proj", n, c);
-        INDArray uMProj = projections.linear(p + "mlp.c_proj").forward(act, mp);
+        INDArray uMProj = projections.linear(p + "mlp.c_proj").forward(act, mp, par);
         INDArray xOut = alloc.get("xout", n, c);
         Elementwise.add(xMid, mp, xOut, par);
         if (caches != null) {
@@ -199,7 +199,7 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
                 GeluNew.forward(bc.fcPre, act, par);
             }
             INDArray dAct = scratch.get("dact", n, 4L * c);
-            projections.linear(p + "mlp.c_proj").backward(dx, act, bc.uMProj, dAct, false, projections.grads(p + "mlp.c_proj", target, grads));
+            projections.linear(p + "mlp.c_proj").backward(dx, act, bc.uMProj, dAct, false, projections.grads(p + "mlp.c_proj", target, grads), par);
             GeluNew.backward(dAct, bc.fcPre, dAct, par);
             INDArray h2 = null;
             if (projections.needsInput(p + "mlp.c_fc", target)) {
@@ -207,12 +207,12 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
                 LayerNorm.forward(bc.xMid, model.weight(p + "ln_2.weight"), model.weight(p + "ln_2.bias"), eps, h2, par);
             }
             INDArray dH = scratch.get("dh", n, c);
-            projections.linear(p + "mlp.c_fc").backward(dAct, h2, bc.uFc, dH, false, projections.grads(p + "mlp.c_fc", target, grads));
+            projections.linear(p + "mlp.c_fc").backward(dAct, h2, bc.uFc, dH, false, projections.grads(p + "mlp.c_fc", target, grads), par);
             lnG = lnGrads(base, p + "ln_2", grads);
             LayerNorm.backward(dH, bc.xMid, model.weight(p + "ln_2.weight"), bc.ln2, dx, true, lnG[0], lnG[1], par);
             // x_mid = x_in + attn(ln_1(x_in))
             INDArray dY = scratch.get("dy", n, c);
-            projections.linear(p + "attn.c_proj").backward(dx, bc.attnY, bc.uProj, dY, false, projections.grads(p + "attn.c_proj", target, grads));
+            projections.linear(p + "attn.c_proj").backward(dx, bc.attnY, bc.uProj, dY, false, projections.grads(p + "attn.c_proj", target, grads), par);
             INDArray dQkv = scratch.zeros("dqkv", n, 3L * c);
             attention(b, t).backward(Region.of(dY), qkvRegion(bc.qkv, 0), qkvRegion(bc.qkv, c), qkvRegion(bc.qkv, 2L * c), bc.lse,
                     qkvRegion(dQkv, 0), qkvRegion(dQkv, c), qkvRegion(dQkv, 2L * c), par);
@@ -223,7 +223,7 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
                 h1 = scratch.get("h", n, c);
                 LayerNorm.forward(bc.xIn, model.weight(p + "ln_1.weight"), model.weight(p + "ln_1.bias"), eps, h1, par);
             }
-            projections.linear(p + "attn.c_attn").backward(dQkv, h1, bc.uAttn, needDx ? dH : null, false, projections.grads(p + "attn.c_attn", target, grads));
+            projections.linear(p + "attn.c_attn").backward(dQkv, h1, bc.uAttn, needDx ? dH : null, false, projections.grads(p + "attn.c_attn", target, grads), par);
             if (!needDx) {
                 break;
             }

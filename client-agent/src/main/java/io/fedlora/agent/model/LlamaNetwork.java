@@ -120,11 +120,11 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
         INDArray h1 = scratch.get("h", n, c);
         double[] rrms1 = RmsNorm.forward(x, model.weight(p + "input_layernorm.weight"), eps, h1, par);
         INDArray q = alloc.get("q", n, qd);
-        INDArray uQ = projections.linear(p + "self_attn.q_proj").forward(h1, q);
+        INDArray uQ = projections.linear(p + "self_attn.q_proj").forward(h1, q, par);
         INDArray k = alloc.get("k", n, kvd);
-        INDArray uK = projections.linear(p + "self_attn.k_proj").forward(h1, k);
+        INDArray uK = projections.linear(p + "self_attn.k_proj").forward(h1, k, par);
         INDArray v = alloc.get("v", n, kvd);
-        INDArray uV = projections.linear(p + "self_attn.v_proj").forward(h1, v);
+        INDArray uV = projections.linear(p + "self_attn.v_proj").forward(h1, v, par);
         Rope rope = rope(t);
         rope.forward(q, spec.numHeads(), par);
         rope.forward(k, spec.numKeyValueHeads(), par);
@@ -132,19 +132,19 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
         INDArray y = keepY ? alloc.get("y", n, qd) : scratch.get("y", n, qd);
         double[] lse = attention(b, t).forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
         INDArray o = scratch.get("proj", n, c);
-        INDArray uO = projections.linear(p + "self_attn.o_proj").forward(y, o);
+        INDArray uO = projections.linear(p + "self_attn.o_proj").forward(y, o, par);
         INDArray xMid = alloc.get("xmid", n, c);
         Elementwise.add(x, o, xMid, par);
         INDArray h2 = scratch.get("h", n, c);
         double[] rrms2 = RmsNorm.forward(xMid, model.weight(p + "post_attention_layernorm.weight"), eps, h2, par);
         INDArray gate = alloc.get("gate", n, inter);
-        INDArray uGate = projections.linear(p + "mlp.gate_proj").forward(h2, gate);
+        INDArray uGate = projections.linear(p + "mlp.gate_proj").forward(h2, gate, par);
         INDArray up = alloc.get("up", n, inter);
-        INDArray uUp = projections.linear(p + "mlp.up_proj").forward(h2, up);
+        INDArray uUp = projections.linear(p + "mlp.up_proj").forward(h2, up, par);
         INDArray act = scratch.get("act", n, inter);
         SwiGlu.forward(gate, up, act, par);
         INDArray down = scratch.get("proj", n, c);
-        INDArray uDown = projections.linear(p + "mlp.down_proj").forward(act, down);
+        INDArray uDown = projections.linear(p + "mlp.down_proj").forward(act, down, par);
         INDArray xOut = alloc.get("xout", n, c);
         Elementwise.add(xMid, down, xOut, par);
         if (caches != null) {
@@ -196,7 +196,7 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
                 SwiGlu.forward(bc.gate(), bc.up(), act, par);
             }
             INDArray dGate = scratch.get("dgate", n, inter);
-            projections.linear(down).backward(dx, act, bc.uDown(), dGate, false, projections.grads(down, target, grads));
+            projections.linear(down).backward(dx, act, bc.uDown(), dGate, false, projections.grads(down, target, grads), par);
             INDArray dUp = scratch.get("dup", n, inter);
             SwiGlu.backward(dGate, bc.gate(), bc.up(), dGate, dUp, par);
             String gate = p + "mlp.gate_proj";
@@ -207,14 +207,14 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
                 RmsNorm.forward(bc.xMid(), model.weight(p + "post_attention_layernorm.weight"), eps, h2, par);
             }
             INDArray dH = scratch.get("dh", n, c);
-            projections.linear(gate).backward(dGate, h2, bc.uGate(), dH, false, projections.grads(gate, target, grads));
-            projections.linear(up).backward(dUp, h2, bc.uUp(), dH, true, projections.grads(up, target, grads));
+            projections.linear(gate).backward(dGate, h2, bc.uGate(), dH, false, projections.grads(gate, target, grads), par);
+            projections.linear(up).backward(dUp, h2, bc.uUp(), dH, true, projections.grads(up, target, grads), par);
             RmsNorm.backward(dH, bc.xMid(), model.weight(p + "post_attention_layernorm.weight"), bc.rrms2(), dx, true,
                     normGrad(base, p + "post_attention_layernorm", grads), par);
             // x_mid = x_in + o(attention(rope(q(h1)), rope(k(h1)), v(h1))), h1 = rms_1(x_in)
             String o = p + "self_attn.o_proj";
             INDArray dY = scratch.get("dy", n, qd);
-            projections.linear(o).backward(dx, bc.y(), bc.uO(), dY, false, projections.grads(o, target, grads));
+            projections.linear(o).backward(dx, bc.y(), bc.uO(), dY, false, projections.grads(o, target, grads), par);
             INDArray dQ = scratch.get("dq", n, qd);
             INDArray dK = scratch.zeros("dk", n, kvd);
             INDArray dV = scratch.zeros("dv", n, kvd);
@@ -233,9 +233,9 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
             // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
             boolean needDx = base || i > lowest;
             INDArray dIn = needDx ? dH : null;
-            projections.linear(qp).backward(dQ, h1, bc.uQ(), dIn, false, projections.grads(qp, target, grads));
-            projections.linear(kp).backward(dK, h1, bc.uK(), dIn, true, projections.grads(kp, target, grads));
-            projections.linear(vp).backward(dV, h1, bc.uV(), dIn, true, projections.grads(vp, target, grads));
+            projections.linear(qp).backward(dQ, h1, bc.uQ(), dIn, false, projections.grads(qp, target, grads), par);
+            projections.linear(kp).backward(dK, h1, bc.uK(), dIn, true, projections.grads(kp, target, grads), par);
+            projections.linear(vp).backward(dV, h1, bc.uV(), dIn, true, projections.grads(vp, target, grads), par);
             if (!needDx) {
                 break;
             }

@@ -78,7 +78,7 @@ class GradientCheckTest {
     @Test
     void gradientCheckpointingRecomputesTheSameGradients() {
         Gradients kept = new Gpt2Network(model, adapters, SCALE).lossAndGradients(batch, GradientTarget.LORA);
-        Gradients recomputed = new Gpt2Network(model, adapters, SCALE, io.fedlora.agent.model.ops.Parallel.of(2), true)
+        Gradients recomputed = new Gpt2Network(model, adapters, SCALE, io.fedlora.agent.model.ops.Parallel.of(2).splittingEverything(), true)
                 .lossAndGradients(batch, GradientTarget.LORA);
         assertThat(recomputed.loss()).isEqualTo(kept.loss());
         assertThat(recomputed.grads().keySet()).isEqualTo(kept.grads().keySet());

@@ -66,10 +66,54 @@ public final class Blas {
 
     /** Whole-matrix convenience: C ← alpha·op(A)·op(B) + beta·C for dense 2-D arrays. */
     public static void gemm(INDArray a, boolean transA, INDArray b, boolean transB, double alpha, double beta, INDArray c) {
+        gemm(null, a, transA, b, transB, alpha, beta, c);
+    }
+
+    /** As {@link #gemm(INDArray, boolean, INDArray, boolean, double, double, INDArray)}, split over {@code par}. */
+    public static void gemm(Parallel par, INDArray a, boolean transA, INDArray b, boolean transB, double alpha, double beta,
+                            INDArray c) {
         int m = (int) (transA ? a.size(1) : a.size(0));
         int k = (int) (transA ? a.size(0) : a.size(1));
         int n = (int) (transB ? b.size(0) : b.size(1));
-        gemm(transA, transB, m, n, k, alpha, Region.of(a), Region.of(b), beta, Region.of(c));
+        gemm(par, transA, transB, m, n, k, alpha, Region.of(a), Region.of(b), beta, Region.of(c));
+    }
+
+    /**
+     * Multiply-adds that count as one unit of {@link Parallel#minWork()}: a GEMM runs at about 30 multiply-adds per
+     * nanosecond where an element-wise kernel does one operation, so a GEMM is split only from about 2^20
+     * multiply-adds per thread (a few tens of microseconds) with the default pool.
+     */
+    static final long MACS_PER_WORK = 32;
+
+    /** Columns (or rows) of C per part are kept a multiple of this, the widest OpenBLAS micro-kernel. */
+    private static final int ALIGN = 16;
+
+    /**
+     * As {@link #gemm(boolean, boolean, int, int, int, double, Region, Region, double, Region)}, with C split into
+     * row blocks (or column blocks when it has few rows) over {@code par} when each part gets at least
+     * {@code par.minWork()·}{@link #MACS_PER_WORK} multiply-adds; each part is one single-threaded OpenBLAS call on its block, and every element of C is
+     * still one dot product over all of k. {@code par} may be null (one call).
+     */
+    public static void gemm(Parallel par, boolean transA, boolean transB, int m, int n, int k, double alpha, Region a,
+                            Region b, double beta, Region c) {
+        long macs = (long) m * n * k;
+        int parts = par == null ? 1 : (int) Math.min(par.threads(), macs / (par.minWork() * MACS_PER_WORK));
+        boolean byRows = m >= n;
+        int extent = byRows ? m : n;
+        int blocks = (extent + ALIGN - 1) / ALIGN;
+        if (parts <= 1 || blocks < 2) {
+            gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+            return;
+        }
+        par.forRanges(blocks, Math.max(1, blocks / parts), (part, from, to) -> {
+            int lo = from * ALIGN;
+            int len = Math.min(extent, to * ALIGN) - lo;
+            if (byRows) {
+                gemm(transA, transB, len, n, k, alpha, transA ? a.at(0, lo) : a.at(lo, 0), b, beta, c.at(lo, 0));
+            } else {
+                gemm(transA, transB, m, len, k, alpha, a, transB ? b.at(lo, 0) : b.at(0, lo), beta, c.at(0, lo));
+            }
+        });
     }
 
     private static FloatPointer fp(Region r) {

@@ -1,7 +1,6 @@
 package io.fedlora.agent.model.ops;
 
 import io.fedlora.agent.model.ops.Blas.Region;
-import org.bytedeco.openblas.global.openblas;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
@@ -36,6 +35,11 @@ public final class CausalAttention {
         this.headDim = headDim;
     }
 
+    /** Rough element-operations of one (batch, kv head) task's forward: the causal score and value products, the softmax. */
+    private long taskWork(int group) {
+        return (long) group * seq * seq * (headDim + 10);
+    }
+
     private double scale() {
         return 1.0 / Math.sqrt(headDim);
     }
@@ -50,7 +54,7 @@ public final class CausalAttention {
         double[] lse = new double[batch * nHead * seq];
         int group = nHead / nKvHead;
         double scale = scale();
-        withSingleThreadedBlas(par, () -> par.forRanges(batch * nKvHead, 1, (part, from, to) -> {
+        par.exclusiveRun(() -> par.forRanges(batch * nKvHead, par.minItems(taskWork(group)), (part, from, to) -> {
             Region s = new Region(scratch, (long) part * blk * seq, seq);
             int so = part * blk * seq;
             double[] row = new double[seq];
@@ -100,7 +104,7 @@ public final class CausalAttention {
         boolean fast = sc.single();
         int group = nHead / nKvHead;
         double scale = scale();
-        withSingleThreadedBlas(par, () -> par.forRanges(batch * nKvHead, 1, (part, from, to) -> {
+        par.exclusiveRun(() -> par.forRanges(batch * nKvHead, par.minItems(3 * taskWork(group)), (part, from, to) -> {
             int po = 2 * part * blk * seq;
             int dpo = po + blk * seq;
             Region p = new Region(scratch, po, seq);
@@ -146,24 +150,5 @@ public final class CausalAttention {
                 }
             }
         }));
-    }
-
-    /**
-     * Runs {@code body} with OpenBLAS at one thread when the pool itself is parallel: the per-head GEMMs are small,
-     * and OpenBLAS threads inside pool threads would oversubscribe the cores.
-     */
-    private static void withSingleThreadedBlas(Parallel par, Runnable body) {
-        int blasThreads = Blas.threads();
-        boolean switchOff = par.threads() > 1 && blasThreads > 1;
-        if (switchOff) {
-            openblas.blas_set_num_threads(1);
-        }
-        try {
-            body.run();
-        } finally {
-            if (switchOff) {
-                openblas.blas_set_num_threads(blasThreads);
-            }
-        }
     }
 }

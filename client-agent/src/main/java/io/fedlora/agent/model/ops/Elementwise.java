@@ -14,7 +14,7 @@ public final class Elementwise {
         Dense bs = Dense.of(b);
         Dense os = Dense.of(out);
         int chunk = 2048;
-        par.forRanges((as.length() + chunk - 1) / chunk, 8, (p, fromChunk, toChunk) -> {
+        par.forRanges((as.length() + chunk - 1) / chunk, par.minItems(3L * chunk), (p, fromChunk, toChunk) -> {
             double[] x = new double[chunk];
             double[] y = new double[chunk];
             for (int ch = fromChunk; ch < toChunk; ch++) {

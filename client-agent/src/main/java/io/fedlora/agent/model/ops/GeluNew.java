@@ -21,7 +21,7 @@ public final class GeluNew {
         Dense xs = Dense.of(x);
         Dense ys = Dense.of(y);
         boolean fast = xs.single();
-        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, 2, (p, fromChunk, toChunk) -> {
+        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(20L * CHUNK), (p, fromChunk, toChunk) -> {
             double[] v = new double[CHUNK];
             for (int ch = fromChunk; ch < toChunk; ch++) {
                 int from = ch * CHUNK;
@@ -43,7 +43,7 @@ public final class GeluNew {
         Dense xs = Dense.of(x);
         Dense dxs = Dense.of(dx);
         boolean fast = xs.single();
-        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, 2, (p, fromChunk, toChunk) -> {
+        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(20L * CHUNK), (p, fromChunk, toChunk) -> {
             double[] v = new double[CHUNK];
             double[] g = new double[CHUNK];
             for (int ch = fromChunk; ch < toChunk; ch++) {

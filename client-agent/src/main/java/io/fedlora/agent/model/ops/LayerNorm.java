@@ -32,7 +32,7 @@ public final class LayerNorm {
         if (b != null) {
             b.read(0, bv, c);
         }
-        par.forRanges(n, 16, (part, from, to) -> {
+        par.forRanges(n, par.minItems(6L * c), (part, from, to) -> {
             double[] row = new double[c];
             for (int r = from; r < to; r++) {
                 int o = r * c;
@@ -73,7 +73,7 @@ public final class LayerNorm {
         Dense dxs = Dense.of(dx);
         double[] gv = new double[c];
         g.read(0, gv, c);
-        par.forRanges(n, 16, (part, from, to) -> {
+        par.forRanges(n, par.minItems(12L * c), (part, from, to) -> {
             double[] dyr = new double[c];
             double[] xr = new double[c];
             double[] acc = new double[c];

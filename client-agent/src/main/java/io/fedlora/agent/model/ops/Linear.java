@@ -28,7 +28,7 @@ public record Linear(INDArray weight, WeightLayout layout, INDArray bias, LoraFa
      * Writes {@code y [n, out]} from {@code x [n, in]}; returns {@code u = x·Aᵀ [n, r]} for the backward pass (null
      * without an adapter).
      */
-    public INDArray forward(INDArray x, INDArray y) {
+    public INDArray forward(INDArray x, INDArray y, Parallel par) {
         int n = (int) x.size(0);
         double beta = 0;
         if (bias != null) {
@@ -38,13 +38,13 @@ public record Linear(INDArray weight, WeightLayout layout, INDArray bias, LoraFa
             Dense.of(y).fillRows(row, o, n);
             beta = 1;
         }
-        Blas.gemm(x, false, weight, layout == WeightLayout.LINEAR, 1.0, beta, y);
+        Blas.gemm(par, x, false, weight, layout == WeightLayout.LINEAR, 1.0, beta, y);
         if (lora == null) {
             return null;
         }
         INDArray u = Tensors.empty(x.dataType(), n, lora.a().size(0));
-        Blas.gemm(x, false, lora.a(), true, 1.0, 0.0, u);
-        Blas.gemm(u, false, lora.b(), true, scale, 1.0, y);
+        Blas.gemm(par, x, false, lora.a(), true, 1.0, 0.0, u);
+        Blas.gemm(par, u, false, lora.b(), true, scale, 1.0, y);
         return u;
     }
 
@@ -59,31 +59,31 @@ public record Linear(INDArray weight, WeightLayout layout, INDArray bias, LoraFa
      *
      * @param u the forward's {@code x·Aᵀ}
      */
-    public void backward(INDArray dy, INDArray x, INDArray u, INDArray dx, boolean accumulate, Grads grads) {
+    public void backward(INDArray dy, INDArray x, INDArray u, INDArray dx, boolean accumulate, Grads grads, Parallel par) {
         int n = (int) dy.size(0);
         if (dx != null) {
-            Blas.gemm(dy, false, weight, layout == WeightLayout.CONV1D, 1.0, accumulate ? 1.0 : 0.0, dx);
+            Blas.gemm(par, dy, false, weight, layout == WeightLayout.CONV1D, 1.0, accumulate ? 1.0 : 0.0, dx);
         }
         if (lora != null && (dx != null || grads.dA() != null || grads.dB() != null)) {
             if (grads.dB() != null) {
-                Blas.gemm(dy, true, u, false, scale, 0.0, grads.dB());
+                Blas.gemm(par, dy, true, u, false, scale, 0.0, grads.dB());
             }
             if (dx != null || grads.dA() != null) {
                 INDArray du = Tensors.empty(dy.dataType(), n, lora.a().size(0));
-                Blas.gemm(dy, false, lora.b(), false, scale, 0.0, du);
+                Blas.gemm(par, dy, false, lora.b(), false, scale, 0.0, du);
                 if (grads.dA() != null) {
-                    Blas.gemm(du, true, x, false, 1.0, 0.0, grads.dA());
+                    Blas.gemm(par, du, true, x, false, 1.0, 0.0, grads.dA());
                 }
                 if (dx != null) {
-                    Blas.gemm(du, false, lora.a(), false, 1.0, 1.0, dx);
+                    Blas.gemm(par, du, false, lora.a(), false, 1.0, 1.0, dx);
                 }
             }
         }
         if (grads.dWeight() != null) {
             if (layout == WeightLayout.CONV1D) {
-                Blas.gemm(x, true, dy, false, 1.0, 0.0, grads.dWeight());
+                Blas.gemm(par, x, true, dy, false, 1.0, 0.0, grads.dWeight());
             } else {
-                Blas.gemm(dy, true, x, false, 1.0, 0.0, grads.dWeight());
+                Blas.gemm(par, dy, true, x, false, 1.0, 0.0, grads.dWeight());
             }
         }
         if (grads.dBias() != null) {

@@ -44,9 +44,9 @@ public final class LmHeadLoss {
             int rows = Math.min(chunk, n - r0);
             int base = r0;
             Region lr = Region.of(logits);
-            Blas.gemm(false, true, rows, vocab, c, 1.0, Region.of(h).at(r0, 0), Region.of(w), 0.0, lr);
+            Blas.gemm(par, false, true, rows, vocab, c, 1.0, Region.of(h).at(r0, 0), Region.of(w), 0.0, lr);
             boolean grad = dh != null;
-            par.forRanges(rows, 4, (part, from, to) -> {
+            par.forRanges(rows, par.minItems(16L * vocab), (part, from, to) -> {
                 double[] v = new double[vocab];
                 for (int ii = from; ii < to; ii++) {
                     int row = base + ii;
@@ -76,9 +76,9 @@ public final class LmHeadLoss {
                 total += rowLoss[ii];
             }
             if (dh != null) {
-                Blas.gemm(false, false, rows, c, vocab, 1.0, lr, Region.of(w), 0.0, Region.of(dh).at(r0, 0));
+                Blas.gemm(par, false, false, rows, c, vocab, 1.0, lr, Region.of(w), 0.0, Region.of(dh).at(r0, 0));
                 if (dW != null) {
-                    Blas.gemm(true, false, vocab, c, rows, 1.0, lr, Region.of(h).at(r0, 0), 1.0, Region.of(dW));
+                    Blas.gemm(par, true, false, vocab, c, rows, 1.0, lr, Region.of(h).at(r0, 0), 1.0, Region.of(dW));
                 }
             }
         }

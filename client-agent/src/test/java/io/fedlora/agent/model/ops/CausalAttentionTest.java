@@ -81,7 +81,7 @@ class CausalAttentionTest {
         INDArray v = random(rng, B * T, KV * D);
         double[] ref = reference(q, k, v);
         INDArray y1 = forward(q, k, v, Parallel.of(1));
-        INDArray y2 = forward(q, k, v, Parallel.of(2));
+        INDArray y2 = forward(q, k, v, Parallel.of(2).splittingEverything());
         double worst = 0;
         for (int i = 0; i < ref.length; i++) {
             worst = Math.max(worst, Math.abs(y1.getDouble(i) - ref[i]));
@@ -99,11 +99,11 @@ class CausalAttentionTest {
         INDArray w = random(rng, B * T, H * D); // loss = Σ w ⊙ y, so dy = w
         CausalAttention att = new CausalAttention(B, T, H, KV, D);
         INDArray y = Nd4j.zeros(DataType.DOUBLE, B * T, H * D);
-        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), Parallel.of(2));
+        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), Parallel.of(2).splittingEverything());
         INDArray dq = Nd4j.zeros(DataType.DOUBLE, B * T, H * D);
         INDArray dk = Nd4j.zeros(DataType.DOUBLE, B * T, KV * D);
         INDArray dv = Nd4j.zeros(DataType.DOUBLE, B * T, KV * D);
-        att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, Region.of(dq), Region.of(dk), Region.of(dv), Parallel.of(2));
+        att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, Region.of(dq), Region.of(dk), Region.of(dv), Parallel.of(2).splittingEverything());
         double worst = 0;
         for (INDArray[] pair : new INDArray[][]{{q, dq}, {k, dk}, {v, dv}}) {
             worst = Math.max(worst, maxRelativeError(pair[0], pair[1], () -> weightedSum(w, forward(q, k, v, Parallel.of(1))),
