@@ -1,0 +1,64 @@
+package io.fedlora.it.docs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import io.fedlora.demo.process.FedloraHome;
+
+/**
+ * The {@code ./fedlora} launcher's own answers, which come before any module is built or started: {@code help} and
+ * {@code --version} exit 0 on stdout, an unknown command or a {@code bench} without its kind exits 2 with the usage
+ * on stderr and nothing on stdout (so scripts can tell a typo from a run).
+ */
+class LauncherScriptTest {
+
+    private final Path home = FedloraHome.locate();
+
+    private record Result(int exit, String out, String err) {}
+
+    private Result run(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("/bin/bash", home.resolve("fedlora").toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).directory(home.toFile()).start();
+        p.getOutputStream().close();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("%s returns at once", command).isTrue();
+        return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
+                new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void helpAndVersionExitZeroOnStdout() throws Exception {
+        for (String help : List.of("help", "--help", "-h")) {
+            Result r = run(help);
+            assertThat(r.exit()).as(help).isZero();
+            assertThat(r.out()).as(help).startsWith("Usage: ./fedlora <command>").contains("bench federation");
+            assertThat(r.err()).as(help).isEmpty();
+        }
+        for (String version : List.of("--version", "-V", "version")) {
+            Result r = run(version);
+            assertThat(r.exit()).as(version).isZero();
+            assertThat(r.out().strip()).as(version).matches("fedlora \\d+\\.\\d+\\.\\d+(-SNAPSHOT)?");
+        }
+    }
+
+    @Test
+    void unknownCommandsExitTwoWithTheUsageOnStderr() throws Exception {
+        Result typo = run("coordiantor");
+        assertThat(typo.exit()).isEqualTo(2);
+        assertThat(typo.out()).isEmpty();
+        assertThat(typo.err()).contains("unknown command 'coordiantor'").contains("Usage: ./fedlora <command>");
+
+        Result bench = run("bench", "trian");
+        assertThat(bench.exit()).isEqualTo(2);
+        assertThat(bench.out()).isEmpty();
+        assertThat(bench.err()).contains("bench needs 'aggregate', 'train' or 'federation', not 'trian'");
+    }
+}
