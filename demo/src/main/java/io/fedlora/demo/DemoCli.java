@@ -47,8 +47,8 @@ public final class DemoCli {
                 human.println("results (" + run.strategy() + ", federation " + run.federationId() + "):");
                 human.print(ResultsTable.render(run));
                 if (!outcome.workDirRemoved()) {
-                    run.exportDir().ifPresent(dir -> human.println("exported model: " + dir + " (adapter_model.safetensors"
-                            + " + adapter_config.json: PEFT adapter; model.safetensors: residual-folded base)"));
+                    run.exportDir().ifPresent(dir -> human.println("exported model: " + dir + " (the merged model: plain"
+                            + " from_pretrained; adapter/ + base/: the PEFT adapter and the residual-folded base it belongs on)"));
                 }
                 human.println();
             }

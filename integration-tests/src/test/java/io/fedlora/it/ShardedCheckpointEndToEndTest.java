@@ -109,9 +109,11 @@ class ShardedCheckpointEndToEndTest {
         }
 
         Map<String, Matrix> want = SafetensorsFile.read(original.resolve("model.safetensors"));
-        Map<String, Matrix> v0 = SafetensorsFile.read(exports.resolve("v0").resolve("model.safetensors"));
-        assertThat(v0.keySet()).containsExactlyInAnyOrderElementsOf(want.keySet());
-        want.forEach((key, m) -> assertThat(v0.get(key).distance(m)).as("version 0 export of %s", key).isZero());
+        for (String file : List.of("base/model.safetensors", "model.safetensors")) { // folded base and merged model
+            Map<String, Matrix> v0 = SafetensorsFile.read(exports.resolve("v0").resolve(file));
+            assertThat(v0.keySet()).as(file).containsExactlyInAnyOrderElementsOf(want.keySet());
+            want.forEach((key, m) -> assertThat(v0.get(key).distance(m)).as("version 0 %s: %s", file, key).isZero());
+        }
         assertThat(exports.resolve("v0").resolve("model.safetensors.index.json")).doesNotExist();
     }
 }

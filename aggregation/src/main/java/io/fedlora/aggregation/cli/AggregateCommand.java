@@ -9,7 +9,7 @@ import io.fedlora.aggregation.lora.LoraLayer;
 import io.fedlora.aggregation.peft.PeftAdapter;
 import io.fedlora.aggregation.peft.PeftAdapterConfig;
 import io.fedlora.aggregation.peft.PeftAdapterReader;
-import io.fedlora.aggregation.peft.PeftExporter;
+import io.fedlora.aggregation.peft.ExportLayout;
 import io.fedlora.aggregation.peft.PeftFormatException;
 import io.fedlora.aggregation.safetensors.SafetensorsFormatException;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
@@ -50,11 +50,12 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code aggregate}: reads a frozen base ({@code .safetensors}, original keys) and several PEFT adapter directories
- * with example counts, aggregates them with the chosen strategy, and writes the PEFT export atomically (into a temp
- * directory renamed onto {@code --out} at the very end), so any error leaves {@code --out} untouched.
+ * with example counts, aggregates them with the chosen strategy, and writes the export atomically (into a temp
+ * directory renamed onto {@code --out} at the very end), so any error leaves {@code --out} untouched; its layout is
+ * {@link ExportLayout}'s: the merged model at the top, {@code adapter/} and the folded {@code base/} below.
  */
 @Command(name = "aggregate", mixinStandardHelpOptions = true, versionProvider = FedloraVersion.class,
-        description = "Aggregates LoRA adapters offline into one PEFT export (adapter + residual-folded base).")
+        description = "Aggregates LoRA adapters offline into one export (merged model; adapter/ + residual-folded base/).")
 final class AggregateCommand implements Callable<Integer> {
 
     @Option(names = "--base", required = true, paramLabel = "FILE",
@@ -194,16 +195,16 @@ final class AggregateCommand implements Callable<Integer> {
             Map<String, io.fedlora.aggregation.lora.WeightLayout> layouts = new LinkedHashMap<>();
             layers.forEach(l -> layouts.put(l.module(), l.layout()));
             Path modelDir = basePath.toAbsolutePath().getParent();
+            Map<String, Path> modelFiles = modelFiles(modelDir);
             writeAtomically(outDir, tmp -> {
-                PeftExporter.export(tmp, cfg, result.global(), first.transformerPrefix(), base, replaced);
-                PeftExporter.exportMerged(tmp, result.global(), baseKeys, layouts, first.config().scaling().scale(), base,
-                        replaced);
-                copyModelFiles(modelDir, tmp);
+                ExportLayout.writeWeights(tmp, cfg, result.global(), first.transformerPrefix() ? Gpt2Family.BODY_PREFIX : "",
+                        baseKeys, layouts, first.config().scaling().scale(), base, replaced);
+                ExportLayout.writeModelFiles(tmp, modelFiles);
             });
-            if (!Files.isRegularFile(modelDir.resolve(CONFIG_FILE))) {
+            if (!modelFiles.containsKey(CONFIG_FILE)) {
                 err.println("warning: no " + CONFIG_FILE + " next to " + basePath + ": the export cannot be loaded with"
                         + " from_pretrained until you add the base model's config.json (and tokenizer files) to "
-                        + outDir + " and " + outDir.resolve(PeftExporter.MERGED_DIR));
+                        + outDir + " and a generation_config.json to " + outDir.resolve(ExportLayout.BASE_DIR));
             }
             printSummary(out, strategy.name(), weighting, updates, layers, result, ms, outDir);
         } catch (PeftFormatException | SafetensorsFormatException e) {
@@ -216,19 +217,16 @@ final class AggregateCommand implements Callable<Integer> {
     private static final List<String> MODEL_FILES = List.of(CONFIG_FILE, "generation_config.json", "tokenizer.json",
             "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model");
 
-    /**
-     * Copies the base directory's config and tokenizer files into the export and its merged model, so both load
-     * with {@code from_pretrained}; the adapter names no base ({@code base_model_name_or_path} is null, whatever the
-     * clients' adapters named).
-     */
-    private static void copyModelFiles(Path modelDir, Path out) throws IOException {
+    /** The model directory's config and tokenizer files that exist, by name; the export's top level gets them. */
+    private static Map<String, Path> modelFiles(Path modelDir) {
+        Map<String, Path> files = new LinkedHashMap<>();
         for (String name : MODEL_FILES) {
             Path src = modelDir.resolve(name);
             if (Files.isRegularFile(src)) {
-                Files.copy(src, out.resolve(name));
-                Files.copy(src, out.resolve(PeftExporter.MERGED_DIR).resolve(name));
+                files.put(name, src);
             }
         }
+        return files;
     }
 
     /**
@@ -397,7 +395,8 @@ final class AggregateCommand implements Callable<Integer> {
         }
         out.printf("overall: exactness_rel_error %.3e, fedavg_deviation_rel %.3e%n",
                 result.metrics().exactnessRelError(), result.metrics().fedavgDeviationRel());
-        out.printf("wrote %s (%s, %s, %s)%n", outDir, PeftAdapterConfig.FILE_NAME, PeftAdapterReader.WEIGHTS_FILE,
-                PeftExporter.MODEL_FILE);
+        out.printf("wrote %s (%s: the merged federated model; %s, %s: the PEFT adapter and the residual-folded base it"
+                + " belongs on)%n", outDir, ExportLayout.MERGED_ENTRY, ExportLayout.ADAPTER_DIR + "/",
+                ExportLayout.BASE_DIR + "/");
     }
 }

@@ -19,9 +19,10 @@ import java.util.Map;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
- * Writes what an HF user loads: a PEFT adapter ({@code adapter_config.json}, {@code adapter_model.safetensors}
- * with PEFT key names, fp32) and, for FedEx, the residual-folded base weights as {@code model.safetensors} with
- * the base file's own keys, order, metadata and dtypes (unchanged tensors are copied byte for byte).
+ * Writes the parts of what an HF user loads: a PEFT adapter ({@code adapter_config.json},
+ * {@code adapter_model.safetensors} with PEFT key names, fp32), and model weights with the base file's own keys, order,
+ * metadata and dtypes (unchanged tensors copied byte for byte): the residual-folded base or the merged model.
+ * {@link ExportLayout} puts them where a user cannot load one for the other.
  */
 public final class PeftExporter {
 
@@ -49,21 +50,8 @@ public final class PeftExporter {
         SafetensorsWriter.write(outDir.resolve(PeftAdapterReader.WEIGHTS_FILE), tensors, Map.of("format", "pt"), DType.F32);
     }
 
-    /**
-     * Adapter files plus {@code model.safetensors}: every tensor of {@code base}, with those in
-     * {@code replacedBase} (keyed by the base file's keys, e.g. residual-folded weights) written from the given
-     * fp32 arrays converted back to the key's original dtype.
-     */
-    public static void export(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
-                              boolean transformerPrefix, SafetensorsReader base, Map<String, INDArray> replacedBase)
-            throws IOException {
-        export(outDir, config, factors, transformerPrefix ? Gpt2Family.BODY_PREFIX : "", base, replacedBase);
-    }
-
-    /** As above with the PEFT keys under {@code bodyPrefix} (the family's {@code peftModulePrefix()}). */
-    public static void export(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
-                              String bodyPrefix, SafetensorsReader base, Map<String, INDArray> replacedBase)
-            throws IOException {
+    /** Fails unless every replacement has its base tensor's shape. */
+    static void checkShapes(SafetensorsReader base, Map<String, INDArray> replacedBase) {
         for (String key : replacedBase.keySet()) {
             TensorInfo info = base.info(key);
             if (!java.util.Arrays.equals(info.shape(), replacedBase.get(key).shape())) {
@@ -72,23 +60,18 @@ public final class PeftExporter {
                         + java.util.Arrays.toString(info.shape()));
             }
         }
-        exportAdapter(outDir, config, factors, bodyPrefix);
-        writeModel(outDir.resolve(MODEL_FILE), base, replacedBase);
     }
 
-    /** Subdirectory of an export holding the fully merged model (base, residuals and adapter in one set of weights). */
-    public static final String MERGED_DIR = "merged";
-
     /**
-     * Writes {@code outDir/merged/model.safetensors}: every tensor of {@code base}, those in {@code replacedBase} (the
-     * residual-folded weights) with the adapter's {@code s·B·A} added in each layer's layout, in the key's original
-     * dtype. With a {@code config.json} next to it this loads with a plain {@code from_pretrained}, no PEFT.
+     * Writes {@code file}: every tensor of {@code base}, those in {@code replacedBase} (the residual-folded weights)
+     * with the adapter's {@code s·B·A} added in each layer's layout, in the key's original dtype: the fully merged
+     * model, loadable with a plain {@code from_pretrained}, no PEFT.
      *
      * @param baseKeys module → its weight's key in {@code base}
      */
-    public static void exportMerged(Path outDir, Map<String, LoraFactors> factors, Map<String, String> baseKeys,
-                                    Map<String, WeightLayout> layouts, double scale, SafetensorsReader base,
-                                    Map<String, INDArray> replacedBase) throws IOException {
+    public static void writeMerged(Path file, Map<String, LoraFactors> factors, Map<String, String> baseKeys,
+                                   Map<String, WeightLayout> layouts, double scale, SafetensorsReader base,
+                                   Map<String, INDArray> replacedBase) throws IOException {
         Map<String, INDArray> merged = new LinkedHashMap<>();
         for (Map.Entry<String, LoraFactors> e : factors.entrySet()) {
             String key = baseKeys.get(e.getKey());
@@ -102,9 +85,7 @@ public final class PeftExporter {
         }
         Map<String, INDArray> all = new LinkedHashMap<>(replacedBase);
         all.putAll(merged);
-        Path dir = outDir.resolve(MERGED_DIR);
-        Files.createDirectories(dir);
-        writeModel(dir.resolve(MODEL_FILE), base, all);
+        writeModel(file, base, all);
     }
 
     /** {@code base}'s tensors, byte for byte, but those in {@code replacedBase} written from the arrays. */

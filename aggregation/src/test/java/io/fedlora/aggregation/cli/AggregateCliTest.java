@@ -113,17 +113,22 @@ class AggregateCliTest {
         Path out = dir.resolve("out");
         assertThat(run(args("fedex", out))).as(stderr).isZero();
         assertThat(stdout).contains("h.0.attn.c_attn").contains("overall: exactness_rel_error");
-        assertThat(out.resolve("adapter_config.json")).exists();
+        // the layout of ExportLayout: merged model on top, no adapter there; adapter/ and base/ below
+        assertThat(out.resolve("adapter_config.json")).doesNotExist();
+        assertThat(out.resolve("adapter/adapter_config.json")).exists();
         // the clients' adapters name base "tiny", the unfolded model: the export must not send PEFT back to it
         assertThat(PeftAdapterConfig.read(adapters.get(0).resolve("adapter_config.json")).baseModelNameOrPath()).isEqualTo("tiny");
-        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("adapter_config.json").toFile())
-                .get("base_model_name_or_path").isNull()).isTrue();
-        assertThat(out.resolve("adapter_model.safetensors")).exists();
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("adapter/adapter_config.json")
+                .toFile()).get("base_model_name_or_path").isNull()).isTrue();
+        assertThat(out.resolve("adapter/adapter_model.safetensors")).exists();
+        assertThat(out.resolve("base/model.safetensors")).exists();
         assertThat(out.resolve("model.safetensors")).exists();
+        assertThat(out.resolve("merged")).doesNotExist();
         try (var s = Files.list(dir)) {
             assertThat(s.filter(p -> p.getFileName().toString().contains(".tmp")).toList()).isEmpty();
         }
         assertThat(relErrorOfExport(out, new double[] {0.1, 0.3, 0.6})).isLessThan(1e-5);
+        assertThat(relErrorOfMerged(out, new double[] {0.1, 0.3, 0.6})).isLessThan(1e-5);
     }
 
     @Test
@@ -136,17 +141,27 @@ class AggregateCliTest {
         assertThat(relErrorOfExport(fedit, new double[] {0.1, 0.3, 0.6})).isGreaterThan(1e-3);
     }
 
-    /** Loads the export and compares W0' + s (B'A')^T with sum w_i (W0 + s (B_i A_i)^T), in double. */
+    /** Loads the export's base/ and adapter/ and compares W0' + s (B'A')^T with sum w_i (W0 + s (B_i A_i)^T), in double. */
     private double relErrorOfExport(Path out, double[] w) throws IOException {
+        return relError(out, w, false);
+    }
+
+    /** The same for the export's top-level merged weights, read alone. */
+    private double relErrorOfMerged(Path out, double[] w) throws IOException {
+        return relError(out, w, true);
+    }
+
+    private double relError(Path out, double[] w, boolean merged) throws IOException {
         double s = ALPHA / R;
         double num = 0;
         double den = 0;
-        try (SafetensorsReader model = SafetensorsReader.open(out.resolve("model.safetensors"));
-             SafetensorsReader adapter = SafetensorsReader.open(out.resolve("adapter_model.safetensors"));
+        try (SafetensorsReader model = SafetensorsReader.open(merged ? out.resolve("model.safetensors")
+                     : out.resolve("base/model.safetensors"));
+             SafetensorsReader adapter = SafetensorsReader.open(out.resolve("adapter/adapter_model.safetensors"));
              SafetensorsReader orig = SafetensorsReader.open(base)) {
             for (String m : D_OUT.keySet()) {
                 float[][] w0 = orig.readFloat("transformer." + m + ".weight").toFloatMatrix();
-                float[][] folded = model.readFloat("transformer." + m + ".weight").toFloatMatrix();
+                float[][] weights = model.readFloat("transformer." + m + ".weight").toFloatMatrix();
                 float[][] a = adapter.readFloat("base_model.model.transformer." + m + ".lora_A.weight").toFloatMatrix();
                 float[][] b = adapter.readFloat("base_model.model.transformer." + m + ".lora_B.weight").toFloatMatrix();
                 for (int in = 0; in < D_IN; in++) {
@@ -156,7 +171,7 @@ class AggregateCliTest {
                             float[][][] f = factors.get(i).get(m);
                             want += w[i] * s * dot(f[1][o], f[0], in);
                         }
-                        double got = folded[in][o] + s * dot(b[o], a, in);
+                        double got = merged ? weights[in][o] : weights[in][o] + s * dot(b[o], a, in);
                         num += (got - want) * (got - want);
                         den += want * want;
                     }
@@ -267,6 +282,10 @@ class AggregateCliTest {
                 "--out", out.toString(), "--update", linear.get(0).toString(), "--update", linear.get(1).toString()))
                 .as(stdout + stderr).isZero();
         assertThat(out.resolve("config.json")).exists();
+        // base/ must not load alone as a model (it would be the base without its adapter); transformers needs this
+        assertThat(out.resolve("base/config.json")).doesNotExist();
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("base/generation_config.json")
+                .toFile()).fieldNames()).toIterable().isEmpty(); // the config names no token ids
     }
 
     @Test

@@ -71,7 +71,8 @@ class PeftRoundTripTest {
         Path out = dir.resolve("out");
         INDArray folded = w.add(1.0f);
         try (SafetensorsReader base = SafetensorsReader.open(basePath)) {
-            PeftExporter.export(out, cfg, Map.of(layer.module(), f), true, base,
+            PeftExporter.exportAdapter(out, cfg, Map.of(layer.module(), f), true);
+            PeftExporter.writeModel(out.resolve("model.safetensors"), base,
                     Map.of("transformer.h.0.attn.c_attn.weight", folded));
         }
         PeftAdapter back = PeftAdapterReader.read(out);

@@ -5,7 +5,7 @@ import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.peft.PeftAdapterConfig;
-import io.fedlora.aggregation.peft.PeftExporter;
+import io.fedlora.aggregation.peft.ExportLayout;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.coordinator.blob.BlobStore;
 import io.fedlora.coordinator.config.FedloraProperties;
@@ -29,10 +29,10 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.springframework.stereotype.Component;
 
 /**
- * Exports a version as what an HF user loads: the PEFT adapter ({@code adapter_config.json},
- * {@code adapter_model.safetensors}, naming no base), the residual-folded base ({@code model.safetensors}, original
- * keys and dtypes) and the model directory's auxiliary files, plus {@code merged/}: the same model with the adapter
- * merged into the weights, loadable with a plain {@code from_pretrained}; zipped.
+ * Exports a version as what an HF user loads, zipped, in {@link ExportLayout}'s layout: the merged federated model
+ * (original keys and dtypes, the model directory's config and tokenizer files) at the top, loadable with a plain
+ * {@code from_pretrained}, and the trainable form below it: {@code adapter/} (the PEFT adapter, naming no base) and
+ * {@code base/} (the residual-folded base it belongs on).
  */
 @Component
 public class ModelExporter {
@@ -75,28 +75,23 @@ public class ModelExporter {
                         + "adapter has one fan_in_fan_out flag");
             }
             // no base_model_name_or_path: the coordinator's original (unfolded) base is the wrong model for this adapter,
-            // and a relative path would resolve against the caller's working directory. The export itself is the
-            // base: from_pretrained(export) loads its folded weights and, with peft installed, this adapter on them.
+            // and a relative path would resolve against the caller's working directory. Its base is the export's base/.
             PeftAdapterConfig config = new PeftAdapterConfig(f.spec().rank(), f.spec().alpha(), f.spec().targetModules(),
                     layout.fanInFanOut(), f.spec().useRslora(), null);
+            Map<String, String> baseKeys = new LinkedHashMap<>();
+            Map<String, WeightLayout> layouts = new LinkedHashMap<>();
+            for (LayerShape l : m.layers()) {
+                baseKeys.put(l.module(), m.keyPrefix() + l.baseKey());
+                layouts.put(l.module(), l.layout());
+            }
             try (SafetensorsReader base = SafetensorsReader.open(blobs.path(m.baseBlob()))) {
                 // PEFT wraps the *ForCausalLM model: its body prefix comes from the family, not from the checkpoint
-                PeftExporter.export(dir, config, factors, spec.peftModulePrefix(), base, replaced);
-                Map<String, String> baseKeys = new LinkedHashMap<>();
-                Map<String, WeightLayout> layouts = new LinkedHashMap<>();
-                for (LayerShape l : m.layers()) {
-                    baseKeys.put(l.module(), m.keyPrefix() + l.baseKey());
-                    layouts.put(l.module(), l.layout());
-                }
-                PeftExporter.exportMerged(dir, factors, baseKeys, layouts, m.scaling().scale(), base, replaced);
+                ExportLayout.writeWeights(dir, config, factors, spec.peftModulePrefix(), baseKeys, layouts,
+                        m.scaling().scale(), base, replaced);
             }
-            for (Map.Entry<String, String> file : modelFiles.entrySet()) {
-                Path target = dir.resolve(file.getKey());
-                if (!Files.exists(target)) {
-                    Files.copy(blobs.path(file.getValue()), target);
-                }
-                Files.copy(blobs.path(file.getValue()), dir.resolve(PeftExporter.MERGED_DIR).resolve(file.getKey()));
-            }
+            Map<String, Path> auxiliary = new LinkedHashMap<>();
+            modelFiles.forEach((name, blob) -> auxiliary.put(name, blobs.path(blob)));
+            ExportLayout.writeModelFiles(dir, auxiliary);
             try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(zipFile), 1 << 20);
                  ZipOutputStream zip = new ZipOutputStream(out); Stream<Path> files = Files.walk(dir)) {
                 for (Path p : files.filter(Files::isRegularFile).sorted().toList()) {

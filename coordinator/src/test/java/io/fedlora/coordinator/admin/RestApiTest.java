@@ -223,10 +223,11 @@ class RestApiTest extends CoordinatorTestBase {
                 }
             }
         }
-        assertThat(names).contains("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json",
-                "merged/config.json", "merged/model.safetensors");
-        try (SafetensorsReader adapter = SafetensorsReader.open(dir.resolve("adapter_model.safetensors"));
-             SafetensorsReader model = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
+        assertThat(names).contains("model.safetensors", "config.json", "adapter/adapter_config.json",
+                "adapter/adapter_model.safetensors", "base/model.safetensors", "base/generation_config.json")
+                .doesNotContain("adapter_config.json", "base/config.json");
+        try (SafetensorsReader adapter = SafetensorsReader.open(dir.resolve("adapter/adapter_model.safetensors"));
+             SafetensorsReader model = SafetensorsReader.open(dir.resolve("base/model.safetensors"))) {
             assertThat(adapter.tensors()).containsKey("base_model.model.transformer.h.0.attn.c_attn.lora_A.weight");
             assertThat(adapter.readFloat("base_model.model.transformer.h.1.attn.c_attn.lora_B.weight").shape()).containsExactly(24, 4);
             assertThat(model.readFloat("h.0.attn.c_attn.weight").shape()).containsExactly(8, 24);

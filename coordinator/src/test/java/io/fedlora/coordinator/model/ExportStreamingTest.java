@@ -110,7 +110,9 @@ class ExportStreamingTest extends CoordinatorTestBase {
                 }
             }
         }
-        assertThat(sizes).containsKeys("adapter_config.json", "adapter_model.safetensors", "model.safetensors", "config.json");
+        assertThat(sizes).containsKeys("adapter/adapter_config.json", "adapter/adapter_model.safetensors",
+                "base/model.safetensors", "model.safetensors", "config.json");
+        assertThat(sizes.get("base/model.safetensors")).isEqualTo(sizes.get("model.safetensors"));
         assertThat(sizes.get("model.safetensors")).isGreaterThan(4 * Gpt2SmallShape.parameters());
         assertThat(header).contains("\"h.11.mlp.c_proj.weight\"", "\"wte.weight\"", "[50257,768]");
         Files.delete(zip);

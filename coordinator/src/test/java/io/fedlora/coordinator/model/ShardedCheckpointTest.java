@@ -128,15 +128,19 @@ class ShardedCheckpointTest extends CoordinatorTestBase {
             assertThat(shipped.keySet()).containsExactlyInAnyOrderElementsOf(original.tensors().keySet());
         }
 
-        // the export is one model.safetensors with the original keys, the folded weights in place
+        // the export is one merged model.safetensors with the original keys, and base/model.safetensors, the folded
+        // weights in place, for the adapter in adapter/
         Path unzipped = unzip(exporter.buildZip(federations.get(f.id()), v1), tmp.resolve("export"));
         assertThat(unzipped.resolve(Checkpoint.INDEX_FILE)).doesNotExist();
-        assertThat(unzipped.resolve("merged").resolve("config.json")).exists();
+        assertThat(unzipped.resolve("config.json")).exists();
+        assertThat(unzipped.resolve("adapter_config.json")).doesNotExist();
+        assertThat(unzipped.resolve("base").resolve("config.json")).doesNotExist();
+        assertThat(unzipped.resolve("base").resolve("generation_config.json")).exists();
         // the adapter names no base: the original (unfolded) checkpoint is not this adapter's base
-        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(unzipped.resolve("adapter_config.json")
-                .toFile()).get("base_model_name_or_path").isNull()).isTrue();
-        try (SafetensorsReader exported = SafetensorsReader.open(unzipped.resolve("model.safetensors"));
-             SafetensorsReader merged = SafetensorsReader.open(unzipped.resolve("merged").resolve("model.safetensors"));
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(unzipped.resolve("adapter")
+                .resolve("adapter_config.json").toFile()).get("base_model_name_or_path").isNull()).isTrue();
+        try (SafetensorsReader exported = SafetensorsReader.open(unzipped.resolve("base").resolve("model.safetensors"));
+             SafetensorsReader merged = SafetensorsReader.open(unzipped.resolve("model.safetensors"));
              SafetensorsReader original = SafetensorsReader.open(tmp.resolve("fed-original.safetensors"))) {
             assertThat(exported.tensors().keySet()).containsExactlyInAnyOrderElementsOf(original.tensors().keySet());
             for (LayerShape l : model.layers()) {
@@ -145,6 +149,7 @@ class ShardedCheckpointTest extends CoordinatorTestBase {
                 assertThat(m.sub(federated.get(l.baseKey())).norm2Number().doubleValue()
                         / m.norm2Number().doubleValue()).as("merged %s", l.baseKey()).isLessThan(1e-6);
             }
+            assertThat(merged.tensors().keySet()).containsExactlyInAnyOrderElementsOf(original.tensors().keySet());
             assertThat(exported.readRaw("model.layers.1.post_attention_layernorm.weight"))
                     .isEqualTo(original.readRaw("model.layers.1.post_attention_layernorm.weight"));
         }

@@ -1,6 +1,7 @@
 package io.fedlora.demo.bench;
 
 import io.fedlora.aggregation.lora.WeightLayout;
+import io.fedlora.aggregation.peft.ExportLayout;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.proto.v1.TensorMeta;
 import io.fedlora.proto.v1.TensorRole;
@@ -43,9 +44,9 @@ final class ExactnessCheck {
         }
         double err = 0;
         double ref = 0;
-        try (SafetensorsReader w0 = SafetensorsReader.open(prev.resolve("model.safetensors"));
-             SafetensorsReader w1 = SafetensorsReader.open(pub.resolve("model.safetensors"));
-             SafetensorsReader adapter = SafetensorsReader.open(pub.resolve("adapter_model.safetensors"))) {
+        try (SafetensorsReader w0 = SafetensorsReader.open(ExportLayout.baseModel(prev));
+             SafetensorsReader w1 = SafetensorsReader.open(ExportLayout.baseModel(pub));
+             SafetensorsReader adapter = SafetensorsReader.open(ExportLayout.adapterWeights(pub))) {
             for (int ia = 0; ia < expected.size(); ia++) {
                 TensorMeta a = expected.get(ia);
                 if (a.getRole() != TensorRole.LORA_A) {
@@ -121,16 +122,24 @@ final class ExactnessCheck {
     }
 
     /**
-     * The export's top-level weights (folded base and adapter), the files this check reads; entries in folders
-     * ({@code merged/}) are skipped (copying them into a folder never created failed every run once exports gained one).
+     * The weights this check reads, the folded base ({@code base/}) and the adapter ({@code adapter/}), into the same
+     * places under {@code dir}; every other entry (the merged model, config and tokenizer files) is skipped.
      */
     private static Path unzip(Path zip, Path dir) throws IOException {
         Files.createDirectories(dir);
+        java.util.Set<String> wanted = java.util.Set.of(ExportLayout.BASE_ENTRY, ExportLayout.ADAPTER_WEIGHTS_ENTRY);
         try (InputStream raw = Files.newInputStream(zip); ZipInputStream in = new ZipInputStream(raw)) {
             for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                if (e.getName().endsWith(".safetensors") && !e.getName().contains("/") && !e.getName().contains("\\")) {
-                    Files.copy(in, dir.resolve(e.getName()));
+                if (wanted.contains(e.getName())) {
+                    Path target = dir.resolve(e.getName());
+                    Files.createDirectories(target.getParent());
+                    Files.copy(in, target);
                 }
+            }
+        }
+        for (String name : wanted) {
+            if (!Files.isRegularFile(dir.resolve(name))) {
+                throw new IOException(zip + " has no " + name + ": not an export of this layout");
             }
         }
         return dir;

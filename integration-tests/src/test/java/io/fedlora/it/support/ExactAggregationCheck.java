@@ -20,7 +20,8 @@ import io.fedlora.demo.run.FederationDriver;
 
 /**
  * The end-to-end oracle for FedEx-LoRA: exports every version of a finished federation and checks, per
- * round and adapted module, that the exported model (residual-folded base + s·B'A') equals the
+ * round and adapted module, that the exported model (base/'s residual-folded base + s·B'A' from adapter/, and the
+ * top-level merged model on its own) equals the
  * example-weighted average of the clients' effective weights {@code Σ w_i (W_prev + s·B_i A_i)}, computed
  * in double precision from the updates the coordinator stored (its database rows and blob files), with
  * code that shares nothing with the aggregation module. An update dropped, counted twice, or a residual
@@ -37,7 +38,7 @@ public final class ExactAggregationCheck {
 
     /**
      * One module of one round: errors of the export ({@code exact}: folded base + s·B'A'; {@code merged}: the export's
-     * {@code merged/} weight), of FedIT's {@code W_prev + s·B'A'}, and {@code transposedFold}: the export a coordinator
+     * top-level merged weight), of FedIT's {@code W_prev + s·B'A'}, and {@code transposedFold}: the export a coordinator
      * folding the residual with the other layout's convention (transposed) would give, {@code NaN} where the weight is
      * not square and that fold could not be added at all; all relative to the target.
      */
@@ -136,9 +137,12 @@ public final class ExactAggregationCheck {
         List<Map<String, Matrix>> adapters = new ArrayList<>();
         for (long v = 0; v <= rounds; v++) {
             Path dir = driver.export(federationId, v, exportRoot.resolve("v" + v));
-            models.add(stripPrefix(SafetensorsFile.read(dir.resolve("model.safetensors")), family));
-            merged.add(stripPrefix(SafetensorsFile.read(dir.resolve("merged").resolve("model.safetensors")), family));
-            adapters.add(SafetensorsFile.read(dir.resolve("adapter_model.safetensors")));
+            // the export's layout: the merged model on top, the PEFT adapter in adapter/ and its folded base in base/
+            assertThat(dir.resolve("adapter_config.json")).as("v%d: no adapter beside the merged model", v).doesNotExist();
+            assertThat(dir.resolve("base").resolve("config.json")).as("v%d: base/ does not load alone", v).doesNotExist();
+            models.add(stripPrefix(SafetensorsFile.read(dir.resolve("base").resolve("model.safetensors")), family));
+            merged.add(stripPrefix(SafetensorsFile.read(dir.resolve("model.safetensors")), family));
+            adapters.add(SafetensorsFile.read(dir.resolve("adapter").resolve("adapter_model.safetensors")));
         }
         Map<String, Matrix> original = stripPrefix(SafetensorsFile.read(originalModelDir.resolve("model.safetensors")), family);
         List<String> modules = original.keySet().stream()
@@ -192,7 +196,7 @@ public final class ExactAggregationCheck {
         Matrix globalB = exportedAdapter.get(family.peftPrefix() + module + ".lora_B.weight");
         assertThat(globalA).as("exported lora_A of %s (keys %s)", module, exportedAdapter.keySet()).isNotNull();
         assertThat(globalB).as("exported lora_B of %s", module).isNotNull();
-        assertThat(mergedWeight).as("merged/ weight of %s", module).isNotNull();
+        assertThat(mergedWeight).as("merged (top-level) weight of %s", module).isNotNull();
         Round r = new Round(family.layout(), scale, previousBase, as, bs, weights);
         assertThat(globalA.distance(r.meanA()) / r.meanA().frobenius()).as("round %d %s: A' = Σ w_i A_i", round, module)
                 .isLessThan(TOLERANCE);
@@ -208,7 +212,7 @@ public final class ExactAggregationCheck {
                 .isLessThan(TOLERANCE);
         assertThat(error.exactOfUpdate()).as("round %d %s: error relative to the round's update", round, module)
                 .isLessThan(1e-3);
-        assertThat(error.merged()).as("round %d %s: merged/ weight vs Σ w_i (W + s B_i A_i)", round, module)
+        assertThat(error.merged()).as("round %d %s: merged (top-level) weight vs Σ w_i (W + s B_i A_i)", round, module)
                 .isLessThan(TOLERANCE);
         return error;
     }
