@@ -65,7 +65,7 @@ public class ModelController {
      * reports as an error, never as a complete 200.
      */
     @GetMapping("/api/v1/federations/{id}/models/{version}/export")
-    @Operation(summary = "Export a model version", description = "A zip with the PEFT adapter (adapter_config.json, adapter_model.safetensors) and the base with the residual folded in (model.safetensors and the base's files).")
+    @Operation(summary = "Export a model version", description = "A zip with the federated model merged at the top (config.json, model.safetensors and the base's tokenizer files: a plain from_pretrained loads it), the PEFT adapter in adapter/ (adapter_config.json naming no base, adapter_model.safetensors) and the residual-folded base it belongs on in base/ (model.safetensors, no config.json: load it with the top level's config).")
     @ApiResponse(responseCode = "200", description = "the zip", content = @Content(mediaType = "application/zip", schema = @Schema(type = "string", format = "binary")))
     public void export(@PathVariable String id, @PathVariable long version, HttpServletResponse response)
             throws IOException {
