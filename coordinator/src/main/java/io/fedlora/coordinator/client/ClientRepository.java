@@ -64,12 +64,6 @@ public class ClientRepository {
                 .query(String.class).list();
     }
 
-    public void heartbeat(String id, String state, Long cachedVersion, String device) {
-        jdbc.sql("UPDATE clients SET last_heartbeat = now(), state = COALESCE(:s, state), device = COALESCE(:d, device),"
-                        + " cached_model_version = COALESCE(:v, cached_model_version) WHERE id = :id")
-                .param("s", state).param("d", device).param("v", cachedVersion).param("id", UUID.fromString(id)).update();
-    }
-
     /**
      * Replaces the credential of a client that has not called in since it enrolled (its last heartbeat is still
      * the enrolment's); false if it has, or is revoked. The earlier credential stops working.

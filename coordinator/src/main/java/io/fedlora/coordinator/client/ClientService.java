@@ -40,11 +40,14 @@ public class ClientService {
     private final Signals signals;
     private final TransactionTemplate tx;
     private final java.time.Clock clock;
+    private final HeartbeatLog heartbeats;
 
     public ClientService(FederationRepository federations, ClientRepository clients, EnrolmentTokenRepository tokens,
-            Secrets secrets, AuditLog audit, Signals signals, TransactionTemplate tx, java.time.Clock clock) {
+            Secrets secrets, AuditLog audit, Signals signals, TransactionTemplate tx, java.time.Clock clock,
+            HeartbeatLog heartbeats) {
         this.federations = federations;
         this.clients = clients;
+        this.heartbeats = heartbeats;
         this.tokens = tokens;
         this.secrets = secrets;
         this.audit = audit;
@@ -95,11 +98,13 @@ public class ClientService {
             return client;
         });
         log.info("client {} ('{}') revoked by {}", clientId, c.name(), actor);
+        heartbeats.flush();
         return clients.find(clientId).orElseThrow();
     }
 
     public List<ClientRecord> list(String federationId) {
         federations.find(federationId).orElseThrow(() -> new NotFoundException("no federation " + federationId));
+        heartbeats.flush(); // the listing shows what clients last said, including beats not written yet
         return clients.list(federationId);
     }
 }

@@ -2,6 +2,7 @@ package io.fedlora.coordinator.gateway;
 
 import io.fedlora.coordinator.client.ClientRecord;
 import io.fedlora.coordinator.client.ClientRepository;
+import io.fedlora.coordinator.client.HeartbeatLog;
 import io.fedlora.coordinator.client.EnrolmentTokenRepository;
 import io.fedlora.coordinator.client.Secrets;
 import io.fedlora.coordinator.clientapi.AuthenticatedClient;
@@ -39,9 +40,11 @@ public class EnrolmentService {
     private final Signals signals;
     private final TransactionTemplate tx;
     private final Clock clock;
+    private final HeartbeatLog heartbeats;
 
     public EnrolmentService(FederationRepository federations, ClientRepository clients, EnrolmentTokenRepository tokens,
-            Secrets secrets, Signals signals, TransactionTemplate tx, Clock clock) {
+            Secrets secrets, Signals signals, TransactionTemplate tx, Clock clock, HeartbeatLog heartbeats) {
+        this.heartbeats = heartbeats;
         this.federations = federations;
         this.clients = clients;
         this.tokens = tokens;
@@ -84,7 +87,8 @@ public class EnrolmentService {
                 }
                 clients.insert(newClientId, f.id(), name, labels == null ? Map.of() : labels, Secrets.hash(credential));
                 tokens.consume(token.id(), newClientId);
-                signals.federationChanged(f.id());
+                // a new client can make a round waiting for clients selectable; it gives no waiting poll work
+                signals.wakeScheduler();
                 return new Enrolment(newClientId, credential, f.id());
             });
         } catch (DataIntegrityViolationException e) {
@@ -109,6 +113,7 @@ public class EnrolmentService {
     private Optional<Enrolment> retried(String tokenHash, Instant now, String name, String credential) {
         return tokens.lockUsed(tokenHash, now).flatMap(used -> clients.find(used.clientId())
                 .filter(c -> c.name().equals(name))
+                .filter(c -> !heartbeats.hasPending(c.id())) // it called in; that beat is not written yet
                 .filter(c -> clients.rotateUnusedCredential(c.id(), Secrets.hash(credential)))
                 .map(c -> new Enrolment(c.id(), credential, c.federationId())));
     }

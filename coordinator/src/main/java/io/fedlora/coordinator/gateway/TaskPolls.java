@@ -36,6 +36,7 @@ public class TaskPolls implements DisposableBean {
     private final Duration cap;
     private final ExecutorService checks;
     private final ScheduledThreadPoolExecutor timer;
+    private final java.util.concurrent.atomic.AtomicLong checksRun = new java.util.concurrent.atomic.AtomicLong();
 
     public TaskPolls(TaskService tasks, HeartbeatService heartbeats, Signals signals, FedloraProperties properties) {
         this.tasks = tasks;
@@ -59,6 +60,11 @@ public class TaskPolls implements DisposableBean {
         w.result.whenComplete((task, error) -> w.ended());
         w.federationChanged(); // the first check
         return w.result;
+    }
+
+    /** Checks for work run so far (each reads the federation's state from the database). */
+    public long checksRun() {
+        return checksRun.get();
     }
 
     /** Polls waiting now. */
@@ -127,6 +133,7 @@ public class TaskPolls implements DisposableBean {
         }
 
         private void check() {
+            checksRun.incrementAndGet();
             boolean first;
             synchronized (this) {
                 first = !checkedOnce;

@@ -73,8 +73,8 @@ public class UploadService {
             if (earlier.isPresent()) {
                 return Optional.of(receipt(earlier.get(), true));
             }
-            targets.target(client, header);
-            return Optional.empty();
+            Optional<StoredUpdate> raced = targetOrRacedRetry(client, header);
+            return raced.map(u -> receipt(u, true));
         } catch (UploadRules.Rejection e) {
             metrics.updateRejected(e.tag());
             throw e;
@@ -88,6 +88,10 @@ public class UploadService {
             Optional<StoredUpdate> earlier = targets.earlier(client, header);
             if (earlier.isPresent()) {
                 return receipt(earlier.get(), true);
+            }
+            Optional<StoredUpdate> retried = targetOrRacedRetry(client, header);
+            if (retried.isPresent()) {
+                return receipt(retried.get(), true);
             }
             UploadTargets.Target t = targets.target(client, header);
             UploadRules.checkValues(tensors, t.expected(), t.federation().spec().maxUpdateNorm());
@@ -107,7 +111,8 @@ public class UploadService {
                 try {
                     receipt = tx.execute(s -> {
                         federations.lock(t.federation().id());
-                        Optional<StoredUpdate> raced = targets.earlier(client, header);
+                        Optional<StoredUpdate> raced = targets.earlier(client, header)
+                                .or(() -> targetOrRacedRetry(client, header));
                         if (raced.isPresent()) {
                             return receipt(raced.get(), true);
                         }
@@ -169,6 +174,24 @@ public class UploadService {
                         l.getClass().getSimpleName(), accepted.update().id(), e.toString());
             }
         });
+    }
+
+    /**
+     * Checks the target; empty if the upload may go on. A retry of this very upload that committed between
+     * {@code earlier} and this check (the client's row then says REPORTED) is that update, a duplicate, not a refusal.
+     */
+    private Optional<StoredUpdate> targetOrRacedRetry(AuthenticatedClient client, UpdateHeaderInfo header) {
+        try {
+            targets.target(client, header);
+            return Optional.empty();
+        } catch (UploadRules.Rejection e) {
+            Optional<StoredUpdate> raced = "already_reported".equals(e.tag()) ? targets.earlier(client, header)
+                    : Optional.empty();
+            if (raced.isPresent()) {
+                return raced;
+            }
+            throw e;
+        }
     }
 
     private static UploadReceiptInfo receipt(StoredUpdate u, boolean duplicate) {

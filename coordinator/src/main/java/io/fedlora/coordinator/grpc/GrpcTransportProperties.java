@@ -13,6 +13,7 @@ import org.springframework.util.unit.DataSize;
  * @param maxPollWait       cap on a GetTask long poll, whatever {@code wait_ms} the agent asks for
  * @param maxWaitingPolls   long polls that may wait at once (they hold memory, not threads); more are refused
  * @param handlerThreads    threads that run the service's handlers (a fixed pool; more work queues)
+ * @param heartbeatThreads  threads that run Heartbeat calls only, so a heartbeat never queues behind other work
  * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
  * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
  */
@@ -22,6 +23,7 @@ public record GrpcTransportProperties(
         @DefaultValue("30s") Duration maxPollWait,
         @DefaultValue("20000") int maxWaitingPolls,
         @DefaultValue("16") int handlerThreads,
+        @DefaultValue("2") int heartbeatThreads,
         @DefaultValue("1MB") DataSize chunkBytes,
         @DefaultValue("10s") Duration heartbeatInterval) {
 
@@ -40,6 +42,9 @@ public record GrpcTransportProperties(
         }
         if (handlerThreads < 1) {
             throw new IllegalArgumentException("fedlora.grpc.handler-threads must be >= 1");
+        }
+        if (heartbeatThreads < 1) {
+            throw new IllegalArgumentException("fedlora.grpc.heartbeat-threads must be >= 1");
         }
         if (chunkBytes.toBytes() < 1 || chunkBytes.toBytes() > MAX_CHUNK_BYTES) {
             throw new IllegalArgumentException("fedlora.grpc.chunk-bytes must be within 1 B .. 1 MiB");

@@ -1,5 +1,6 @@
 package io.fedlora.coordinator.round;
 
+import io.fedlora.coordinator.client.HeartbeatLog;
 import io.fedlora.coordinator.config.FedloraProperties;
 import io.fedlora.coordinator.federation.FederationRepository;
 import io.fedlora.coordinator.federation.FederationStatus;
@@ -26,10 +27,12 @@ public class RoundScheduler implements SmartLifecycle {
     private volatile boolean running;
 
     private final RoundRepository rounds;
+    private final HeartbeatLog heartbeats;
 
     public RoundScheduler(FederationRepository federations, RoundRepository rounds, RoundEngine engine, Signals signals,
-            FedloraProperties properties) {
+            FedloraProperties properties, HeartbeatLog heartbeats) {
         this.rounds = rounds;
+        this.heartbeats = heartbeats;
         this.federations = federations;
         this.engine = engine;
         this.signals = signals;
@@ -83,8 +86,9 @@ public class RoundScheduler implements SmartLifecycle {
         }
     }
 
-    /** Advances every running federation once. */
+    /** Advances every running federation once, judging liveness with every heartbeat received so far. */
     public void passOnce() {
+        heartbeats.flush();
         for (String id : federations.idsWithStatus(EnumSet.of(FederationStatus.RUNNING))) {
             if (!running) {
                 return;

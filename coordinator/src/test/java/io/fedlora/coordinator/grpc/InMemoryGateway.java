@@ -48,9 +48,19 @@ final class InMemoryGateway implements ClientGateway {
     final AtomicInteger checkUploadCalls = new AtomicInteger();
     volatile ModelBundle bundle;
     volatile RuntimeException failAccept;
+    /** While non-null, every Enrol call holds its handler thread until this opens (a slow database, say). */
+    volatile java.util.concurrent.CountDownLatch enrolGate;
 
     @Override
     public Enrolment enrol(String enrolmentToken, String clientName, Map<String, String> labels) {
+        java.util.concurrent.CountDownLatch gate = enrolGate;
+        if (gate != null) {
+            try {
+                gate.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (!TOKEN.equals(enrolmentToken)) {
             throw new ClientApiException(ClientApiException.Kind.UNAUTHENTICATED, "unknown or used enrolment token");
         }

@@ -114,6 +114,13 @@ public final class TestAgent implements AutoCloseable {
                 .setCachedModelVersion(cachedVersion).setDevice("test (CPU)").build());
     }
 
+    /** A heartbeat with a client-side deadline of {@code deadlineMs}. */
+    public HeartbeatResponse heartbeat(String state, long cachedVersion, long deadlineMs) {
+        return FederationGrpc.newBlockingStub(authed()).withDeadlineAfter(deadlineMs, TimeUnit.MILLISECONDS)
+                .heartbeat(HeartbeatRequest.newBuilder().setState(state).setCachedModelVersion(cachedVersion)
+                        .setDevice("test (CPU)").build());
+    }
+
     public TaskResponse poll(int waitMs, long cachedVersion) {
         return blocking().getTask(TaskRequest.newBuilder().setWaitMs(waitMs).setCachedModelVersion(cachedVersion).build());
     }

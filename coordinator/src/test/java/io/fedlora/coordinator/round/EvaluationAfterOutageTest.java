@@ -23,6 +23,7 @@ class EvaluationAfterOutageTest extends CoordinatorTestBase {
     @Autowired RoundRepository rounds;
     @Autowired RoundMetricsRepository roundMetrics;
     @Autowired EvaluationRepository evaluations;
+    @Autowired io.fedlora.coordinator.client.HeartbeatLog heartbeatLog;
 
     @Test
     void aVersionPublishedWhileNoClientIsLiveIsEvaluatedWhenTheyComeBack() {
@@ -34,7 +35,9 @@ class EvaluationAfterOutageTest extends CoordinatorTestBase {
         cs.get(0).trainOnce(Duration.ofSeconds(10));
         SimulatedClient.Upload last = cs.get(1).prepare(cs.get(1).awaitTask(ClientTask.Kind.TRAIN, Duration.ofSeconds(10)));
 
-        // the outage: nobody heard from for longer than the heartbeat timeout
+        // the outage: nobody heard from for longer than the heartbeat timeout (what was heard before it, polls
+        // included, is written first: heartbeats reach the table in batches)
+        heartbeatLog.flush();
         jdbc.sql("UPDATE clients SET last_heartbeat = now() - interval '1 day' WHERE federation_id = :f")
                 .param("f", UUID.fromString(f.id())).update();
         cs.get(1).upload(last); // the round is complete: version 1 is published with no live client to evaluate it

@@ -55,6 +55,9 @@ final class SimulatedAgent {
     private FederationGrpc.FederationStub async;
     private volatile long cachedVersion = -1;
     private volatile String state = "idle";
+    private volatile long interval = 5000;
+    private volatile ScheduledFuture<?> nextBeat;
+    private volatile boolean stopped;
 
     SimulatedAgent(int index, long seed, String grpcAddress, String token, BenchStats stats,
             ScheduledExecutorService heartbeats) {
@@ -70,7 +73,6 @@ final class SimulatedAgent {
 
     /** Runs to DONE; returns the number of updates accepted from this client. */
     int run() throws InterruptedException {
-        ScheduledFuture<?> beat = null;
         try {
             FederationGrpc.FederationBlockingStub anonymous = FederationGrpc.newBlockingStub(channel);
             EnrolResponse e = retry("Enrol", () -> anonymous.withDeadlineAfter(60, TimeUnit.SECONDS).enrol(EnrolRequest
@@ -80,8 +82,8 @@ final class SimulatedAgent {
             md.put(AUTH, "Bearer " + e.getCredential());
             blocking = FederationGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
             async = FederationGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
-            long interval = Math.max(200, Math.min(10_000, heartbeat()));
-            beat = heartbeats.scheduleWithFixedDelay(this::heartbeatQuietly, interval, interval, TimeUnit.MILLISECONDS);
+            interval = Math.max(200, Math.min(10_000, retry("Heartbeat", this::heartbeat)));
+            nextBeat = heartbeats.schedule(this::heartbeatAsync, interval, TimeUnit.MILLISECONDS);
             int accepted = 0;
             while (true) {
                 TaskResponse t = retry("GetTask", () -> blocking.withDeadlineAfter(60, TimeUnit.SECONDS)
@@ -102,6 +104,8 @@ final class SimulatedAgent {
                 }
             }
         } finally {
+            stopped = true;
+            ScheduledFuture<?> beat = nextBeat;
             if (beat != null) {
                 beat.cancel(false);
             }
@@ -118,11 +122,43 @@ final class SimulatedAgent {
         return r.getIntervalMs() > 0 ? r.getIntervalMs() : 5000;
     }
 
-    private void heartbeatQuietly() {
-        try {
-            heartbeat();
-        } catch (StatusRuntimeException e) {
-            stats.error("Heartbeat", e.getStatus().getCode().name());
+    /**
+     * One heartbeat without holding a thread, as an agent's own heartbeat thread sends them: one outstanding at a
+     * time, the next {@code interval} after the answer. (Blocking beats on a small shared pool queued a thousand
+     * clients' beats behind each other, so they went out late and the coordinator saw clients drop out.)
+     */
+    private void heartbeatAsync() {
+        if (stopped) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        async.withDeadlineAfter(30, TimeUnit.SECONDS).heartbeat(HeartbeatRequest.newBuilder().setState(state)
+                .setCachedModelVersion(cachedVersion).setDevice("bench").build(), new StreamObserver<>() {
+                    @Override public void onNext(HeartbeatResponse r) {
+                        stats.heartbeatMicros.add((System.nanoTime() - t0) / 1000);
+                        if (r.getIntervalMs() > 0) {
+                            interval = Math.max(200, Math.min(10_000, r.getIntervalMs()));
+                        }
+                    }
+                    @Override public void onError(Throwable e) {
+                        if (!stopped) {
+                            stats.error("Heartbeat", Status.fromThrowable(e).getCode().name());
+                        }
+                        scheduleNext();
+                    }
+                    @Override public void onCompleted() {
+                        scheduleNext();
+                    }
+                });
+    }
+
+    private void scheduleNext() {
+        if (!stopped) {
+            try {
+                nextBeat = heartbeats.schedule(this::heartbeatAsync, interval, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // the benchmark is over
+            }
         }
     }
 
