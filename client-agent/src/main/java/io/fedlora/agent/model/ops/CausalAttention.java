@@ -58,6 +58,7 @@ public final class CausalAttention {
             Region s = new Region(scratch, (long) part * blk * seq, seq);
             int so = part * blk * seq;
             double[] row = new double[seq];
+            float[] st = sc.stage(seq);
             for (int task = from; task < to; task++) {
                 int b = task / nKvHead;
                 int kvh = task % nKvHead;
@@ -73,7 +74,7 @@ public final class CausalAttention {
                             int i = i0 + ii;
                             int o = so + ii * seq;
                             int seen = i + 1;
-                            sc.read(o, row, seen);
+                            sc.read(o, row, seen, st);
                             double max = FastExp.max(row, seen);
                             double sum = FastExp.expShiftedSum(row, seen, max, fast);
                             double inv = 1.0 / sum;
@@ -81,7 +82,7 @@ public final class CausalAttention {
                                 row[j] *= inv;
                             }
                             java.util.Arrays.fill(row, seen, keys, 0.0);
-                            sc.write(o, row, keys);
+                            sc.write(o, row, keys, st);
                             lse[(b * nHead + qh) * seq + i] = max + Math.log(sum);
                         }
                         Blas.gemm(false, false, bi, headDim, keys, 1.0, s, vb, 0.0, y.at(row0 + i0, (long) qh * headDim));
@@ -111,6 +112,7 @@ public final class CausalAttention {
             Region dp = new Region(scratch, dpo, seq);
             double[] prow = new double[seq];
             double[] drow = new double[seq];
+            float[] st = sc.stage(seq);
             for (int task = from; task < to; task++) {
                 int b = task / nKvHead;
                 int kvh = task % nKvHead;
@@ -128,20 +130,17 @@ public final class CausalAttention {
                             int o = po + ii * seq;
                             int od = dpo + ii * seq;
                             int seen = i + 1;
-                            sc.read(o, prow, seen);
-                            sc.read(od, drow, seen);
+                            sc.read(o, prow, seen, st);
+                            sc.read(od, drow, seen, st);
                             FastExp.expShiftedSum(prow, seen, lse[(b * nHead + qh) * seq + i], fast);
-                            double dot = 0;
-                            for (int j = 0; j < seen; j++) {
-                                dot += prow[j] * drow[j];
-                            }
+                            double dot = RowSums.dot(prow, drow, seen);
                             for (int j = 0; j < seen; j++) {
                                 drow[j] = prow[j] * (drow[j] - dot) * scale;
                             }
                             java.util.Arrays.fill(prow, seen, keys, 0.0);
                             java.util.Arrays.fill(drow, seen, keys, 0.0);
-                            sc.write(o, prow, keys);
-                            sc.write(od, drow, keys);
+                            sc.write(o, prow, keys, st);
+                            sc.write(od, drow, keys, st);
                         }
                         Blas.gemm(true, false, keys, headDim, bi, 1.0, p, dy.at(row0 + i0, qCol), 1.0, dv.at(row0, kvCol));
                         Blas.gemm(false, false, bi, headDim, keys, 1.0, dp, k.at(row0, kvCol), 0.0, dq.at(row0 + i0, qCol));

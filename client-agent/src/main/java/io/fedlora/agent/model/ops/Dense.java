@@ -45,6 +45,21 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
     /** Writes {@code len} elements of {@code src} from index {@code from}. */
     public abstract void write(int from, double[] src, int len);
 
+    /**
+     * As {@link #read(int, double[], int)} through the caller's staging buffer ({@link #stage}), so a kernel's row
+     * loop allocates nothing per row.
+     */
+    public abstract void read(int from, double[] dst, int len, float[] stage);
+
+    /** As {@link #write(int, double[], int)} through the caller's staging buffer. */
+    public abstract void write(int from, double[] src, int len, float[] stage);
+
+    /** A staging buffer for rows of up to {@code len} elements (empty for fp64, which copies directly); one per thread. */
+    public abstract float[] stage(int len);
+
+    /** Sets every element to zero. */
+    public abstract void clear();
+
     /** Writes {@code src[0..len)} into each of the first {@code rows} rows of width {@code len} (a broadcast bias). */
     public abstract void fillRows(double[] src, int len, int rows);
 
@@ -83,20 +98,41 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
 
         @Override
         public void read(int from, double[] dst, int len) {
-            float[] tmp = new float[len];
-            b.get(from, tmp, 0, len);
-            for (int i = 0; i < len; i++) {
-                dst[i] = tmp[i];
-            }
+            read(from, dst, len, new float[len]);
         }
 
         @Override
         public void write(int from, double[] src, int len) {
-            float[] tmp = new float[len];
+            write(from, src, len, new float[len]);
+        }
+
+        @Override
+        public void read(int from, double[] dst, int len, float[] stage) {
+            b.get(from, stage, 0, len);
             for (int i = 0; i < len; i++) {
-                tmp[i] = (float) src[i];
+                dst[i] = stage[i];
             }
-            b.put(from, tmp, 0, len);
+        }
+
+        @Override
+        public void write(int from, double[] src, int len, float[] stage) {
+            for (int i = 0; i < len; i++) {
+                stage[i] = (float) src[i];
+            }
+            b.put(from, stage, 0, len);
+        }
+
+        @Override
+        public float[] stage(int len) {
+            return new float[len];
+        }
+
+        @Override
+        public void clear() {
+            float[] zeros = new float[Math.min(length(), 4096)];
+            for (int i = 0, n = length(); i < n; i += zeros.length) {
+                b.put(i, zeros, 0, Math.min(zeros.length, n - i));
+            }
         }
 
         @Override
@@ -144,6 +180,29 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
         @Override
         public void write(int from, double[] src, int len) {
             b.put(from, src, 0, len);
+        }
+
+        @Override
+        public void read(int from, double[] dst, int len, float[] stage) {
+            b.get(from, dst, 0, len);
+        }
+
+        @Override
+        public void write(int from, double[] src, int len, float[] stage) {
+            b.put(from, src, 0, len);
+        }
+
+        @Override
+        public float[] stage(int len) {
+            return new float[0];
+        }
+
+        @Override
+        public void clear() {
+            double[] zeros = new double[Math.min(length(), 4096)];
+            for (int i = 0, n = length(); i < n; i += zeros.length) {
+                b.put(i, zeros, 0, Math.min(zeros.length, n - i));
+            }
         }
 
         @Override

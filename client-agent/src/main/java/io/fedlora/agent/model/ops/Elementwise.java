@@ -17,15 +17,16 @@ public final class Elementwise {
         par.forRanges((as.length() + chunk - 1) / chunk, par.minItems(3L * chunk), (p, fromChunk, toChunk) -> {
             double[] x = new double[chunk];
             double[] y = new double[chunk];
+            float[] st = as.stage(chunk);
             for (int ch = fromChunk; ch < toChunk; ch++) {
                 int from = ch * chunk;
                 int len = Math.min(chunk, as.length() - from);
-                as.read(from, x, len);
-                bs.read(from, y, len);
+                as.read(from, x, len, st);
+                bs.read(from, y, len, st);
                 for (int i = 0; i < len; i++) {
                     x[i] += y[i];
                 }
-                os.write(from, x, len);
+                os.write(from, x, len, st);
             }
         });
     }

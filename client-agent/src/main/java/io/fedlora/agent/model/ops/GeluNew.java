@@ -23,16 +23,23 @@ public final class GeluNew {
         boolean fast = xs.single();
         par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(20L * CHUNK), (p, fromChunk, toChunk) -> {
             double[] v = new double[CHUNK];
+            float[] st = xs.stage(CHUNK);
             for (int ch = fromChunk; ch < toChunk; ch++) {
                 int from = ch * CHUNK;
                 int len = Math.min(CHUNK, xs.length() - from);
-                xs.read(from, v, len);
-                for (int i = 0; i < len; i++) {
-                    double a = v[i];
-                    double z = C * (a + K * a * a * a);
-                    v[i] = 0.5 * a * (1 + (fast ? tanhFloat(z) : tanh(z)));
+                xs.read(from, v, len, st);
+                if (fast) {
+                    for (int i = 0; i < len; i++) {
+                        double a = v[i];
+                        v[i] = 0.5 * a * (1 + tanhFloat(C * (a + K * a * a * a)));
+                    }
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        double a = v[i];
+                        v[i] = 0.5 * a * (1 + tanh(C * (a + K * a * a * a)));
+                    }
                 }
-                ys.write(from, v, len);
+                ys.write(from, v, len, st);
             }
         });
     }
@@ -46,18 +53,26 @@ public final class GeluNew {
         par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(20L * CHUNK), (p, fromChunk, toChunk) -> {
             double[] v = new double[CHUNK];
             double[] g = new double[CHUNK];
+            float[] st = xs.stage(CHUNK);
             for (int ch = fromChunk; ch < toChunk; ch++) {
                 int from = ch * CHUNK;
                 int len = Math.min(CHUNK, xs.length() - from);
-                xs.read(from, v, len);
-                dys.read(from, g, len);
-                for (int i = 0; i < len; i++) {
-                    double a = v[i];
-                    double z = C * (a + K * a * a * a);
-                    double t = fast ? tanhFloat(z) : tanh(z);
-                    g[i] *= 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * K * a * a);
+                xs.read(from, v, len, st);
+                dys.read(from, g, len, st);
+                if (fast) {
+                    for (int i = 0; i < len; i++) {
+                        double a = v[i];
+                        double t = tanhFloat(C * (a + K * a * a * a));
+                        g[i] *= 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * K * a * a);
+                    }
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        double a = v[i];
+                        double t = tanh(C * (a + K * a * a * a));
+                        g[i] *= 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * C * (1 + 3 * K * a * a);
+                    }
                 }
-                dxs.write(from, g, len);
+                dxs.write(from, g, len, st);
             }
         });
     }

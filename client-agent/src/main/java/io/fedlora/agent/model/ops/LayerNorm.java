@@ -34,9 +34,10 @@ public final class LayerNorm {
         }
         par.forRanges(n, par.minItems(6L * c), (part, from, to) -> {
             double[] row = new double[c];
+            float[] st = xs.stage(c);
             for (int r = from; r < to; r++) {
                 int o = r * c;
-                xs.read(o, row, c);
+                xs.read(o, row, c, st);
                 double s = 0;
                 for (int j = 0; j < c; j++) {
                     s += row[j];
@@ -53,7 +54,7 @@ public final class LayerNorm {
                 for (int j = 0; j < c; j++) {
                     row[j] = (row[j] - mu) * rs * gv[j] + bv[j];
                 }
-                ys.write(o, row, c);
+                ys.write(o, row, c, st);
             }
         });
         return new Stats(mean, rstd);
@@ -77,12 +78,13 @@ public final class LayerNorm {
             double[] dyr = new double[c];
             double[] xr = new double[c];
             double[] acc = new double[c];
+            float[] stage = xs.stage(c);
             for (int r = from; r < to; r++) {
                 int o = r * c;
                 double mu = st.mean()[r];
                 double rs = st.rstd()[r];
-                dys.read(o, dyr, c);
-                xs.read(o, xr, c);
+                dys.read(o, dyr, c, stage);
+                xs.read(o, xr, c, stage);
                 double m1 = 0;
                 double m2 = 0;
                 for (int j = 0; j < c; j++) {
@@ -94,7 +96,7 @@ public final class LayerNorm {
                 m1 /= c;
                 m2 /= c;
                 if (accumulate) {
-                    dxs.read(o, acc, c);
+                    dxs.read(o, acc, c, stage);
                 }
                 for (int j = 0; j < c; j++) {
                     double dh = dyr[j] * gv[j];
@@ -102,7 +104,7 @@ public final class LayerNorm {
                     double v = (dh - m1 - xh * m2) * rs;
                     acc[j] = accumulate ? acc[j] + v : v;
                 }
-                dxs.write(o, acc, c);
+                dxs.write(o, acc, c, stage);
             }
         });
         if (dGamma != null) {

@@ -48,11 +48,12 @@ public final class LmHeadLoss {
             boolean grad = dh != null;
             par.forRanges(rows, par.minItems(16L * vocab), (part, from, to) -> {
                 double[] v = new double[vocab];
+                float[] st = ls.stage(vocab);
                 for (int ii = from; ii < to; ii++) {
                     int row = base + ii;
                     int o = ii * vocab;
                     float wt = weights[row];
-                    ls.read(o, v, vocab);
+                    ls.read(o, v, vocab, st);
                     double max = FastExp.max(v, vocab);
                     double targetLogit = wt != 0f ? v[targets[row]] : 0;
                     double sum = FastExp.expShiftedSum(v, vocab, max, fast);
@@ -68,7 +69,7 @@ public final class LmHeadLoss {
                         if (wt != 0f) {
                             v[targets[row]] -= wt / count;
                         }
-                        ls.write(o, v, vocab);
+                        ls.write(o, v, vocab, st);
                     }
                 }
             });

@@ -41,10 +41,7 @@ public final class Scratch {
     /** As {@link #get}, zero-filled. */
     public INDArray zeros(String role, long rows, long cols) {
         INDArray a = get(role, rows, cols);
-        Dense d = Dense.of(a);
-        for (int i = 0, n = d.length(); i < n; i++) {
-            d.set(i, 0);
-        }
+        Dense.of(a).clear();
         return a;
     }
 }

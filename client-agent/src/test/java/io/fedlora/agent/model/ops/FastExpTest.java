@@ -39,4 +39,23 @@ class FastExpTest {
         assertThat(s1).isCloseTo(s2, org.assertj.core.data.Offset.offset(1e-8 * s2));
         assertThat(FastExp.max(new double[] {-5, 3, 1}, 3)).isEqualTo(3);
     }
+
+    @Test
+    void rowSumsCoverEveryElementIncludingTheTail() {
+        for (int len = 0; len <= 9; len++) {
+            double[] a = new double[len];
+            double[] b = new double[len];
+            double sum = 0;
+            double dot = 0;
+            for (int i = 0; i < len; i++) {
+                a[i] = 1 << i;
+                b[i] = i + 1;
+                sum += a[i];
+                dot += a[i] * b[i];
+            }
+            assertThat(RowSums.sum(a, len)).as("sum of %d", len).isEqualTo(sum);
+            assertThat(RowSums.dot(a, b, len)).as("dot of %d", len).isEqualTo(dot);
+            assertThat(FastExp.max(b, len)).isEqualTo(len == 0 ? Double.NEGATIVE_INFINITY : len);
+        }
+    }
 }
