@@ -60,4 +60,90 @@ class WrongPortTest {
             }
         }
     }
+
+    /**
+     * Tomcat (the coordinator's REST port) closes a connection that opens with the HTTP/2 preface without answering,
+     * which gRPC reports only as "Network closed for unknown reason", the same as a restarting coordinator. The agent
+     * then asks the address once in HTTP/1.1, and an HTTP/1.x answer makes it a wrong port.
+     */
+    @Test
+    void aServerThatDropsTheHttp2PrefaceButAnswersHttp1IsReportedAsNotTheGrpcPort(@TempDir Path dir) throws Exception {
+        AtomicInteger connections = new AtomicInteger();
+        try (ServerSocket http = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread server = new Thread(() -> {
+                while (!http.isClosed()) {
+                    try (Socket s = http.accept()) {
+                        connections.incrementAndGet();
+                        byte[] head = new byte[3];
+                        int n = s.getInputStream().readNBytes(head, 0, 3);
+                        if (n == 3 && new String(head, StandardCharsets.US_ASCII).equals("GET")) {
+                            s.getOutputStream().write("HTTP/1.1 404 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                    .getBytes(StandardCharsets.US_ASCII));
+                            s.getOutputStream().flush();
+                        }
+                        // anything else (the HTTP/2 preface "PRI * HTTP/2.0"): closed without a byte, as Tomcat does
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            }, "tomcat-like");
+            server.setDaemon(true);
+            server.start();
+            String target = "127.0.0.1:" + http.getLocalPort();
+            ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+            try {
+                CoordinatorClient client = new CoordinatorClient(channel, TestSupport.props(target, dir, dir, "t"));
+                assertTimeoutPreemptively(Duration.ofSeconds(30), () -> assertThatThrownBy(() -> client.getTask(-1))
+                        .isInstanceOf(NotGrpcServiceException.class)
+                        .hasMessageContaining("no gRPC service at " + target)
+                        .hasMessageContaining("it answers HTTP/1.x ('HTTP/1.1 404 '), as the coordinator's REST port does"));
+                assertThat(connections.get()).as("one gRPC attempt and one HTTP/1.1 question").isBetween(2, 4);
+            } finally {
+                channel.shutdownNow();
+            }
+        }
+    }
+
+    /** A peer that drops every connection and never answers HTTP/1.x either may be a coordinator restarting: retried. */
+    @Test
+    void aServerThatDropsEveryConnectionIsRetriedNotReportedAsTheWrongPort(@TempDir Path dir) throws Exception {
+        AtomicInteger connections = new AtomicInteger();
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Thread server = new Thread(() -> {
+                while (!silent.isClosed()) {
+                    try (Socket s = silent.accept()) {
+                        connections.incrementAndGet();
+                        s.getInputStream().read(new byte[64]);
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            }, "silent");
+            server.setDaemon(true);
+            server.start();
+            String target = "127.0.0.1:" + silent.getLocalPort();
+            ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+            try {
+                CoordinatorClient client = new CoordinatorClient(channel, TestSupport.props(target, dir, dir, "t"));
+                Thread poll = new Thread(() -> {
+                    try {
+                        client.getTask(-1);
+                    } catch (Exception e) {
+                        // interrupted at the end of the test
+                    }
+                }, "poll");
+                poll.start();
+                long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+                while (connections.get() < 5 && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
+                assertThat(poll.isAlive()).as("still retrying after %d connections", connections.get()).isTrue();
+                assertThat(connections.get()).as("it went on retrying").isGreaterThanOrEqualTo(5);
+                poll.interrupt();
+                poll.join(10_000);
+            } finally {
+                channel.shutdownNow();
+            }
+        }
+    }
 }

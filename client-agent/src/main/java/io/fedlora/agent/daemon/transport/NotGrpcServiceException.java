@@ -15,6 +15,12 @@ public final class NotGrpcServiceException extends RuntimeException {
                 + Retrier.describe(cause.getStatus()) + ")", cause);
     }
 
+    /** With what the agent found out about the peer besides the gRPC failure. */
+    public NotGrpcServiceException(String target, StatusRuntimeException cause, String finding) {
+        super("no gRPC service at " + target + " \u2014 is this the coordinator's gRPC port (default 9090)? " + finding
+                + " (" + Retrier.describe(cause.getStatus()) + ")", cause);
+    }
+
     /**
      * True when the failure shows a peer that speaks something other than gRPC: an HTTP/1.x or TLS answer to the
      * HTTP/2 preface ("First received frame was not SETTINGS"), or an HTTP answer without gRPC's content type.

@@ -16,7 +16,9 @@ import org.slf4j.LoggerFactory;
  * exponential backoff and jitter between attempts so that many agents do not hammer a restarting
  * coordinator in lock step; task polls also wait out RESOURCE_EXHAUSTED (the coordinator's poll pool is
  * full). Any other status is the coordinator's answer and is thrown at once. A peer that is evidently not a
- * gRPC server (a wrong port) is not retried: {@link NotGrpcServiceException} says so.
+ * gRPC server (a wrong port) is not retried: {@link NotGrpcServiceException} says so. A peer that accepts the
+ * connection and closes it without a word (Tomcat on the REST port does) is asked once over HTTP/1.1
+ * ({@link HttpPortProbe}); only an HTTP/1.x answer makes it a wrong port, anything else is retried as usual.
  */
 public final class Retrier {
 
@@ -27,13 +29,24 @@ public final class Retrier {
     private static final Set<Status.Code> POLL_RETRYABLE = EnumSet.of(Status.Code.UNAVAILABLE,
             Status.Code.DEADLINE_EXCEEDED, Status.Code.ABORTED, Status.Code.RESOURCE_EXHAUSTED);
 
+    /** How gRPC reports a peer that accepted the connection and closed it before speaking HTTP/2. */
+    private static final String CLOSED_SILENTLY = "Network closed for unknown reason";
+
     private final AgentProperties.Retry policy;
     private final String target;
+    private final HttpPortProbe probe;
+    /** Whether a silent close was already probed: a gRPC server that drops a connection is asked only once. */
+    private volatile boolean probed;
 
     /** {@code target} ("host:port") names the coordinator in errors. */
     public Retrier(AgentProperties.Retry policy, String target) {
+        this(policy, target, new HttpPortProbe(Duration.ofSeconds(3)));
+    }
+
+    Retrier(AgentProperties.Retry policy, String target, HttpPortProbe probe) {
         this.policy = policy;
         this.target = target;
+        this.probe = probe;
     }
 
     /** True for the statuses that mean "try again later" rather than "no". */
@@ -69,6 +82,14 @@ public final class Retrier {
                 if (NotGrpcServiceException.isNotGrpc(e.getStatus())) {
                     throw new NotGrpcServiceException(target, e);
                 }
+                if (!probed && closedSilently(e.getStatus())) {
+                    probed = true;
+                    var http = probe.statusLine(target);
+                    if (http.isPresent()) {
+                        throw new NotGrpcServiceException(target, e, "it answers HTTP/1.x ('" + http.get()
+                                + "'), as the coordinator's REST port does");
+                    }
+                }
                 if (!retryable.contains(e.getStatus().getCode())) {
                     throw e;
                 }
@@ -83,6 +104,11 @@ public final class Retrier {
                 Thread.sleep(wait.toMillis());
             }
         }
+    }
+
+    private static boolean closedSilently(Status status) {
+        return status.getCode() == Status.Code.UNAVAILABLE && status.getDescription() != null
+                && status.getDescription().contains(CLOSED_SILENTLY);
     }
 
     /** Backoff before retry number {@code attempt + 1}: uniform in [d/2, d], d growing geometrically to the cap. */
