@@ -116,11 +116,6 @@ public final class FederationEnvironment implements ExtensionContext.Store.Close
         return initDir(family).resolve("model");
     }
 
-    /** init-model's output for {@code --family llama} (model and datasets tokenised with its tokenizer), made once. */
-    public Path llamaInitDir() throws InterruptedException {
-        return initDir(LLAMA);
-    }
-
     /** Client {@code i}'s dataset, 0-based here; init-model numbers its directories from 1. */
     public Path clientData(int i) throws InterruptedException {
         return clientData(GPT2, i);
