@@ -127,6 +127,16 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
             return new float[len];
         }
 
+        /** Copies {@code len} elements from index {@code from} into {@code dst} as they are (fp32 kernels). */
+        void getFloats(int from, float[] dst, int len) {
+            b.get(from, dst, 0, len);
+        }
+
+        /** Writes {@code len} elements of {@code src} from index {@code from}. */
+        void putFloats(int from, float[] src, int len) {
+            b.put(from, src, 0, len);
+        }
+
         @Override
         public void clear() {
             float[] zeros = new float[Math.min(length(), 4096)];

@@ -20,6 +20,10 @@ public final class GeluNew {
     public static void forward(INDArray x, INDArray y, Parallel par) {
         Dense xs = Dense.of(x);
         Dense ys = Dense.of(y);
+        if (xs instanceof Dense.F32 fx && ys instanceof Dense.F32 fy) {
+            forwardF32(fx, fy, par);
+            return;
+        }
         boolean fast = xs.single();
         par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(20L * CHUNK), (p, fromChunk, toChunk) -> {
             double[] v = new double[CHUNK];
@@ -49,6 +53,10 @@ public final class GeluNew {
         Dense dys = Dense.of(dy);
         Dense xs = Dense.of(x);
         Dense dxs = Dense.of(dx);
+        if (dys instanceof Dense.F32 fdy && xs instanceof Dense.F32 fx && dxs instanceof Dense.F32 fdx) {
+            backwardF32(fdy, fx, fdx, par);
+            return;
+        }
         boolean fast = xs.single();
         par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(20L * CHUNK), (p, fromChunk, toChunk) -> {
             double[] v = new double[CHUNK];
@@ -75,6 +83,69 @@ public final class GeluNew {
                 dxs.write(from, g, len, st);
             }
         });
+    }
+
+    private static final float CF = (float) C;
+    private static final float KF = (float) K;
+
+    /**
+     * fp32 arrays in fp32 arithmetic: no widening copies, and twice the SIMD lanes of the fp64 loop (GELU was about
+     * a sixth of a small model's step).
+     */
+    private static void forwardF32(Dense.F32 xs, Dense.F32 ys, Parallel par) {
+        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(10L * CHUNK), (p, fromChunk, toChunk) -> {
+            float[] v = new float[CHUNK];
+            for (int ch = fromChunk; ch < toChunk; ch++) {
+                int from = ch * CHUNK;
+                int len = Math.min(CHUNK, xs.length() - from);
+                xs.getFloats(from, v, len);
+                for (int i = 0; i < len; i++) {
+                    float a = v[i];
+                    v[i] = 0.5f * a * (1f + tanhF(CF * (a + KF * a * a * a)));
+                }
+                ys.putFloats(from, v, len);
+            }
+        });
+    }
+
+    private static void backwardF32(Dense.F32 dys, Dense.F32 xs, Dense.F32 dxs, Parallel par) {
+        par.forRanges((xs.length() + CHUNK - 1) / CHUNK, par.minItems(10L * CHUNK), (p, fromChunk, toChunk) -> {
+            float[] v = new float[CHUNK];
+            float[] g = new float[CHUNK];
+            for (int ch = fromChunk; ch < toChunk; ch++) {
+                int from = ch * CHUNK;
+                int len = Math.min(CHUNK, xs.length() - from);
+                xs.getFloats(from, v, len);
+                dys.getFloats(from, g, len);
+                for (int i = 0; i < len; i++) {
+                    float a = v[i];
+                    float t = tanhF(CF * (a + KF * a * a * a));
+                    v[i] = 0.5f * (1f + t) + 0.5f * a * (1f - t * t) * CF * (1f + 3f * KF * a * a);
+                }
+                for (int i = 0; i < len; i++) {
+                    g[i] *= v[i];
+                }
+                dxs.putFloats(from, g, len);
+            }
+        });
+    }
+
+    /** {@link #tanhFloat} evaluated in fp32 (the precision Eigen's coefficients are made for). */
+    static float tanhF(float z) {
+        float x = Math.max(-7.90531110763549805f, Math.min(7.90531110763549805f, z));
+        float x2 = x * x;
+        float p = -2.76076847742355e-16f;
+        p = p * x2 + 2.00018790482477e-13f;
+        p = p * x2 - 8.60467152213735e-11f;
+        p = p * x2 + 5.12229709037114e-08f;
+        p = p * x2 + 1.48572235717979e-05f;
+        p = p * x2 + 6.37261928875436e-04f;
+        p = p * x2 + 4.89352455891786e-03f;
+        float q = 1.19825839466702e-06f;
+        q = q * x2 + 1.18534705686654e-04f;
+        q = q * x2 + 2.26843463243900e-03f;
+        q = q * x2 + 4.89352518554385e-03f;
+        return x * p / q;
     }
 
     /**
