@@ -21,6 +21,7 @@ public class ClientRepository {
 
     private final JdbcClient jdbc;
     private final JsonColumns json;
+    private final CredentialCache credentials = new CredentialCache();
 
     public ClientRepository(JdbcClient jdbc, JsonColumns json) {
         this.jdbc = jdbc;
@@ -42,7 +43,12 @@ public class ClientRepository {
         return jdbc.sql("SELECT " + COLUMNS + " FROM clients WHERE id = :id").param("id", u).query(this::map).optional();
     }
 
+    /** The client holding this credential (remembered briefly: see {@link CredentialCache}). */
     public Optional<ClientRecord> byCredentialHash(String hash) {
+        return credentials.get(hash, this::loadByCredentialHash);
+    }
+
+    private Optional<ClientRecord> loadByCredentialHash(String hash) {
         return jdbc.sql("SELECT " + COLUMNS + " FROM clients WHERE credential_hash = :h").param("h", hash).query(this::map).optional();
     }
 
@@ -69,12 +75,14 @@ public class ClientRepository {
      * the enrolment's); false if it has, or is revoked. The earlier credential stops working.
      */
     public boolean rotateUnusedCredential(String id, String credentialHash) {
+        credentials.forget(id);
         return jdbc.sql("UPDATE clients SET credential_hash = :h WHERE id = :id AND revoked_at IS NULL"
                         + " AND last_heartbeat = enrolled_at")
                 .param("h", credentialHash).param("id", UUID.fromString(id)).update() == 1;
     }
 
     public boolean revoke(String id) {
+        credentials.forget(id);
         return jdbc.sql("UPDATE clients SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL")
                 .param("id", UUID.fromString(id)).update() == 1;
     }

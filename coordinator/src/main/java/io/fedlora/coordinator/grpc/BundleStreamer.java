@@ -17,8 +17,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Streams a {@link ModelBundle} to one agent: the manifest, then each entry's bytes in chunks read from
  * its {@link BundleEntry.ByteSource} only while the call is ready for more, so a large base model is
- * never buffered in memory beyond gRPC's flow-control window. All callbacks run on the call's
- * serialized executor, so the state below is confined to one thread at a time.
+ * never buffered in memory beyond gRPC's flow-control window. It streams only once {@link DownloadSlots} gives it a
+ * slot (and gives the slot back however it ends); its turn may start on another call's thread, so its methods
+ * synchronize on the streamer.
  */
 final class BundleStreamer {
 
@@ -28,35 +29,77 @@ final class BundleStreamer {
     private final ServerCallStreamObserver<ModelChunk> out;
     private final int chunkBytes;
     private final String clientId;
+    private final DownloadSlots slots;
+    private final Runnable begin = this::begin;
 
+    private boolean started;
+    private boolean released;
     private boolean manifestSent;
     private int entryIndex;
     private InputStream current;
     private long offset;
     private boolean finished;
 
-    BundleStreamer(ModelBundle bundle, ServerCallStreamObserver<ModelChunk> out, int chunkBytes, String clientId) {
+    BundleStreamer(ModelBundle bundle, ServerCallStreamObserver<ModelChunk> out, int chunkBytes, String clientId,
+            DownloadSlots slots) {
+        this.slots = slots;
         this.bundle = bundle;
         this.out = out;
         this.chunkBytes = chunkBytes;
         this.clientId = clientId;
     }
 
-    /** Installs the flow-control handlers and sends what the call can take now. */
+    /** Installs the flow-control handlers (before the service method returns) and waits for a slot to stream. */
     void start() {
-        out.setOnCancelHandler(() -> {
-            log.debug("Download of version {} cancelled by client {}", bundle.modelVersion(), clientId);
+        out.setOnCancelHandler(this::cancelled);
+        out.setOnReadyHandler(this::drain);
+        slots.acquire(begin);
+    }
+
+    private void cancelled() {
+        log.debug("Download of version {} cancelled by client {}", bundle.modelVersion(), clientId);
+        synchronized (this) {
             finished = true;
             closeCurrent();
-        });
-        out.setOnReadyHandler(this::drain);
+        }
+        if (!slots.withdraw(begin)) {
+            releaseOnce();
+        }
+    }
+
+    private void begin() {
+        synchronized (this) {
+            started = true;
+        }
         drain();
     }
 
     private void drain() {
-        if (finished) {
-            return;
+        synchronized (this) {
+            if (started && !finished) {
+                send();
+            }
         }
+        boolean done;
+        synchronized (this) {
+            done = started && finished;
+        }
+        if (done) {
+            releaseOnce();
+        }
+    }
+
+    private void releaseOnce() {
+        synchronized (this) {
+            if (!started || released) {
+                return;
+            }
+            released = true;
+        }
+        slots.release();
+    }
+
+    private void send() {
         try {
             while (!finished && out.isReady()) {
                 if (!manifestSent) {

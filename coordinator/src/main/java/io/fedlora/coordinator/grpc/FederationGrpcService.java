@@ -37,6 +37,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
     private final TaskPoller poller;
     private final GrpcMetrics metrics;
     private final GrpcTransportProperties properties;
+    private final DownloadSlots downloads;
 
     public FederationGrpcService(ClientGateway gateway, TaskPoller poller, GrpcMetrics metrics,
             GrpcTransportProperties properties) {
@@ -44,6 +45,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
         this.poller = poller;
         this.metrics = metrics;
         this.properties = properties;
+        this.downloads = new DownloadSlots(properties.maxConcurrentDownloads());
     }
 
     /** The service with request parsing guarded: a frame that is not a valid message answers INVALID_ARGUMENT. */
@@ -103,7 +105,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
             return;
         }
         new BundleStreamer(bundle, (ServerCallStreamObserver<ModelChunk>) out,
-                (int) properties.chunkBytes().toBytes(), client.clientId()).start();
+                (int) properties.chunkBytes().toBytes(), client.clientId(), downloads).start();
     }
 
     @Override

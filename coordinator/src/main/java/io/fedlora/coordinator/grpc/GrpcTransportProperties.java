@@ -14,6 +14,7 @@ import org.springframework.util.unit.DataSize;
  * @param maxWaitingPolls   long polls that may wait at once (they hold memory, not threads); more are refused
  * @param handlerThreads    threads that run the service's handlers (a fixed pool; more work queues)
  * @param heartbeatThreads  threads that run Heartbeat calls only, so a heartbeat never queues behind other work
+ * @param maxConcurrentDownloads model downloads streaming at once; more wait their turn (slowed, not refused)
  * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
  * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
  */
@@ -24,6 +25,7 @@ public record GrpcTransportProperties(
         @DefaultValue("20000") int maxWaitingPolls,
         @DefaultValue("16") int handlerThreads,
         @DefaultValue("2") int heartbeatThreads,
+        @DefaultValue("32") int maxConcurrentDownloads,
         @DefaultValue("1MB") DataSize chunkBytes,
         @DefaultValue("10s") Duration heartbeatInterval) {
 
@@ -42,6 +44,9 @@ public record GrpcTransportProperties(
         }
         if (handlerThreads < 1) {
             throw new IllegalArgumentException("fedlora.grpc.handler-threads must be >= 1");
+        }
+        if (maxConcurrentDownloads < 1) {
+            throw new IllegalArgumentException("fedlora.grpc.max-concurrent-downloads must be >= 1");
         }
         if (heartbeatThreads < 1) {
             throw new IllegalArgumentException("fedlora.grpc.heartbeat-threads must be >= 1");

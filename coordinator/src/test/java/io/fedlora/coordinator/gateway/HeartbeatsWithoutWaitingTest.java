@@ -67,6 +67,40 @@ class HeartbeatsWithoutWaitingTest extends CoordinatorTestBase {
         assertThat(row.lastHeartbeat()).isAfter(row.enrolledAt());
     }
 
+    @Autowired javax.sql.DataSource dataSource;
+
+    /** Authentication is remembered: a heartbeat needs no connection even while the pool has none to give. */
+    @Test
+    void heartbeatsAreAnsweredWhileEveryDatabaseConnectionIsTaken() throws Exception {
+        Federation f = createAndStart(spec(uniqueName("beats-pool"), 1, 2, 2, 60, 0, false, "fedex"));
+        String token = clientService.issueTokens(f.id(), 1, Duration.ofMinutes(10), "test").get(0).token();
+        String credential = gateway.enrol(token, "pool-beater", Map.of()).credential();
+        gateway.heartbeat(gateway.authenticate(credential), "idle", -1, "cpu");
+
+        com.zaxxer.hikari.HikariDataSource pool = dataSource.unwrap(com.zaxxer.hikari.HikariDataSource.class);
+        java.util.List<java.sql.Connection> taken = new java.util.ArrayList<>();
+        try {
+            while (pool.getHikariPoolMXBean().getIdleConnections() > 0
+                    || pool.getHikariPoolMXBean().getTotalConnections() < pool.getMaximumPoolSize()) {
+                taken.add(pool.getConnection());
+            }
+            CompletableFuture<Void> beats = CompletableFuture.runAsync(() -> {
+                for (int i = 0; i < 50; i++) {
+                    gateway.heartbeat(gateway.authenticate(credential), "training", i, "cpu");
+                }
+            });
+            beats.get(3, TimeUnit.SECONDS); // looking the credential up would wait for a connection (30 s)
+        } finally {
+            for (java.sql.Connection c : taken) {
+                c.close();
+            }
+        }
+        // a revoked client is refused at once, remembered or not
+        clientService.revokeClient(gateway.authenticate(credential).clientId(), "test");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> gateway.authenticate(credential))
+                .hasMessageContaining("revoked");
+    }
+
     @Test
     void onlyAClientNotHeardFromLatelyIsWorthASchedulerPass() {
         String id = java.util.UUID.randomUUID().toString(); // no such row: the flush updates nothing

@@ -66,7 +66,7 @@ class GrpcWireTest {
         gateway = new InMemoryGateway();
         registry = new SimpleMeterRegistry();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofBytes(MAX_UPLOAD),
-                Duration.ofMillis(800), 2, 4, 1, DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                Duration.ofMillis(800), 2, 4, 1, 1, DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         GrpcMetrics metrics = new GrpcMetrics(registry);
         poller = new TaskPoller(gateway, props);
         var service = new FederationGrpcService(gateway, poller, metrics, props);
@@ -294,6 +294,80 @@ class GrpcWireTest {
             assertThat(read.get()).isEqualTo(size);
         } finally {
             ch.shutdownNow();
+        }
+    }
+
+    /** fedlora.grpc.max-concurrent-downloads is 1 here: a second download waits, holding nothing, for the first. */
+    @Test
+    void downloadsBeyondTheLimitWaitTheirTurnAndAnEndedOneFreesItsSlot() throws Exception {
+        int size = 8 * 1024 * 1024;
+        AtomicLong read = new AtomicLong();
+        BundleEntry big = new BundleEntry("big", TensorRole.BASE, DType.U8, new long[] {size}, "00".repeat(32), size,
+                null, null, 0, null, () -> counting(new PatternStream(size), read));
+        gateway.bundle = new ModelBundle(InMemoryGateway.FEDERATION, 1, -1, List.of(big));
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+        try {
+            Download first = Download.start(ch, agent.credential());
+            first.manifest.get(10, TimeUnit.SECONDS); // streaming, stalled by its client after one message
+            Thread.sleep(300);
+            long readByFirst = read.get();
+            Download second = Download.start(ch, agent.credential());
+            Download third = Download.start(ch, agent.credential());
+            Thread.sleep(1000);
+            assertThat(second.manifest).as("a download past the limit waits").isNotDone();
+            assertThat(read.get()).as("nothing read for the waiting downloads").isEqualTo(readByFirst);
+
+            third.call.get().cancel("gave up", null); // a waiting download that gives up holds no slot
+            first.call.get().request(Integer.MAX_VALUE);
+            assertThat(first.done.get(30, TimeUnit.SECONDS)).isEqualTo(size);
+            second.call.get().request(Integer.MAX_VALUE);
+            assertThat(second.done.get(30, TimeUnit.SECONDS)).as("the next in line streams once the first ended")
+                    .isEqualTo(size);
+            // the slot came back after both: a further download streams at once
+            Download fourth = Download.start(ch, agent.credential());
+            fourth.call.get().request(Integer.MAX_VALUE);
+            assertThat(fourth.done.get(30, TimeUnit.SECONDS)).isEqualTo(size);
+            assertThat(third.done).isCompletedExceptionally();
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /** A download whose client takes one message and then only what it is told to request. */
+    private record Download(CompletableFuture<ClientCallStreamObserver<DownloadRequest>> call,
+            CompletableFuture<Void> manifest, CompletableFuture<Long> done) {
+        static Download start(ManagedChannel ch, String credential) {
+            Download d = new Download(new CompletableFuture<>(), new CompletableFuture<>(), new CompletableFuture<>());
+            Metadata md = new Metadata();
+            md.put(BearerAuthInterceptor.AUTHORIZATION, "Bearer " + credential);
+            FederationGrpc.newStub(ch).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+                    .downloadModel(DownloadRequest.newBuilder().setModelVersion(1).setHaveVersion(-1).build(),
+                            new ClientResponseObserver<DownloadRequest, ModelChunk>() {
+                                long bytes;
+
+                                @Override
+                                public void beforeStart(ClientCallStreamObserver<DownloadRequest> s) {
+                                    s.disableAutoRequestWithInitial(1);
+                                    d.call.complete(s);
+                                }
+
+                                @Override
+                                public void onNext(ModelChunk c) {
+                                    d.manifest.complete(null);
+                                    bytes += c.getData().getData().size();
+                                }
+
+                                @Override
+                                public void onError(Throwable t) {
+                                    d.done.completeExceptionally(t);
+                                }
+
+                                @Override
+                                public void onCompleted() {
+                                    d.done.complete(bytes);
+                                }
+                            });
+            return d;
         }
     }
 
