@@ -111,4 +111,36 @@ class CausalAttentionTest {
         }
         assertThat(worst).isLessThan(1e-4);
     }
+
+    /** On fp32 arrays (FastExp instead of Math.exp, fp32 score scratch) outputs and gradients match fp64 to fp32 rounding. */
+    @Test
+    void fp32RowsMatchTheFp64Kernel() {
+        SplittableRandom rng = new SplittableRandom(5);
+        INDArray q = random(rng, B * T, H * D).muli(3);
+        INDArray k = random(rng, B * T, KV * D).muli(3);
+        INDArray v = random(rng, B * T, KV * D);
+        INDArray w = random(rng, B * T, H * D);
+        INDArray[] d64 = forwardBackward(q, k, v, w);
+        INDArray[] d32 = forwardBackward(q.castTo(DataType.FLOAT), k.castTo(DataType.FLOAT), v.castTo(DataType.FLOAT),
+                w.castTo(DataType.FLOAT));
+        String[] names = {"y", "dq", "dk", "dv"};
+        for (int t = 0; t < names.length; t++) {
+            double scale = d64[t].amaxNumber().doubleValue();
+            double worst = d32[t].castTo(DataType.DOUBLE).sub(d64[t]).amaxNumber().doubleValue() / scale;
+            assertThat(worst).as(names[t]).isLessThan(2e-6);
+        }
+    }
+
+    private static INDArray[] forwardBackward(INDArray q, INDArray k, INDArray v, INDArray w) {
+        DataType type = q.dataType();
+        CausalAttention att = new CausalAttention(B, T, H, KV, D);
+        Parallel par = Parallel.of(2).splittingEverything();
+        INDArray y = Nd4j.zeros(type, B * T, H * D);
+        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
+        INDArray dq = Nd4j.zeros(type, B * T, H * D);
+        INDArray dk = Nd4j.zeros(type, B * T, KV * D);
+        INDArray dv = Nd4j.zeros(type, B * T, KV * D);
+        att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, Region.of(dq), Region.of(dk), Region.of(dv), par);
+        return new INDArray[]{y, dq, dk, dv};
+    }
 }
