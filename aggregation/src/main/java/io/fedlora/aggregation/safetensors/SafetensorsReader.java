@@ -232,6 +232,14 @@ public final class SafetensorsReader implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Where the bytes of {@code name} start in the file, for reading them with positional reads rather than
+     * {@link #readRaw}'s mapping, which stays mapped (and resident) until the garbage collector frees it.
+     */
+    public long dataOffset(String name) {
+        return dataStart + info(name).begin();
+    }
+
     /** The raw little-endian bytes of a tensor, memory-mapped (read-only). */
     public ByteBuffer readRaw(String name) {
         TensorInfo t = info(name);
