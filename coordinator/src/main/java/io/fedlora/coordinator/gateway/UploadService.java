@@ -73,8 +73,7 @@ public class UploadService {
             if (earlier.isPresent()) {
                 return Optional.of(receipt(earlier.get(), true));
             }
-            Optional<StoredUpdate> raced = targetOrRacedRetry(client, header);
-            return raced.map(u -> receipt(u, true));
+            return Optional.ofNullable(targetOrRacedRetry(client, header).retried()).map(u -> receipt(u, true));
         } catch (UploadRules.Rejection e) {
             metrics.updateRejected(e.tag());
             throw e;
@@ -89,11 +88,13 @@ public class UploadService {
             if (earlier.isPresent()) {
                 return receipt(earlier.get(), true);
             }
-            Optional<StoredUpdate> retried = targetOrRacedRetry(client, header);
-            if (retried.isPresent()) {
-                return receipt(retried.get(), true);
+            TargetOrRetry checked = targetOrRacedRetry(client, header);
+            if (checked.retried() != null) {
+                return receipt(checked.retried(), true);
             }
-            UploadTargets.Target t = targets.target(client, header);
+            // the target just checked: checking it again here would refuse a retry of this upload that committed
+            // meanwhile as ALREADY_EXISTS instead of answering it as the duplicate it is
+            UploadTargets.Target t = checked.target();
             UploadRules.checkValues(tensors, t.expected(), t.federation().spec().maxUpdateNorm());
             List<TensorData> data = new ArrayList<>();
             for (TensorSpec spec : t.expected()) {
@@ -111,12 +112,15 @@ public class UploadService {
                 try {
                     receipt = tx.execute(s -> {
                         federations.lock(t.federation().id());
-                        Optional<StoredUpdate> raced = targets.earlier(client, header)
-                                .or(() -> targetOrRacedRetry(client, header));
-                        if (raced.isPresent()) {
-                            return receipt(raced.get(), true);
+                        Optional<StoredUpdate> committed = targets.earlier(client, header);
+                        if (committed.isPresent()) {
+                            return receipt(committed.get(), true);
                         }
-                        UploadTargets.Target again = targets.target(client, header);
+                        TargetOrRetry now = targetOrRacedRetry(client, header);
+                        if (now.retried() != null) {
+                            return receipt(now.retried(), true);
+                        }
+                        UploadTargets.Target again = now.target();
                         if (again.round().id() != t.round().id()) {
                             throw new UploadRules.Rejection(Kind.FAILED_PRECONDITION, "round_closed", "round "
                                     + header.round() + " was restarted (attempt " + again.round().attempt()
@@ -176,19 +180,21 @@ public class UploadService {
         });
     }
 
+    /** The checked target of an upload that may go on, or the update of a retry of it that won the race. */
+    private record TargetOrRetry(UploadTargets.Target target, StoredUpdate retried) {}
+
     /**
-     * Checks the target; empty if the upload may go on. A retry of this very upload that committed between
-     * {@code earlier} and this check (the client's row then says REPORTED) is that update, a duplicate, not a refusal.
+     * Checks the target. A retry of this very upload that committed between {@code earlier} and this check (the
+     * client's row then says REPORTED) is that update, a duplicate, not a refusal.
      */
-    private Optional<StoredUpdate> targetOrRacedRetry(AuthenticatedClient client, UpdateHeaderInfo header) {
+    private TargetOrRetry targetOrRacedRetry(AuthenticatedClient client, UpdateHeaderInfo header) {
         try {
-            targets.target(client, header);
-            return Optional.empty();
+            return new TargetOrRetry(targets.target(client, header), null);
         } catch (UploadRules.Rejection e) {
             Optional<StoredUpdate> raced = "already_reported".equals(e.tag()) ? targets.earlier(client, header)
                     : Optional.empty();
             if (raced.isPresent()) {
-                return raced;
+                return new TargetOrRetry(null, raced.get());
             }
             throw e;
         }
