@@ -106,7 +106,13 @@ class SecretsStayOutOfLogsEndToEndTest {
             FederationDriver driver = new FederationDriver(admin, env.processes(), coordinator);
             driver.awaitEnrolled(id, 2, Duration.ofMinutes(2), agents);
             for (FederationDriver.AgentSpec a : specs) {
-                JsonNode stored = env.mapper().readTree(a.workDir().resolve("credential.json").toFile());
+                // the coordinator counts a client enrolled when it answers; the agent writes its credential after
+                Path file = a.workDir().resolve("credential.json");
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (!Files.isRegularFile(file) && System.nanoTime() < deadline) {
+                    Thread.sleep(100);
+                }
+                JsonNode stored = env.mapper().readTree(file.toFile());
                 secrets.put("credential of " + a.name(), stored.path("credential").asText());
             }
             assertThat(secrets.values()).allSatisfy(s -> assertThat(s).hasSizeGreaterThanOrEqualTo(16));
