@@ -29,23 +29,13 @@ class WrongPortTest {
     @Test
     void anHttpServerIsReportedAsNotTheGrpcPort(@TempDir Path dir) throws Exception {
         AtomicInteger connections = new AtomicInteger();
-        try (ServerSocket http = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread server = new Thread(() -> {
-                while (!http.isClosed()) {
-                    try (Socket s = http.accept()) {
-                        connections.incrementAndGet();
-                        s.getInputStream().read(new byte[256]);
-                        OutputStream out = s.getOutputStream();
-                        out.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                                .getBytes(StandardCharsets.US_ASCII));
-                        out.flush();
-                    } catch (IOException e) {
-                        return;
-                    }
-                }
-            }, "http-1.1");
-            server.setDaemon(true);
-            server.start();
+        try (ServerSocket http = serve("http-1.1", connections, s -> {
+            s.getInputStream().read(new byte[256]);
+            OutputStream out = s.getOutputStream();
+            out.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        })) {
             String target = "127.0.0.1:" + http.getLocalPort();
             ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
             try {
@@ -69,26 +59,16 @@ class WrongPortTest {
     @Test
     void aServerThatDropsTheHttp2PrefaceButAnswersHttp1IsReportedAsNotTheGrpcPort(@TempDir Path dir) throws Exception {
         AtomicInteger connections = new AtomicInteger();
-        try (ServerSocket http = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread server = new Thread(() -> {
-                while (!http.isClosed()) {
-                    try (Socket s = http.accept()) {
-                        connections.incrementAndGet();
-                        byte[] head = new byte[3];
-                        int n = s.getInputStream().readNBytes(head, 0, 3);
-                        if (n == 3 && new String(head, StandardCharsets.US_ASCII).equals("GET")) {
-                            s.getOutputStream().write("HTTP/1.1 404 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                                    .getBytes(StandardCharsets.US_ASCII));
-                            s.getOutputStream().flush();
-                        }
-                        // anything else (the HTTP/2 preface "PRI * HTTP/2.0"): closed without a byte, as Tomcat does
-                    } catch (IOException e) {
-                        return;
-                    }
-                }
-            }, "tomcat-like");
-            server.setDaemon(true);
-            server.start();
+        try (ServerSocket http = serve("tomcat-like", connections, s -> {
+            byte[] head = new byte[3];
+            int n = s.getInputStream().readNBytes(head, 0, 3);
+            if (n == 3 && new String(head, StandardCharsets.US_ASCII).equals("GET")) {
+                s.getOutputStream().write("HTTP/1.1 404 \r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+            }
+            // anything else (the HTTP/2 preface "PRI * HTTP/2.0"): closed without a byte, as Tomcat does
+        })) {
             String target = "127.0.0.1:" + http.getLocalPort();
             ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
             try {
@@ -108,19 +88,7 @@ class WrongPortTest {
     @Test
     void aServerThatDropsEveryConnectionIsRetriedNotReportedAsTheWrongPort(@TempDir Path dir) throws Exception {
         AtomicInteger connections = new AtomicInteger();
-        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread server = new Thread(() -> {
-                while (!silent.isClosed()) {
-                    try (Socket s = silent.accept()) {
-                        connections.incrementAndGet();
-                        s.getInputStream().read(new byte[64]);
-                    } catch (IOException e) {
-                        return;
-                    }
-                }
-            }, "silent");
-            server.setDaemon(true);
-            server.start();
+        try (ServerSocket silent = serve("silent", connections, s -> s.getInputStream().read(new byte[64]))) {
             String target = "127.0.0.1:" + silent.getLocalPort();
             ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
             try {
@@ -145,5 +113,28 @@ class WrongPortTest {
                 channel.shutdownNow();
             }
         }
+    }
+
+    /** What the test's server does with one accepted connection before closing it. */
+    private interface Connection {
+        void handle(Socket s) throws IOException;
+    }
+
+    /** A loopback server answering each connection with {@code handler} on a daemon thread, counting connections. */
+    private static ServerSocket serve(String name, AtomicInteger connections, Connection handler) throws IOException {
+        ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread server = new Thread(() -> {
+            while (!socket.isClosed()) {
+                try (Socket s = socket.accept()) {
+                    connections.incrementAndGet();
+                    handler.handle(s);
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }, name);
+        server.setDaemon(true);
+        server.start();
+        return socket;
     }
 }
