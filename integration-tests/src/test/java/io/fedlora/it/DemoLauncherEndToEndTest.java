@@ -23,6 +23,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import io.fedlora.demo.process.FedloraHome;
 import io.fedlora.it.support.EnvironmentExtension;
 import io.fedlora.it.support.FederationEnvironment;
+import io.fedlora.it.support.LauncherRuns;
 
 /**
  * {@code ./fedlora demo} as a user runs it: the real launcher script, the demo JVM and the processes it starts. A
@@ -35,7 +36,6 @@ import io.fedlora.it.support.FederationEnvironment;
 class DemoLauncherEndToEndTest {
 
     private static final Pattern WORK_DIR = Pattern.compile("work directory (/\\S+)");
-    private static final String VERSION = "0.1.0-SNAPSHOT";
 
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -73,7 +73,7 @@ class DemoLauncherEndToEndTest {
             Path work = demo.workDir().orElseThrow();
             List<ProcessHandle> children = ProcessHandle.of(pid).orElseThrow().descendants().toList();
             demo.seen().addAll(children);
-            List<String> javaChildren = children.stream().map(h -> commandLine(h.pid()))
+            List<String> javaChildren = children.stream().map(h -> LauncherRuns.commandLine(h.pid()))
                     .filter(c -> c.contains("io.fedlora.")).toList();
             assertThat(javaChildren).as("coordinator and two agents").hasSize(3)
                     .anyMatch(c -> c.contains("CoordinatorApplication"));
@@ -105,15 +105,7 @@ class DemoLauncherEndToEndTest {
         static Demo start(FederationEnvironment env, Path tmp, String name, String... args)
                 throws IOException, InterruptedException {
             Path home = FedloraHome.locate();
-            // the launcher would build (./mvnw install) what is missing: this test only runs on packaged modules
-            for (String[] module : List.of(new String[] {"demo", "fedlora-demo"},
-                    new String[] {"coordinator", "fedlora-coordinator"}, new String[] {"client-agent", "fedlora-client-agent"})) {
-                Path target = home.resolve(module[0]).resolve("target");
-                if (!Files.isRegularFile(target.resolve(module[1] + "-" + VERSION + ".jar"))
-                        || !Files.isRegularFile(target.resolve("classpath.txt"))) {
-                    fail(module[0] + " is not packaged (" + target + "): run this test in the integration-test phase");
-                }
-            }
+            LauncherRuns.requirePackaged(home, "demo", "coordinator", "client-agent");
             List<String> command = new ArrayList<>();
             if (run("env", "--default-signal=INT", "true") == 0) {
                 // a background shell starts its jobs with SIGINT ignored, and a JVM keeps an ignored SIGINT ignored
@@ -177,7 +169,7 @@ class DemoLauncherEndToEndTest {
             Path pidFile = work.map(w -> w.resolve("coordinator/postgres/postmaster.pid")).orElse(null);
             if (pidFile != null && Files.isRegularFile(pidFile)) {
                 long pid = Long.parseLong(Files.readAllLines(pidFile).get(0).strip());
-                if (commandLine(pid).contains(work.get().toString())) {
+                if (LauncherRuns.commandLine(pid).contains(work.get().toString())) {
                     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
                 }
             }
@@ -190,14 +182,6 @@ class DemoLauncherEndToEndTest {
         return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 
-    /** The process's arguments joined by spaces (empty once it is gone); ProcessHandle.Info drops long ones. */
-    private static String commandLine(long pid) {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
-        } catch (IOException e) {
-            return "";
-        }
-    }
 
     /** Whether SIGINT (signal 2, bit 1 of SigIgn) is ignored by process {@code pid}. */
     private static boolean ignoresSigint(long pid) throws IOException {

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import io.fedlora.demo.process.FedloraHome;
 import io.fedlora.it.support.EnvironmentExtension;
 import io.fedlora.it.support.FederationEnvironment;
+import io.fedlora.it.support.LauncherRuns;
 
 /**
  * The README's "Running a federation by hand" block, run by {@code bash -e} as a user pastes it, from the repository
@@ -40,13 +41,13 @@ import io.fedlora.it.support.FederationEnvironment;
 class ReadmeByHandEndToEndTest {
 
     private static final String HEADING = "### Running a federation by hand";
-    private static final String VERSION = "0.1.0-SNAPSHOT";
 
     @Test
     @Timeout(value = 9, unit = TimeUnit.MINUTES)
     void theByHandBlockCompletesItsFederationAndStopsEverythingItStarted(FederationEnvironment env) throws Exception {
         Path home = FedloraHome.locate();
-        requirePackaged(home);
+        // the launcher would build (./mvnw install) what is missing: this test runs on the packaged modules only
+        LauncherRuns.requirePackaged(home, "coordinator", "client-agent");
         String block = byHandBlock(Files.readString(home.resolve("README.md")));
         Path dir = env.newDir("readme-by-hand").toRealPath();
         Path fl = dir.resolve("fl");
@@ -154,7 +155,7 @@ class ReadmeByHandEndToEndTest {
     private static List<String> processesMentioning(String path) {
         List<String> found = new ArrayList<>();
         ProcessHandle.allProcesses().forEach(h -> {
-            String cmd = commandLine(h.pid());
+            String cmd = LauncherRuns.commandLine(h.pid());
             if (cmd.contains(path) && h.isAlive()) {
                 found.add(h.pid() + ": " + cmd);
             }
@@ -167,33 +168,13 @@ class ReadmeByHandEndToEndTest {
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
-        ProcessHandle.allProcesses().filter(h -> commandLine(h.pid()).contains(path))
+        ProcessHandle.allProcesses().filter(h -> LauncherRuns.commandLine(h.pid()).contains(path))
                 .forEach(ProcessHandle::destroyForcibly);
-    }
-
-    private static String commandLine(long pid) {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
-        }
-    }
-
-    /** The launcher would build (./mvnw install) what is missing: this test runs on the packaged modules only. */
-    private static void requirePackaged(Path home) {
-        for (String[] module : List.of(new String[] {"coordinator", "fedlora-coordinator"},
-                new String[] {"client-agent", "fedlora-client-agent"})) {
-            Path target = home.resolve(module[0]).resolve("target");
-            if (!Files.isRegularFile(target.resolve(module[1] + "-" + VERSION + ".jar"))
-                    || !Files.isRegularFile(target.resolve("classpath.txt"))) {
-                fail(module[0] + " is not packaged (" + target + "): run this test in the integration-test phase");
-            }
         }
     }
 }
