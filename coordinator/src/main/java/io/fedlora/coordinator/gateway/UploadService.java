@@ -69,11 +69,7 @@ public class UploadService {
     /** Checks a header before its data arrives; the earlier receipt if this upload id was already accepted. */
     public Optional<UploadReceiptInfo> check(AuthenticatedClient client, UpdateHeaderInfo header) {
         try {
-            Optional<StoredUpdate> earlier = targets.earlier(client, header);
-            if (earlier.isPresent()) {
-                return Optional.of(receipt(earlier.get(), true));
-            }
-            return Optional.ofNullable(targetOrRacedRetry(client, header).retried()).map(u -> receipt(u, true));
+            return Optional.ofNullable(examine(client, header).retried()).map(u -> receipt(u, true));
         } catch (UploadRules.Rejection e) {
             metrics.updateRejected(e.tag());
             throw e;
@@ -84,11 +80,7 @@ public class UploadService {
     public UploadReceiptInfo accept(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
             Map<String, DecodedTensor> tensors) {
         try {
-            Optional<StoredUpdate> earlier = targets.earlier(client, header);
-            if (earlier.isPresent()) {
-                return receipt(earlier.get(), true);
-            }
-            TargetOrRetry checked = targetOrRacedRetry(client, header);
+            TargetOrRetry checked = examine(client, header);
             if (checked.retried() != null) {
                 return receipt(checked.retried(), true);
             }
@@ -112,11 +104,7 @@ public class UploadService {
                 try {
                     receipt = tx.execute(s -> {
                         federations.lock(t.federation().id());
-                        Optional<StoredUpdate> committed = targets.earlier(client, header);
-                        if (committed.isPresent()) {
-                            return receipt(committed.get(), true);
-                        }
-                        TargetOrRetry now = targetOrRacedRetry(client, header);
+                        TargetOrRetry now = examine(client, header);
                         if (now.retried() != null) {
                             return receipt(now.retried(), true);
                         }
@@ -182,6 +170,15 @@ public class UploadService {
 
     /** The checked target of an upload that may go on, or the update of a retry of it that won the race. */
     private record TargetOrRetry(UploadTargets.Target target, StoredUpdate retried) {}
+
+    /**
+     * The update already accepted under this upload id (an idempotent retry), else the checked target of an upload
+     * that may go on.
+     */
+    private TargetOrRetry examine(AuthenticatedClient client, UpdateHeaderInfo header) {
+        Optional<StoredUpdate> earlier = targets.earlier(client, header);
+        return earlier.isPresent() ? new TargetOrRetry(null, earlier.get()) : targetOrRacedRetry(client, header);
+    }
 
     /**
      * Checks the target. A retry of this very upload that committed between {@code earlier} and this check (the
