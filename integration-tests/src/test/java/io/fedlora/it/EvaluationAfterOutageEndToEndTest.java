@@ -92,6 +92,9 @@ class EvaluationAfterOutageEndToEndTest {
                     .containsEntry("reason", "waiting for a live client to evaluate version 1");
             assertThat(db.count("SELECT count(*) FROM model_versions WHERE federation_id = ? AND version = 1", fid))
                     .isEqualTo(1);
+            assertThat(db.count("""
+                    SELECT count(*) FROM evaluations e JOIN rounds r ON r.id = e.round_id
+                    WHERE r.federation_id = ? AND r.number = 1""", fid)).as("no client asked while none is live").isZero();
             assertThat(admin.federation(id).status()).as("not completed without an evaluation").isEqualTo("RUNNING");
 
             // the clients come back: each is asked to evaluate version 1 and reports
@@ -144,7 +147,11 @@ class EvaluationAfterOutageEndToEndTest {
         throw new AssertionError("no " + kind + " task within 30 s");
     }
 
-    /** Round 1's live attempt once it is past COLLECTING (status and reason). */
+    /**
+     * Round 1's live attempt once the engine has looked at it after aggregation (status and reason): past EVALUATING,
+     * or EVALUATING with a reason. The aggregation itself enters EVALUATING with no reason; the engine's next step
+     * either asks live clients or notes that it waits for one, so a row without a reason is not yet an answer.
+     */
     private static Map<String, Object> awaitRound(Database db, UUID fid, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         List<Map<String, Object>> rows = List.of();
@@ -152,8 +159,13 @@ class EvaluationAfterOutageEndToEndTest {
             rows = db.query("""
                     SELECT status, reason FROM rounds WHERE federation_id = ? AND number = 1
                     AND status NOT IN ('RETRIED', 'FAILED', 'CANCELLED')""", fid);
-            if (!rows.isEmpty() && !List.of("SELECTING", "COLLECTING", "AGGREGATING").contains(rows.get(0).get("status"))) {
-                return rows.get(0);
+            if (!rows.isEmpty()) {
+                Object status = rows.get(0).get("status");
+                boolean decided = "EVALUATING".equals(status) ? rows.get(0).get("reason") != null
+                        : !List.of("SELECTING", "COLLECTING", "AGGREGATING").contains(status);
+                if (decided) {
+                    return rows.get(0);
+                }
             }
             Thread.sleep(100);
         }
