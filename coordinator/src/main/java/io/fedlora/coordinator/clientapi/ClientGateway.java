@@ -54,6 +54,13 @@ public interface ClientGateway {
     ModelBundle modelBundle(AuthenticatedClient client, String federationId, long version, long haveVersion);
 
     /**
+     * What {@link #modelBundle} would send, for its manifest alone (DownloadModel with {@code manifest_only}): nothing
+     * is counted as sent. With version 0 and no version held, the full state an agent checks its own copy of the
+     * base model against before it asks for a delta from version 0.
+     */
+    ModelBundle modelManifest(AuthenticatedClient client, String federationId, long version, long haveVersion);
+
+    /**
      * Called when an upload's header arrives, before its data: rejects uploads that cannot be accepted
      * (unknown federation/round, client not selected, round closed, wrong tensor names/shapes/dtypes,
      * oversize) so the client is told early. Returns the earlier receipt if this upload id was already

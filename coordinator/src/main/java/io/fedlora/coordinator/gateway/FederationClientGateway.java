@@ -67,6 +67,11 @@ public class FederationClientGateway implements ClientGateway {
     }
 
     @Override
+    public ModelBundle modelManifest(AuthenticatedClient client, String federationId, long version, long haveVersion) {
+        return downloads.describe(client, federationId, version, haveVersion);
+    }
+
+    @Override
     public Optional<UploadReceiptInfo> checkUpload(AuthenticatedClient client, UpdateHeaderInfo header) {
         return uploads.check(client, header);
     }

@@ -25,8 +25,9 @@ import org.springframework.stereotype.Component;
 
 /**
  * Describes what a client must download to hold a version: the full state (base tensors with the
- * version's folded target weights, the global adapter, the model directory's auxiliary files), or the
- * delta from the previous version (each layer's residual, as factors or dense, plus the new adapter).
+ * version's folded target weights, the global adapter, the model directory's auxiliary files), the
+ * delta from the previous version (each layer's residual, as factors or dense, plus the new adapter), or the delta
+ * from any other version (the adapted layers' weights plus the new adapter).
  * Entries point into immutable blobs; bytes are read only when the transport streams them.
  */
 @Component
@@ -95,6 +96,25 @@ public class ModelBundleBuilder {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read residual blob " + v.residualBlob(), e);
             }
+        }
+        entries.addAll(adapterEntries(v, m));
+        return new ModelBundle(v.federationId(), v.version(), haveVersion, List.copyOf(entries));
+    }
+
+    /**
+     * From any other published version {@code haveVersion} to {@code v}: versions differ only in the adapted layers'
+     * weights (every residual is folded into those) and the adapter, so these are sent as they are in {@code v}'s full
+     * state, byte for byte, and the client keeps every other tensor and file it holds.
+     */
+    public ModelBundle adaptedLayers(ModelVersion v, long haveVersion) {
+        FederationModel m = federations.model(v.federationId());
+        List<BundleEntry> entries = new ArrayList<>();
+        try (SafetensorsReader weights = SafetensorsReader.open(blobs.path(v.weightsBlob()))) {
+            for (LayerShape l : m.layers()) {
+                entries.add(tensorEntry(l.baseKey(), TensorRole.BASE, weights, v.weightsBlob(), l.baseKey(), null, null, 0, null));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the weights blob " + v.weightsBlob(), e);
         }
         entries.addAll(adapterEntries(v, m));
         return new ModelBundle(v.federationId(), v.version(), haveVersion, List.copyOf(entries));

@@ -158,6 +158,11 @@ final class BundleStreamer {
     }
 
     private ModelManifest manifest() {
+        return manifest(bundle);
+    }
+
+    /** The manifest of {@code bundle}: every entry's name, role, dtype, shape, sha256 and size. */
+    static ModelManifest manifest(ModelBundle bundle) {
         ModelManifest.Builder m = ModelManifest.newBuilder()
                 .setFederationId(bundle.federationId())
                 .setModelVersion(bundle.modelVersion())

@@ -98,6 +98,14 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
         AuthenticatedClient client = BearerAuthInterceptor.currentClient();
         ModelBundle bundle;
         try {
+            if (request.getManifestOnly()) {
+                // a list of digests, no tensor bytes: answered at once, outside the download slots
+                bundle = gateway.modelManifest(client, request.getFederationId(), request.getModelVersion(),
+                        request.getHaveVersion());
+                out.onNext(ModelChunk.newBuilder().setManifest(BundleStreamer.manifest(bundle)).build());
+                out.onCompleted();
+                return;
+            }
             bundle = gateway.modelBundle(client, request.getFederationId(), request.getModelVersion(),
                     request.getHaveVersion());
         } catch (RuntimeException e) {

@@ -134,6 +134,11 @@ final class InMemoryGateway implements ClientGateway {
     }
 
     @Override
+    public ModelBundle modelManifest(AuthenticatedClient client, String federationId, long version, long haveVersion) {
+        return modelBundle(client, federationId, version, haveVersion);
+    }
+
+    @Override
     public Optional<UploadReceiptInfo> checkUpload(AuthenticatedClient client, UpdateHeaderInfo header) {
         checkUploadCalls.incrementAndGet();
         if (header.round() != 1) {

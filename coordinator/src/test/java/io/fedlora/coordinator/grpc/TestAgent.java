@@ -150,6 +150,15 @@ public final class TestAgent implements AutoCloseable {
         }
     }
 
+    /** DownloadModel with {@code manifest_only}: every message the stream sent (the manifest alone, if it obeys). */
+    public List<ModelChunk> manifestOnly(String federationId, long version, long haveVersion) {
+        Iterator<ModelChunk> it = blocking().downloadModel(DownloadRequest.newBuilder().setFederationId(federationId)
+                .setModelVersion(version).setHaveVersion(haveVersion).setManifestOnly(true).build());
+        List<ModelChunk> out = new ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
+    }
+
     /** Downloads, reassembles and verifies every tensor's sha256 and size; fails on any mismatch. */
     public Download download(String federationId, long version, long haveVersion) {
         Iterator<ModelChunk> it = blocking().downloadModel(DownloadRequest.newBuilder()
