@@ -22,8 +22,9 @@ import java.util.Map;
  *
  * <p>Each adapted Conv1D layer computes {@code y = x·W + b + s·(x·Aᵀ)·Bᵀ}. Activations are {@code [batch·seq,
  * features]}. Backward keeps, per block, only the residual stream at its input and middle, the fused qkv, the MLP
- * pre-activation, the attention output where a gradient needs it, the adapters' {@code x·Aᵀ} and per-row statistics;
- * layer-norm outputs, the GELU output and attention probabilities are recomputed. With gradient checkpointing only
+ * pre-activation, the attention output where a gradient needs it, the adapters' {@code x·Aᵀ}, per-row statistics and,
+ * at short contexts, the attention probabilities; layer-norm outputs, the GELU output and (at long contexts) the
+ * attention probabilities are recomputed. With gradient checkpointing only
  * each block's input is kept and the block is recomputed during backward. In the LoRA modes only the adapters get
  * gradients: frozen weights pass activation gradients through but never get one of their own. The LM head and the
  * loss run fused in row chunks, so the {@code [rows, vocab]} logits never exist in training.
@@ -82,6 +83,8 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
         INDArray qkv;
         INDArray uAttn;
         double[] lse;
+        /** The attention probabilities, where {@link CausalAttention#keepsProbabilities} (else null: recomputed). */
+        INDArray probs;
         INDArray attnY;
         INDArray uProj;
         INDArray xMid;
@@ -128,7 +131,9 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
         INDArray uAttn = projections.linear(p + "attn.c_attn").forward(h1, qkv, par);
         boolean keepY = caches != null && projections.needsInput(p + "attn.c_proj", target);
         INDArray y = keepY ? alloc.get("y", n, c) : scratch.get("y", n, c);
-        double[] lse = attention(b, t).forward(qkvRegion(qkv, 0), qkvRegion(qkv, c), qkvRegion(qkv, 2L * c), Region.of(y), par);
+        CausalAttention att = attention(b, t);
+        INDArray probs = caches != null && att.keepsProbabilities(dtype) ? alloc.get("attnp", att.probabilityShape()[0], t) : null;
+        double[] lse = att.forward(qkvRegion(qkv, 0), qkvRegion(qkv, c), qkvRegion(qkv, 2L * c), Region.of(y), probs, par);
         INDArray proj = scratch.get("proj", n, c);
         INDArray uProj = projections.linear(p + "attn.c_proj").forward(y, proj, par);
         INDArray xMid = alloc.get("xmid", n, c);
@@ -151,6 +156,7 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
             bc.qkv = qkv;
             bc.uAttn = uAttn;
             bc.lse = lse;
+            bc.probs = probs;
             bc.attnY = keepY ? y : null;
             bc.uProj = uProj;
             bc.xMid = xMid;
@@ -215,7 +221,7 @@ public final class Gpt2Network extends DecoderNetwork<Gpt2Network.BlockCache, La
             projections.linear(p + "attn.c_proj").backward(dx, bc.attnY, bc.uProj, dY, false, projections.grads(p + "attn.c_proj", target, grads), par);
             INDArray dQkv = scratch.zeros("dqkv", n, 3L * c);
             attention(b, t).backward(Region.of(dY), qkvRegion(bc.qkv, 0), qkvRegion(bc.qkv, c), qkvRegion(bc.qkv, 2L * c), bc.lse,
-                    qkvRegion(dQkv, 0), qkvRegion(dQkv, c), qkvRegion(dQkv, 2L * c), par);
+                    bc.probs, qkvRegion(dQkv, 0), qkvRegion(dQkv, c), qkvRegion(dQkv, 2L * c), par);
             // below the lowest adapted layer nothing needs a gradient unless the base weights are trained
             boolean needDx = base || i > lowest;
             INDArray h1 = null;

@@ -79,7 +79,7 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
 
     /** What one block's backward needs; {@code y} is null where no gradient needs the attention output. */
     record BlockCache(INDArray xIn, double[] rrms1, INDArray q, INDArray k, INDArray v, INDArray uQ, INDArray uK,
-                              INDArray uV, double[] lse, INDArray y, INDArray uO, INDArray xMid, double[] rrms2,
+                              INDArray uV, double[] lse, INDArray probs, INDArray y, INDArray uO, INDArray xMid, double[] rrms2,
                               INDArray gate, INDArray up, INDArray uGate, INDArray uUp, INDArray uDown) {
     }
 
@@ -130,7 +130,9 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
         rope.forward(k, spec.numKeyValueHeads(), par);
         boolean keepY = caches != null && projections.needsInput(p + "self_attn.o_proj", target);
         INDArray y = keepY ? alloc.get("y", n, qd) : scratch.get("y", n, qd);
-        double[] lse = attention(b, t).forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
+        CausalAttention att = attention(b, t);
+        INDArray probs = caches != null && att.keepsProbabilities(dtype) ? alloc.get("attnp", att.probabilityShape()[0], t) : null;
+        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), probs, par);
         INDArray o = scratch.get("proj", n, c);
         INDArray uO = projections.linear(p + "self_attn.o_proj").forward(y, o, par);
         INDArray xMid = alloc.get("xmid", n, c);
@@ -148,7 +150,7 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
         INDArray xOut = alloc.get("xout", n, c);
         Elementwise.add(xMid, down, xOut, par);
         if (caches != null) {
-            caches[i] = new BlockCache(x, rrms1, q, k, v, uQ, uK, uV, lse, keepY ? y : null, uO, xMid, rrms2, gate, up, uGate, uUp,
+            caches[i] = new BlockCache(x, rrms1, q, k, v, uQ, uK, uV, lse, probs, keepY ? y : null, uO, xMid, rrms2, gate, up, uGate, uUp,
                     uDown);
         }
         return xOut;
@@ -218,7 +220,7 @@ public final class LlamaNetwork extends DecoderNetwork<LlamaNetwork.BlockCache, 
             INDArray dQ = scratch.get("dq", n, qd);
             INDArray dK = scratch.zeros("dk", n, kvd);
             INDArray dV = scratch.zeros("dv", n, kvd);
-            attention(b, t).backward(Region.of(dY), Region.of(bc.q()), Region.of(bc.k()), Region.of(bc.v()), bc.lse(),
+            attention(b, t).backward(Region.of(dY), Region.of(bc.q()), Region.of(bc.k()), Region.of(bc.v()), bc.lse(), bc.probs(),
                     Region.of(dQ), Region.of(dK), Region.of(dV), par);
             rope.backward(dQ, spec.numHeads(), par);
             rope.backward(dK, spec.numKeyValueHeads(), par);

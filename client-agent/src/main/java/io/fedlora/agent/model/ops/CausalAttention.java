@@ -10,8 +10,15 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * GPT-2 has {@code nKvHead == nHead}). q, k and v are {@link Region}s, so they can be column slices of one fused qkv
  * projection: no head is ever permuted or copied. Work is split over (batch, kv head) pairs on the pool; each query
  * row block computes scores only against the keys it may see (the causal mask is a loop bound, not an additive
- * mask). The forward keeps only each row's log-sum-exp: backward recomputes the probabilities from q and k (one GEMM
- * per block) instead of holding {@code batch·heads·seq²} probabilities, the largest activation at long contexts.
+ * mask). The forward keeps each row's log-sum-exp, and where {@link #keepsProbabilities} (short contexts, fp32) also the
+ * probabilities themselves: backward then needs no recomputation; at long contexts it recomputes them from q and k
+ * (one GEMM per block) instead of holding {@code batch·heads·seq²} probabilities, the largest activation there.
+ *
+ * <p>fp32 arrays take a block path: each score block is copied out of native memory once, the exponentials of all its
+ * causal rows are taken in one loop over a packed array (so the loop is long enough for the JIT's SIMD code, where
+ * rows of a short context run mostly in its scalar pre- and post-loops), and the block is written back once. Element
+ * for element it computes what the row path computes (same fp64 arithmetic, same summation order); the fp64 arrays of
+ * the gradient checks keep the row path.
  */
 public final class CausalAttention {
 
@@ -44,9 +51,40 @@ public final class CausalAttention {
         return 1.0 / Math.sqrt(headDim);
     }
 
+    /**
+     * Most probabilities ({@code batch·heads·seq²}) a pass keeps for backward: 2^21 fp32 elements, 8 MB per layer
+     * (init-model's 8 × 64 tokens, 4 heads: 131,072); longer contexts recompute them.
+     */
+    static final long KEEP_LIMIT = 1L << 21;
+
+    /** Whether backward should get the forward's probabilities ({@link #probabilityShape}) rather than recompute them. */
+    public boolean keepsProbabilities(DataType type) {
+        return type == DataType.FLOAT && (long) batch * nHead * seq * seq <= KEEP_LIMIT;
+    }
+
+    /** Rows and columns of the probability array for {@link #forward(Region, Region, Region, Region, INDArray, Parallel)}. */
+    public long[] probabilityShape() {
+        return new long[]{(long) batch * nHead * seq, seq};
+    }
+
     /** Writes the attention output into {@code y}; returns the per-(batch, head, row) log-sum-exp for backward. */
     public double[] forward(Region q, Region k, Region v, Region y, Parallel par) {
+        return forward(q, k, v, y, null, par);
+    }
+
+    /**
+     * As {@link #forward(Region, Region, Region, Region, Parallel)}, also writing the probabilities into {@code probs}
+     * when it is non-null (fp32, {@link #probabilityShape}; row {@code (b·heads + h)·seq + i}, zero above the diagonal
+     * up to the end of the row's query block) for {@link #backward}.
+     */
+    public double[] forward(Region q, Region k, Region v, Region y, INDArray probs, Parallel par) {
         DataType type = y.array().dataType();
+        if (type == DataType.FLOAT) {
+            return forwardF32(q, k, v, y, probs, par);
+        }
+        if (probs != null) {
+            throw new IllegalArgumentException("attention keeps probabilities on fp32 arrays only");
+        }
         int blk = Math.min(BLOCK, seq);
         INDArray scratch = Tensors.empty(type, par.threads(), (long) blk * seq);
         Dense sc = Dense.of(scratch);
@@ -98,7 +136,17 @@ public final class CausalAttention {
      * at zero; {@code dq} is overwritten.
      */
     public void backward(Region dy, Region q, Region k, Region v, double[] lse, Region dq, Region dk, Region dv, Parallel par) {
+        backward(dy, q, k, v, lse, null, dq, dk, dv, par);
+    }
+
+    /** As {@link #backward(Region, Region, Region, Region, double[], Region, Region, Region, Parallel)} with the forward's probabilities when {@code probs} is non-null. */
+    public void backward(Region dy, Region q, Region k, Region v, double[] lse, INDArray probs, Region dq, Region dk, Region dv,
+                         Parallel par) {
         DataType type = dy.array().dataType();
+        if (type == DataType.FLOAT) {
+            backwardF32(dy, q, k, v, lse, probs, dq, dk, dv, par);
+            return;
+        }
         int blk = Math.min(BLOCK, seq);
         INDArray scratch = Tensors.empty(type, 2L * par.threads(), (long) blk * seq);
         Dense sc = Dense.of(scratch);
@@ -142,6 +190,169 @@ public final class CausalAttention {
                             sc.write(o, prow, keys, st);
                             sc.write(od, drow, keys, st);
                         }
+                        Blas.gemm(true, false, keys, headDim, bi, 1.0, p, dy.at(row0 + i0, qCol), 1.0, dv.at(row0, kvCol));
+                        Blas.gemm(false, false, bi, headDim, keys, 1.0, dp, k.at(row0, kvCol), 0.0, dq.at(row0 + i0, qCol));
+                        Blas.gemm(true, false, keys, headDim, bi, 1.0, dp, q.at(row0 + i0, qCol), 1.0, dk.at(row0, kvCol));
+                    }
+                }
+            }
+        }));
+    }
+
+    private static Dense.F32 f32(INDArray a) {
+        return (Dense.F32) Dense.of(a);
+    }
+
+    /** The offset of query block {@code i0}'s first row in the probability array of (batch b, head h). */
+    private long probOffset(int b, int h, int i0) {
+        return (((long) b * nHead + h) * seq + i0) * seq;
+    }
+
+    /**
+     * Softmax of a score block {@code sf} ({@code bi} rows of width {@code seq}, query rows from {@code i0}) in place:
+     * the causal part of each row shifted by its maximum into the packed {@code t}, one exponential loop over all of
+     * it, then each row normalised back into {@code sf} as fp32 and zeroed from the diagonal to the row's end; the
+     * rows' log-sum-exps go to {@code lse} from {@code lseAt}. With {@code fromLse} the rows are shifted by the
+     * given log-sum-exps instead (backward's recomputation), which normalises them already.
+     */
+    private void softmaxBlock(float[] sf, double[] t, double[] rowMax, int i0, int bi, double[] lse, int lseAt, boolean fromLse) {
+        int pos = 0;
+        for (int ii = 0; ii < bi; ii++) {
+            int o = ii * seq;
+            int seen = i0 + ii + 1;
+            double m;
+            if (fromLse) {
+                m = lse[lseAt + ii];
+            } else {
+                float mf = sf[o];
+                for (int j = 1; j < seen; j++) {
+                    mf = Math.max(mf, sf[o + j]);
+                }
+                m = mf;
+                rowMax[ii] = m;
+            }
+            for (int j = 0; j < seen; j++) {
+                t[pos + j] = sf[o + j] - m;
+            }
+            pos += seen;
+        }
+        for (int j = 0; j < pos; j++) {
+            t[j] = FastExp.exp(t[j]);
+        }
+        pos = 0;
+        for (int ii = 0; ii < bi; ii++) {
+            int o = ii * seq;
+            int seen = i0 + ii + 1;
+            if (fromLse) {
+                for (int j = 0; j < seen; j++) {
+                    sf[o + j] = (float) t[pos + j];
+                }
+            } else {
+                double sum = RowSums.sum(t, pos, seen);
+                double inv = 1.0 / sum;
+                for (int j = 0; j < seen; j++) {
+                    sf[o + j] = (float) (t[pos + j] * inv);
+                }
+                lse[lseAt + ii] = rowMax[ii] + Math.log(sum);
+            }
+            java.util.Arrays.fill(sf, o + seen, o + seq, 0f);
+            pos += seen;
+        }
+    }
+
+    private double[] forwardF32(Region q, Region k, Region v, Region y, INDArray probs, Parallel par) {
+        int blk = Math.min(BLOCK, seq);
+        INDArray scratch = Tensors.empty(DataType.FLOAT, par.threads(), (long) blk * seq);
+        Dense.F32 sc = f32(scratch);
+        Dense.F32 pk = probs == null ? null : f32(probs);
+        double[] lse = new double[batch * nHead * seq];
+        int group = nHead / nKvHead;
+        double scale = scale();
+        par.exclusiveRun(() -> par.forRanges(batch * nKvHead, par.minItems(taskWork(group)), (part, from, to) -> {
+            Region s = new Region(scratch, (long) part * blk * seq, seq);
+            int so = part * blk * seq;
+            float[] sf = new float[blk * seq];
+            double[] t = new double[blk * seq];
+            double[] rowMax = new double[blk];
+            for (int task = from; task < to; task++) {
+                int b = task / nKvHead;
+                int kvh = task % nKvHead;
+                long row0 = (long) b * seq;
+                Region kb = k.at(row0, (long) kvh * headDim);
+                Region vb = v.at(row0, (long) kvh * headDim);
+                for (int qh = kvh * group; qh < (kvh + 1) * group; qh++) {
+                    for (int i0 = 0; i0 < seq; i0 += blk) {
+                        int bi = Math.min(blk, seq - i0);
+                        int keys = i0 + bi;
+                        Blas.gemm(false, true, bi, keys, headDim, scale, q.at(row0 + i0, (long) qh * headDim), kb, 0.0, s);
+                        sc.getFloats(so, sf, bi * seq);
+                        softmaxBlock(sf, t, rowMax, i0, bi, lse, (b * nHead + qh) * seq + i0, false);
+                        Region p = s;
+                        if (pk != null) {
+                            long po = probOffset(b, qh, i0);
+                            pk.putFloats((int) po, sf, bi * seq);
+                            p = new Region(probs, po, seq);
+                        } else {
+                            sc.putFloats(so, sf, bi * seq);
+                        }
+                        Blas.gemm(false, false, bi, headDim, keys, 1.0, p, vb, 0.0, y.at(row0 + i0, (long) qh * headDim));
+                    }
+                }
+            }
+        }));
+        return lse;
+    }
+
+    private void backwardF32(Region dy, Region q, Region k, Region v, double[] lse, INDArray probs, Region dq, Region dk, Region dv,
+                             Parallel par) {
+        int blk = Math.min(BLOCK, seq);
+        INDArray scratch = Tensors.empty(DataType.FLOAT, 2L * par.threads(), (long) blk * seq);
+        Dense.F32 sc = f32(scratch);
+        Dense.F32 pk = probs == null ? null : f32(probs);
+        int group = nHead / nKvHead;
+        double scale = scale();
+        par.exclusiveRun(() -> par.forRanges(batch * nKvHead, par.minItems(3 * taskWork(group)), (part, from, to) -> {
+            int po = 2 * part * blk * seq;
+            int dpo = po + blk * seq;
+            Region ps = new Region(scratch, po, seq);
+            Region dp = new Region(scratch, dpo, seq);
+            float[] pf = new float[blk * seq];
+            float[] df = new float[blk * seq];
+            double[] t = new double[blk * seq];
+            for (int task = from; task < to; task++) {
+                int b = task / nKvHead;
+                int kvh = task % nKvHead;
+                long row0 = (long) b * seq;
+                long kvCol = (long) kvh * headDim;
+                for (int qh = kvh * group; qh < (kvh + 1) * group; qh++) {
+                    long qCol = (long) qh * headDim;
+                    for (int i0 = 0; i0 < seq; i0 += blk) {
+                        int bi = Math.min(blk, seq - i0);
+                        int keys = i0 + bi;
+                        Region p;
+                        if (pk != null) {
+                            long at = probOffset(b, qh, i0);
+                            pk.getFloats((int) at, pf, bi * seq);
+                            p = new Region(probs, at, seq);
+                        } else {
+                            Blas.gemm(false, true, bi, keys, headDim, scale, q.at(row0 + i0, qCol), k.at(row0, kvCol), 0.0, ps);
+                            sc.getFloats(po, pf, bi * seq);
+                            softmaxBlock(pf, t, null, i0, bi, lse, (b * nHead + qh) * seq + i0, true);
+                            sc.putFloats(po, pf, bi * seq);
+                            p = ps;
+                        }
+                        Blas.gemm(false, true, bi, keys, headDim, 1.0, dy.at(row0 + i0, qCol), v.at(row0, kvCol), 0.0, dp);
+                        sc.getFloats(dpo, df, bi * seq);
+                        for (int ii = 0; ii < bi; ii++) {
+                            int o = ii * seq;
+                            int seen = i0 + ii + 1;
+                            double dot = RowSums.dot(pf, df, o, seen);
+                            for (int j = 0; j < seen; j++) {
+                                df[o + j] = (float) (pf[o + j] * (df[o + j] - dot) * scale);
+                            }
+                            java.util.Arrays.fill(df, o + seen, o + keys, 0f);
+                        }
+                        sc.putFloats(dpo, df, bi * seq);
                         Blas.gemm(true, false, keys, headDim, bi, 1.0, p, dy.at(row0 + i0, qCol), 1.0, dv.at(row0, kvCol));
                         Blas.gemm(false, false, bi, headDim, keys, 1.0, dp, k.at(row0, kvCol), 0.0, dq.at(row0 + i0, qCol));
                         Blas.gemm(true, false, keys, headDim, bi, 1.0, dp, q.at(row0 + i0, qCol), 1.0, dk.at(row0, kvCol));

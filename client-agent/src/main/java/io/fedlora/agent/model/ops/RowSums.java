@@ -48,4 +48,44 @@ final class RowSums {
         }
         return sum;
     }
+
+    /** Σ v[from..from+len) in {@link #sum}'s order (as {@code sum} of that slice). */
+    static double sum(double[] v, int from, int len) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int i = 0;
+        for (; i + 3 < len; i += 4) {
+            s0 += v[from + i];
+            s1 += v[from + i + 1];
+            s2 += v[from + i + 2];
+            s3 += v[from + i + 3];
+        }
+        double sum = (s0 + s1) + (s2 + s3);
+        for (; i < len; i++) {
+            sum += v[from + i];
+        }
+        return sum;
+    }
+
+    /** Σ a[from+i]·b[from+i] over i in [0, len), widened to fp64, in {@link #dot}'s order. */
+    static double dot(float[] a, float[] b, int from, int len) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int i = 0;
+        for (; i + 3 < len; i += 4) {
+            s0 += (double) a[from + i] * b[from + i];
+            s1 += (double) a[from + i + 1] * b[from + i + 1];
+            s2 += (double) a[from + i + 2] * b[from + i + 2];
+            s3 += (double) a[from + i + 3] * b[from + i + 3];
+        }
+        double sum = (s0 + s1) + (s2 + s3);
+        for (; i < len; i++) {
+            sum += (double) a[from + i] * b[from + i];
+        }
+        return sum;
+    }
 }

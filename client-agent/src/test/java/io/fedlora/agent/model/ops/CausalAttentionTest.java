@@ -131,16 +131,61 @@ class CausalAttentionTest {
         }
     }
 
+    /**
+     * Backward from the forward's kept probabilities (no recomputation) gives fp32 gradients as close to fp64 as the
+     * recomputing backward, and the same output; the kept array holds each row's softmax (rows sum to 1, zero above
+     * the diagonal).
+     */
+    @Test
+    void keptProbabilitiesGiveTheSameGradients() {
+        SplittableRandom rng = new SplittableRandom(6);
+        INDArray q = random(rng, B * T, H * D).muli(3);
+        INDArray k = random(rng, B * T, KV * D).muli(3);
+        INDArray v = random(rng, B * T, KV * D);
+        INDArray w = random(rng, B * T, H * D);
+        assertThat(new CausalAttention(B, T, H, KV, D).keepsProbabilities(DataType.FLOAT)).isTrue();
+        assertThat(new CausalAttention(B, T, H, KV, D).keepsProbabilities(DataType.DOUBLE)).isFalse();
+        INDArray[] d64 = forwardBackward(q, k, v, w);
+        INDArray[] recomputed = forwardBackward(q.castTo(DataType.FLOAT), k.castTo(DataType.FLOAT), v.castTo(DataType.FLOAT),
+                w.castTo(DataType.FLOAT));
+        INDArray probs = Nd4j.zeros(DataType.FLOAT, B * H * T, T);
+        INDArray[] kept = forwardBackward(q.castTo(DataType.FLOAT), k.castTo(DataType.FLOAT), v.castTo(DataType.FLOAT),
+                w.castTo(DataType.FLOAT), probs);
+        assertThat(kept[0]).isEqualTo(recomputed[0]);
+        String[] names = {"y", "dq", "dk", "dv"};
+        for (int t = 0; t < names.length; t++) {
+            double scale = d64[t].amaxNumber().doubleValue();
+            double worst = kept[t].castTo(DataType.DOUBLE).sub(d64[t]).amaxNumber().doubleValue() / scale;
+            assertThat(worst).as(names[t]).isLessThan(2e-6);
+        }
+        for (int r = 0; r < B * H * T; r++) {
+            int i = r % T;
+            double sum = 0;
+            for (int j = 0; j < T; j++) {
+                double p = probs.getDouble(r, j);
+                if (j > i) {
+                    assertThat(p).as("row %d col %d", r, j).isZero();
+                }
+                sum += p;
+            }
+            assertThat(sum).as("row %d", r).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
+        }
+    }
+
     private static INDArray[] forwardBackward(INDArray q, INDArray k, INDArray v, INDArray w) {
+        return forwardBackward(q, k, v, w, null);
+    }
+
+    private static INDArray[] forwardBackward(INDArray q, INDArray k, INDArray v, INDArray w, INDArray probs) {
         DataType type = q.dataType();
         CausalAttention att = new CausalAttention(B, T, H, KV, D);
         Parallel par = Parallel.of(2).splittingEverything();
         INDArray y = Nd4j.zeros(type, B * T, H * D);
-        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), par);
+        double[] lse = att.forward(Region.of(q), Region.of(k), Region.of(v), Region.of(y), probs, par);
         INDArray dq = Nd4j.zeros(type, B * T, H * D);
         INDArray dk = Nd4j.zeros(type, B * T, KV * D);
         INDArray dv = Nd4j.zeros(type, B * T, KV * D);
-        att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, Region.of(dq), Region.of(dk), Region.of(dv), par);
+        att.backward(Region.of(w), Region.of(q), Region.of(k), Region.of(v), lse, probs, Region.of(dq), Region.of(dk), Region.of(dv), par);
         return new INDArray[]{y, dq, dk, dv};
     }
 }
