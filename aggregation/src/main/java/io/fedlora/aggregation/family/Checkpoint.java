@@ -152,6 +152,11 @@ public final class Checkpoint implements AutoCloseable {
         return reader(name).readRaw(name);
     }
 
+    /** The file (the single file or a shard) that holds tensor {@code name}. */
+    public Path fileOf(String name) {
+        return reader(name).file();
+    }
+
     /** Metadata of the first file. */
     public Map<String, String> metadata() {
         return readers.get(0).metadata();
