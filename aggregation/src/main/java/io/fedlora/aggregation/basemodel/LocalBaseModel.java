@@ -26,7 +26,7 @@ import java.util.Optional;
  * bytes the coordinator would send (the local tensor as stored, or converted to fp32 where the federation keeps an
  * adapted layer in fp32), every auxiliary file by its sha256. Only a copy that matches everywhere stands in for the
  * download, so nothing local is trusted without its hash; the digests are remembered per file in a
- * {@link BaseHashCache} under the file's size and mtime.
+ * {@link BaseHashCache} under the file's size and mtime. Thread-safe (checks run one at a time).
  */
 public final class LocalBaseModel implements AutoCloseable {
 
@@ -71,7 +71,7 @@ public final class LocalBaseModel implements AutoCloseable {
      * The first entry, in the order given, that this copy does not hold exactly, or empty when it holds them all. A
      * tensor is hashed only if it matches by name, shape and dtype and its file's digest is not remembered.
      */
-    public Optional<Difference> firstDifference(List<ExpectedEntry> expected) throws IOException {
+    public synchronized Optional<Difference> firstDifference(List<ExpectedEntry> expected) throws IOException {
         try {
             for (ExpectedEntry e : expected) {
                 Optional<Difference> d = e.file() ? fileDifference(e) : tensorDifference(e);
@@ -89,7 +89,7 @@ public final class LocalBaseModel implements AutoCloseable {
      * The bytes of an entry that {@link #firstDifference} found equal, as the coordinator would send them; refused if
      * its file changed (size or mtime) since that check.
      */
-    public byte[] bytes(ExpectedEntry e) throws IOException {
+    public synchronized byte[] bytes(ExpectedEntry e) throws IOException {
         if (e.file()) {
             Path p = dir.resolve(e.name());
             requireUnchanged(p);
@@ -175,7 +175,7 @@ public final class LocalBaseModel implements AutoCloseable {
     }
 
     /** Entries of this copy that the check covered, by file: for logs. */
-    public Map<Path, BaseHashCache.Stat> checkedFiles() {
+    public synchronized Map<Path, BaseHashCache.Stat> checkedFiles() {
         return new LinkedHashMap<>(checked);
     }
 

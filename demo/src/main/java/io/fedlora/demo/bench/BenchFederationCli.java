@@ -74,6 +74,11 @@ public final class BenchFederationCli implements Callable<Integer> {
             description = "where the coordinator's data and logs go (default: a new temp dir)")
     Path work;
 
+    @Option(names = "--clients-hold-base", description = "each client holds the --model directory itself, checks it"
+            + " against version 0's manifest (sha256 per tensor) and downloads only the delta from version 0, as an"
+            + " agent with --base-model does")
+    boolean clientsHoldBase;
+
     @Option(names = "--json", description = "print only the JSON result on stdout")
     boolean json;
 
@@ -146,6 +151,6 @@ public final class BenchFederationCli implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + e.getMessage());
         }
         return new FederationBench.Options(clients, model, rounds, List.copyOf(chosen), rank, seed, deadline, heap,
-                work != null ? work : Files.createTempDirectory("fedlora-bench-federation"));
+                work != null ? work : Files.createTempDirectory("fedlora-bench-federation"), clientsHoldBase);
     }
 }

@@ -16,6 +16,9 @@ final class BenchStats {
     final LongAdder downloadWireBytes = new LongAdder();
     final LongAdder downloadRawBytes = new LongAdder();
     final LongAdder uploads = new LongAdder();
+    /** Clients whose own copy of the base model matched version 0's manifest (--clients-hold-base), or did not. */
+    final LongAdder baseMatched = new LongAdder();
+    final LongAdder baseDiffered = new LongAdder();
     /** gRPC refusals and errors by "call:STATUS"; a refused call is retried with back-off. */
     final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
     /** Per round: first TRAIN task seen, last upload receipt (epoch ms). */

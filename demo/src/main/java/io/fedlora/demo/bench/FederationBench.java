@@ -2,6 +2,8 @@ package io.fedlora.demo.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fedlora.aggregation.basemodel.BaseHashCache;
+import io.fedlora.aggregation.basemodel.LocalBaseModel;
 import io.fedlora.aggregation.family.ModelFamilies;
 import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.demo.admin.AdminClient;
@@ -36,7 +38,7 @@ final class FederationBench {
 
     /** What to run. */
     record Options(int clients, Path model, int rounds, List<String> targets, int rank, long seed, int deadlineSeconds,
-                   String coordinatorHeap, Path workDir) {}
+                   String coordinatorHeap, Path workDir, boolean clientsHoldBase) {}
 
     private final Path home;
     private final ObjectMapper mapper;
@@ -79,12 +81,14 @@ final class FederationBench {
         long rssBefore = probe.peakRssBytes.get();
 
         BenchStats stats = new BenchStats();
+        // one copy on disk for all clients, as each would hold its own: hashed once, then checked per client
+        LocalBaseModel base = o.clientsHoldBase() ? LocalBaseModel.open(o.model(), BaseHashCache.inMemory()) : null;
         ScheduledExecutorService beats = Executors.newScheduledThreadPool(4);
         ExecutorService pool = Executors.newFixedThreadPool(o.clients());
         long start = System.currentTimeMillis();
         List<Future<Integer>> agents = new ArrayList<>();
         for (int i = 0; i < o.clients(); i++) {
-            SimulatedAgent a = new SimulatedAgent(i, o.seed(), coordinator.grpcAddress(), tokens.get(i), stats, beats);
+            SimulatedAgent a = new SimulatedAgent(i, o.seed(), coordinator.grpcAddress(), tokens.get(i), stats, beats, base);
             agents.add(pool.submit(a::run));
         }
         int failed = 0;
@@ -101,6 +105,9 @@ final class FederationBench {
             }
         }
         long wallMs = System.currentTimeMillis() - start;
+        if (base != null) {
+            base.close();
+        }
         pool.shutdownNow();
         beats.shutdownNow();
         probe.sample();
@@ -170,6 +177,9 @@ final class FederationBench {
         out.put("upload_wire_bytes", upWire);
         out.put("upload_raw_tensor_bytes", upRaw);
         out.put("upload_wire_overhead", upRaw == 0 ? null : (double) upWire / upRaw - 1);
+        out.put("clients_hold_base", o.clientsHoldBase());
+        out.put("base_checks_matched", stats.baseMatched.sum());
+        out.put("base_checks_differed", stats.baseDiffered.sum());
         out.put("download_wire_bytes", downWire);
         out.put("download_raw_tensor_bytes", downRaw);
         out.put("download_wire_overhead", downRaw == 0 ? null : (double) downWire / downRaw - 1);

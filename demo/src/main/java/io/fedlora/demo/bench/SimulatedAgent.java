@@ -1,6 +1,8 @@
 package io.fedlora.demo.bench;
 
 import com.google.protobuf.ByteString;
+import io.fedlora.aggregation.basemodel.Difference;
+import io.fedlora.aggregation.basemodel.LocalBaseModel;
 import io.fedlora.proto.v1.DownloadRequest;
 import io.fedlora.proto.v1.EnrolRequest;
 import io.fedlora.proto.v1.EnrolResponse;
@@ -8,6 +10,7 @@ import io.fedlora.proto.v1.FederationGrpc;
 import io.fedlora.proto.v1.HeartbeatRequest;
 import io.fedlora.proto.v1.HeartbeatResponse;
 import io.fedlora.proto.v1.ModelChunk;
+import io.fedlora.proto.v1.ModelManifest;
 import io.fedlora.proto.v1.TaskKind;
 import io.fedlora.proto.v1.TaskRequest;
 import io.fedlora.proto.v1.TaskResponse;
@@ -28,12 +31,15 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Iterator;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One simulated client over its own gRPC connection, as an agent behaves: enrol, heartbeat on the interval the
@@ -42,6 +48,7 @@ import java.util.function.Supplier;
  */
 final class SimulatedAgent {
 
+    private static final Logger log = LoggerFactory.getLogger(SimulatedAgent.class);
     private static final int CHUNK = 1 << 20;
     private static final Metadata.Key<String> AUTH = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -51,6 +58,8 @@ final class SimulatedAgent {
     private final ManagedChannel channel;
     private final BenchStats stats;
     private final ScheduledExecutorService heartbeats;
+    /** The base model this client holds on its own disk (--clients-hold-base), or null. */
+    private final LocalBaseModel base;
     private FederationGrpc.FederationBlockingStub blocking;
     private FederationGrpc.FederationStub async;
     private volatile long cachedVersion = -1;
@@ -60,8 +69,9 @@ final class SimulatedAgent {
     private volatile boolean stopped;
 
     SimulatedAgent(int index, long seed, String grpcAddress, String token, BenchStats stats,
-            ScheduledExecutorService heartbeats) {
+            ScheduledExecutorService heartbeats, LocalBaseModel base) {
         this.index = index;
+        this.base = base;
         this.seed = seed;
         this.token = token;
         this.stats = stats;
@@ -163,10 +173,11 @@ final class SimulatedAgent {
     }
 
     private void download(TaskResponse t) throws InterruptedException {
+        long have = cachedVersion < 0 && base != null ? installedBase(t.getFederationId()) : cachedVersion;
         retry("DownloadModel", () -> {
             Iterator<ModelChunk> it = blocking.withDeadlineAfter(600, TimeUnit.SECONDS).downloadModel(DownloadRequest
                     .newBuilder().setFederationId(t.getFederationId()).setModelVersion(t.getModelVersion())
-                    .setHaveVersion(cachedVersion).build());
+                    .setHaveVersion(have).build());
             long wire = 0;
             long raw = 0;
             while (it.hasNext()) {
@@ -181,6 +192,37 @@ final class SimulatedAgent {
             return null;
         });
         cachedVersion = t.getModelVersion();
+    }
+
+    /**
+     * What an agent started with {@code --base-model} does before its first download: asks for the manifest of version
+     * 0's full state, checks its own copy against it ({@link LocalBaseModel}, digests remembered across the clients)
+     * and then holds version 0 (0), or downloads everything (-1) when the copy differs.
+     */
+    private long installedBase(String federationId) throws InterruptedException {
+        ModelManifest manifest = retry("DownloadModel(manifest_only)", () -> {
+            Iterator<ModelChunk> it = blocking.withDeadlineAfter(120, TimeUnit.SECONDS).downloadModel(DownloadRequest
+                    .newBuilder().setFederationId(federationId).setModelVersion(0).setHaveVersion(-1)
+                    .setManifestOnly(true).build());
+            ModelManifest m = it.next().getManifest();
+            while (it.hasNext()) {
+                it.next();
+            }
+            return m;
+        });
+        try {
+            Optional<Difference> d = base.firstDifference(BaseManifest.expected(manifest));
+            if (d.isEmpty()) {
+                stats.baseMatched.increment();
+                return 0;
+            }
+            stats.baseDiffered.increment();
+            log.warn("client {}: the local base model is not the federation's ({}); downloading the full state", index, d.get());
+        } catch (java.io.IOException e) {
+            stats.baseDiffered.increment();
+            log.warn("client {}: cannot check the local base model ({}); downloading the full state", index, e.toString());
+        }
+        return -1;
     }
 
     private UploadReceipt upload(TaskResponse t) throws InterruptedException {

@@ -51,7 +51,8 @@ class BenchFederationCliTest {
     void helpAndVersionExitZeroOnStdout() {
         assertThat(run("--help")).isZero();
         assertThat(out).startsWith("Usage: fedlora bench federation ").contains("--clients=N").contains("--model=DIR")
-                .contains("--coordinator-heap=SIZE").contains("(default: the family's, c_attn for GPT-2").contains("(default 600)")
+                .contains("--coordinator-heap=SIZE").contains("(default: the family's, c_attn for")
+                .contains("GPT-2, q_proj,v_proj for Llama)").contains("(default 600)")
                 .contains("Exit codes:");
         assertThat(err).isEmpty();
         assertThat(run("--version")).isZero();
@@ -99,15 +100,16 @@ class BenchFederationCliTest {
         assertThat(d.deadlineSeconds()).isEqualTo(600);
         assertThat(d.coordinatorHeap()).isEqualTo("3g");
         assertThat(d.workDir()).isDirectory();
+        assertThat(d.clientsHoldBase()).as("clients download the full state unless told otherwise").isFalse();
 
         cl = BenchFederationCli.commandLine();
         cli = cl.getCommand();
         Path work = Files.createTempDirectory("bench-work");
         cl.parseArgs("--clients=2", "--model", model.toString(), "--rounds", "3", "--targets", "c_attn,c_proj",
                 "--rank=4", "--seed", "7", "--deadline", "30", "--coordinator-heap", "1500m", "--work", work.toString(),
-                "--json");
+                "--json", "--clients-hold-base");
         FederationBench.Options o = cli.options();
-        assertThat(o).isEqualTo(new FederationBench.Options(2, model, 3, List.of("c_attn", "c_proj"), 4, 7, 30, "1500m", work));
+        assertThat(o).isEqualTo(new FederationBench.Options(2, model, 3, List.of("c_attn", "c_proj"), 4, 7, 30, "1500m", work, true));
         assertThat(cli.json).isTrue();
     }
 
