@@ -5,16 +5,31 @@ import io.fedlora.coordinator.config.Rows;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.jdbc.core.simple.JdbcClient;
 import org.springframework.stereotype.Repository;
 
-/** The {@code clients} table. */
+/**
+ * The {@code clients} table. Credential holders are remembered (see {@link CredentialCache}) and re-read in batches
+ * ahead of expiry by a daemon thread every {@code ttl / 6}.
+ */
 @Repository
-public class ClientRepository {
+public class ClientRepository implements DisposableBean {
+
+    private static final Logger log = LoggerFactory.getLogger(ClientRepository.class);
+    private static final String HOLDER = "id::text AS id, name, federation_id::text AS federation_id, revoked_at";
+    private static final int REFRESH_BATCH = 500;
 
     private static final String COLUMNS = "id::text AS id, federation_id::text AS federation_id, name, labels::text AS labels,"
             + " enrolled_at, revoked_at, last_heartbeat, state, device, cached_model_version";
@@ -22,10 +37,18 @@ public class ClientRepository {
     private final JdbcClient jdbc;
     private final JsonColumns json;
     private final CredentialCache credentials = new CredentialCache();
+    private final ScheduledExecutorService refresher;
 
     public ClientRepository(JdbcClient jdbc, JsonColumns json) {
         this.jdbc = jdbc;
         this.json = json;
+        this.refresher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "fedlora-credential-refresh");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = CredentialCache.TTL_NANOS / 6;
+        refresher.scheduleWithFixedDelay(this::refreshCredentials, every, every, TimeUnit.NANOSECONDS);
     }
 
     public void insert(String id, String federationId, String name, Map<String, String> labels, String credentialHash) {
@@ -33,6 +56,8 @@ public class ClientRepository {
                         + " VALUES (:id, :f, :n, :l::jsonb, :h, now())")
                 .param("id", UUID.fromString(id)).param("f", UUID.fromString(federationId)).param("n", name)
                 .param("l", json.write(labels)).param("h", credentialHash).update();
+        // its first call (a heartbeat, right after the answer) then needs no connection
+        credentials.remember(credentialHash, new CredentialHolder(id, name, federationId, null));
     }
 
     public Optional<ClientRecord> find(String id) {
@@ -44,12 +69,35 @@ public class ClientRepository {
     }
 
     /** The client holding this credential (remembered briefly: see {@link CredentialCache}). */
-    public Optional<ClientRecord> byCredentialHash(String hash) {
+    public Optional<CredentialHolder> byCredentialHash(String hash) {
         return credentials.get(hash, this::loadByCredentialHash);
     }
 
-    private Optional<ClientRecord> loadByCredentialHash(String hash) {
-        return jdbc.sql("SELECT " + COLUMNS + " FROM clients WHERE credential_hash = :h").param("h", hash).query(this::map).optional();
+    private Optional<CredentialHolder> loadByCredentialHash(String hash) {
+        return jdbc.sql("SELECT " + HOLDER + " FROM clients WHERE credential_hash = :h").param("h", hash)
+                .query(ClientRepository::holder).optional();
+    }
+
+    private Map<String, CredentialHolder> loadByCredentialHashes(Collection<String> hashes) {
+        Map<String, CredentialHolder> found = new HashMap<>();
+        jdbc.sql("SELECT credential_hash, " + HOLDER + " FROM clients WHERE credential_hash IN (:hs)")
+                .param("hs", List.copyOf(hashes))
+                .query((rs, row) -> found.put(rs.getString("credential_hash"), holder(rs, row))).list();
+        return found;
+    }
+
+    /** Re-reads the remembered credentials that are past half their life (see {@link CredentialCache}). */
+    void refreshCredentials() {
+        try {
+            credentials.refreshAhead(this::loadByCredentialHashes, REFRESH_BATCH);
+        } catch (RuntimeException e) {
+            log.warn("re-reading remembered credentials failed; they are read again when they expire: {}", e.toString());
+        }
+    }
+
+    private static CredentialHolder holder(ResultSet rs, int row) throws SQLException {
+        return new CredentialHolder(rs.getString("id"), rs.getString("name"), rs.getString("federation_id"),
+                Rows.instant(rs, "revoked_at"));
     }
 
     public boolean nameTaken(String federationId, String name) {
@@ -85,6 +133,11 @@ public class ClientRepository {
         credentials.forget(id);
         return jdbc.sql("UPDATE clients SET revoked_at = now() WHERE id = :id AND revoked_at IS NULL")
                 .param("id", UUID.fromString(id)).update() == 1;
+    }
+
+    @Override
+    public void destroy() {
+        refresher.shutdownNow();
     }
 
     private ClientRecord map(ResultSet rs, int row) throws SQLException {

@@ -1,7 +1,7 @@
 package io.fedlora.coordinator.gateway;
 
-import io.fedlora.coordinator.client.ClientRecord;
 import io.fedlora.coordinator.client.ClientRepository;
+import io.fedlora.coordinator.client.CredentialHolder;
 import io.fedlora.coordinator.client.HeartbeatLog;
 import io.fedlora.coordinator.client.EnrolmentTokenRepository;
 import io.fedlora.coordinator.client.Secrets;
@@ -123,7 +123,7 @@ public class EnrolmentService {
         if (credential == null || credential.isBlank()) {
             throw new ClientApiException(Kind.UNAUTHENTICATED, "a bearer credential is required");
         }
-        ClientRecord c = clients.byCredentialHash(Secrets.hash(credential))
+        CredentialHolder c = clients.byCredentialHash(Secrets.hash(credential))
                 .orElseThrow(() -> new ClientApiException(Kind.UNAUTHENTICATED, "unknown credential"));
         if (c.revokedAt() != null) {
             throw new ClientApiException(Kind.PERMISSION_DENIED, "client " + c.id() + " was revoked at " + c.revokedAt());

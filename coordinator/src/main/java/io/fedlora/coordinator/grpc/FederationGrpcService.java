@@ -78,6 +78,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
 
     @Override
     public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> out) {
+        HeartbeatTimer.handlerStarted();
         unary(out, "Heartbeat", () -> {
             gateway.heartbeat(BearerAuthInterceptor.currentClient(), request.getState(),
                     request.getCachedModelVersion(), request.getDevice());

@@ -101,6 +101,31 @@ class HeartbeatsWithoutWaitingTest extends CoordinatorTestBase {
                 .hasMessageContaining("revoked");
     }
 
+    /**
+     * A new client's credential is known from its enrolment on: its first heartbeat (which an agent sends right after
+     * the answer, while a thousand others enrol and hold the pool's connections) needs no connection either.
+     */
+    @Test
+    void theFirstHeartbeatAfterEnrolmentNeedsNoConnection() throws Exception {
+        Federation f = createAndStart(spec(uniqueName("beats-first"), 1, 2, 2, 60, 0, false, "fedex"));
+        String token = clientService.issueTokens(f.id(), 1, Duration.ofMinutes(10), "test").get(0).token();
+        String credential = gateway.enrol(token, "first-beater", Map.of()).credential();
+
+        com.zaxxer.hikari.HikariDataSource pool = dataSource.unwrap(com.zaxxer.hikari.HikariDataSource.class);
+        java.util.List<java.sql.Connection> taken = new java.util.ArrayList<>();
+        try {
+            while (taken.size() < pool.getMaximumPoolSize()) { // all of them, also one the scheduler held a moment
+                taken.add(pool.getConnection());
+            }
+            CompletableFuture.runAsync(() -> gateway.heartbeat(gateway.authenticate(credential), "idle", -1, "cpu"))
+                    .get(3, TimeUnit.SECONDS); // looking the credential up would wait for a connection (30 s)
+        } finally {
+            for (java.sql.Connection c : taken) {
+                c.close();
+            }
+        }
+    }
+
     @Test
     void onlyAClientNotHeardFromLatelyIsWorthASchedulerPass() {
         String id = java.util.UUID.randomUUID().toString(); // no such row: the flush updates nothing

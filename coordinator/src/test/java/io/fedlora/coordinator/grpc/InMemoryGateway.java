@@ -50,6 +50,8 @@ final class InMemoryGateway implements ClientGateway {
     volatile RuntimeException failAccept;
     /** While non-null, every Enrol call holds its handler thread until this opens (a slow database, say). */
     volatile java.util.concurrent.CountDownLatch enrolGate;
+    /** While non-null, every Heartbeat call holds its heartbeat thread until this opens. */
+    volatile java.util.concurrent.CountDownLatch heartbeatGate;
 
     @Override
     public Enrolment enrol(String enrolmentToken, String clientName, Map<String, String> labels) {
@@ -84,6 +86,14 @@ final class InMemoryGateway implements ClientGateway {
 
     @Override
     public void heartbeat(AuthenticatedClient client, String state, long cachedModelVersion, String device) {
+        java.util.concurrent.CountDownLatch gate = heartbeatGate;
+        if (gate != null) {
+            try {
+                gate.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         heartbeats.add(client.clientId() + ":" + state);
     }
 

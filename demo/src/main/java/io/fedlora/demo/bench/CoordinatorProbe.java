@@ -44,13 +44,18 @@ final class CoordinatorProbe implements AutoCloseable {
         }
     }
 
+    /** The coordinator's whole {@code /actuator/prometheus} text now. */
+    String scrape() throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(prometheus).timeout(Duration.ofSeconds(10)).GET().build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
     void sample() {
         peakRssBytes.accumulateAndGet(statusKb("VmRSS:") * 1024, Math::max);
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(prometheus).timeout(Duration.ofSeconds(5)).GET()
-                    .build(), HttpResponse.BodyHandlers.ofString());
+            String body = scrape();
             long heap = 0;
-            for (String line : r.body().split("\n")) {
+            for (String line : body.split("\n")) {
                 if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
                     heap += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
                 } else if (line.startsWith("fedlora_round_accumulator_elements")) {

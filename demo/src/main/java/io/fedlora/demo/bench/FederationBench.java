@@ -188,6 +188,16 @@ final class FederationBench {
         out.put("heartbeat_p50_ms", hb[0]);
         out.put("heartbeat_p99_ms", hb[1]);
         out.put("heartbeat_max_ms", hb[2]);
+        // the coordinator's own view of the same calls (HeartbeatTimer): headers read to stream closed, and to the
+        // handler starting; what the client saw beyond that is the simulator's side and the wire
+        String scrape = probe.scrape();
+        PrometheusHistogram server = PrometheusHistogram.parse(scrape, "fedlora_grpc_heartbeat_server_seconds");
+        PrometheusHistogram queued = PrometheusHistogram.parse(scrape, "fedlora_grpc_heartbeat_queued_seconds");
+        out.put("server_heartbeats", server.count());
+        out.put("server_heartbeat_p50_ms", server.quantile(0.50) * 1000);
+        out.put("server_heartbeat_p99_ms", server.quantile(0.99) * 1000);
+        out.put("server_heartbeats_over_2s", server.count() - server.atMost(2.0));
+        out.put("server_heartbeat_queued_p99_ms", queued.quantile(0.99) * 1000);
         out.put("updates_accepted", accepted);
         out.put("refused_calls", stats.refused());
         Map<String, Long> errors = new LinkedHashMap<>();
