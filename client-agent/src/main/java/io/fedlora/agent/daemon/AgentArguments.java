@@ -64,6 +64,11 @@ public final class AgentArguments extends SpringArguments {
             description = "credential, model cache and pending upload (default ./agent-work)")
     Path workDir;
 
+    @Option(names = "--base-model", paramLabel = "DIR",
+            description = "an HF directory with the federation's base model (e.g. in the HF cache): checked against"
+                    + " the coordinator's sha256 per tensor, it replaces the first full download")
+    Path baseModel;
+
     @Option(names = "--omp-threads", paramLabel = "N",
             description = "native threads for ND4J's CPU backend; 0 keeps OMP_NUM_THREADS or the backend's default")
     Integer ompThreads;
@@ -112,6 +117,7 @@ public final class AgentArguments extends SpringArguments {
         put(cl, props, "--name", "name", name);
         put(cl, props, "--data", "data-dir", dataDir);
         put(cl, props, "--work-dir", "work-dir", workDir);
+        put(cl, props, "--base-model", "base-model", baseModel);
         if (ompThreads != null) {
             if (ompThreads < 0) {
                 throw invalid(cl, "--omp-threads", ompThreads.toString(), "0 or more");

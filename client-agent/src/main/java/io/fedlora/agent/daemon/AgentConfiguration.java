@@ -1,5 +1,6 @@
 package io.fedlora.agent.daemon;
 
+import io.fedlora.agent.daemon.cache.LocalBase;
 import io.fedlora.agent.daemon.cache.ModelCache;
 import io.fedlora.agent.daemon.cache.ModelDownloader;
 import io.fedlora.agent.daemon.transport.ChannelFactory;
@@ -60,7 +61,8 @@ public class AgentConfiguration {
         LoadedModels models = new LoadedModels();
         String device = backend.backend() + " (" + backend.device() + ", " + backend.ompThreads() + " threads)";
         return new TaskLoop(props, client, new Enroller(client, new CredentialStore(props.workDir()), props), cache,
-                new ModelDownloader(client, cache), uploader,
+                new ModelDownloader(client, cache, props.baseModel() == null ? null
+                        : new LocalBase(client, cache, props.baseModel(), props.workDir())), uploader,
                 new Heartbeats(client, status, () -> device, props.heartbeatInterval()), status,
                 new TrainingJob(props, status, models, uploader), new EvaluationJob(props, models));
     }

@@ -24,6 +24,9 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param transferTimeout   deadline of one model download or update upload
  * @param retry             backoff while the coordinator is unreachable
  * @param logEverySteps     training progress is logged every this many optimiser steps
+ * @param baseModel         an HF directory holding the federation's base model (e.g. from the HF cache), or null: an
+ *                          agent with no cached version checks it against version 0's manifest (sha256 per tensor)
+ *                          and, when it matches, downloads only the delta from version 0
  */
 @ConfigurationProperties("fedlora.agent")
 public record AgentProperties(
@@ -40,7 +43,8 @@ public record AgentProperties(
         @DefaultValue("15s") Duration rpcTimeout,
         @DefaultValue("10m") Duration transferTimeout,
         @DefaultValue Retry retry,
-        @DefaultValue("10") int logEverySteps) {
+        @DefaultValue("10") int logEverySteps,
+        Path baseModel) {
 
     /**
      * TLS towards the coordinator. With only {@code trustCert} (PEM CA; absent: the JVM's trust store) the server is
@@ -65,7 +69,7 @@ public record AgentProperties(
                 + ", name=" + name + ", dataDir=" + dataDir + ", workDir=" + workDir + ", tls=" + tls
                 + ", heartbeatInterval=" + heartbeatInterval + ", ompThreads=" + ompThreads + ", badLines=" + badLines
                 + ", pollWait=" + pollWait + ", rpcTimeout=" + rpcTimeout + ", transferTimeout=" + transferTimeout
-                + ", retry=" + retry + ", logEverySteps=" + logEverySteps + "]";
+                + ", retry=" + retry + ", logEverySteps=" + logEverySteps + ", baseModel=" + baseModel + "]";
     }
 
     public Path trainFile() {

@@ -42,6 +42,8 @@ class AgentArgumentsTest {
                 "--fedlora.agent.data-dir=/d", "--fedlora.agent.work-dir=/w", "--fedlora.agent.omp-threads=1",
                 "--spring.main.banner-mode=console", "--fedlora.agent.poll-wait=1s");
         assertThat(AgentArguments.toSpringArgs(new String[] {"--data-dir", "/d"})).containsExactly("--fedlora.agent.data-dir=/d");
+        assertThat(AgentArguments.toSpringArgs(new String[] {"--base-model", "/hf/gpt2"}))
+                .containsExactly("--fedlora.agent.base-model=/hf/gpt2");
     }
 
     @Test

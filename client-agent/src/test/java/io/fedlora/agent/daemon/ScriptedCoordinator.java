@@ -66,6 +66,9 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     final List<EvaluationReport> evaluations = new CopyOnWriteArrayList<>();
     final ConcurrentLinkedQueue<TaskResponse> tasks = new ConcurrentLinkedQueue<>();
     final Map<Long, List<ModelChunk>> bundles = Collections.synchronizedMap(new HashMap<>());
+    /** Bundles sent only for a given (version, have_version), by "version/have". */
+    final Map<String, List<ModelChunk>> deltas = Collections.synchronizedMap(new HashMap<>());
+    private final Map<Long, List<ModelChunk>> fullStates = Collections.synchronizedMap(new HashMap<>());
     /** Status to fail upload attempt n (0-based) with after reading it, or null to accept it. */
     volatile IntFunction<Status> uploadFailure = n -> null;
     /** Status to fail every Enrol with while non-null. */
@@ -182,12 +185,16 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
             return;
         }
         downloads.add(request);
-        List<ModelChunk> chunks = bundles.get(request.getModelVersion());
+        List<ModelChunk> chunks = request.getManifestOnly() ? null
+                : deltas.get(request.getModelVersion() + "/" + request.getHaveVersion());
+        if (chunks == null) {
+            chunks = bundles.get(request.getModelVersion());
+        }
         if (chunks == null) {
             out.onError(Status.NOT_FOUND.withDescription("no version " + request.getModelVersion()).asRuntimeException());
             return;
         }
-        chunks.forEach(out::onNext);
+        (request.getManifestOnly() ? chunks.subList(0, 1) : chunks).forEach(out::onNext);
         out.onCompleted();
     }
 
@@ -253,6 +260,18 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
         return gaps;
     }
 
+    /**
+     * Publishes a delta sent only to a client that says it holds {@code baseVersion} (others get what {@link #serve}
+     * published); a manifest_only request always gets the manifest of {@link #serve}'s bundle.
+     */
+    void serveDelta(String federation, long version, long baseVersion, List<BundleTensor> tensors, int chunkBytes) {
+        serve(federation, version, baseVersion, tensors, chunkBytes);
+        deltas.put(version + "/" + baseVersion, bundles.remove(version));
+        if (fullStates.containsKey(version)) {
+            bundles.put(version, fullStates.get(version));
+        }
+    }
+
     /** Publishes a bundle: manifest, then each tensor's bytes in chunks of {@code chunkBytes}. */
     void serve(String federation, long version, long baseVersion, List<BundleTensor> tensors, int chunkBytes) {
         ModelManifest.Builder manifest = ModelManifest.newBuilder()
@@ -273,6 +292,9 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
             }
         }
         bundles.put(version, chunks);
+        if (baseVersion < 0) {
+            fullStates.put(version, chunks);
+        }
     }
 
     /** A tensor as the coordinator would send it: its manifest entry (with sha256 and size) and its bytes. */

@@ -18,7 +18,7 @@ class SecretsPrintRedactedTest {
                 Path.of("work"), new AgentProperties.Tls(false, null, null, null, null), Duration.ofSeconds(10), 1,
                 BadLinePolicy.SKIP, Duration.ofSeconds(20), Duration.ofSeconds(15), Duration.ofMinutes(10),
                 new AgentProperties.Retry(Duration.ofMillis(500), Duration.ofSeconds(30), 2.0, Duration.ofMinutes(15)),
-                10);
+                10, null);
         assertThat(properties.toString()).contains("node-1", "127.0.0.1:9090").doesNotContain(SECRET);
         assertThat(new StoredCredential("client-1", SECRET, "federation-1", "127.0.0.1:9090", "node-1").toString())
                 .contains("client-1").doesNotContain(SECRET);

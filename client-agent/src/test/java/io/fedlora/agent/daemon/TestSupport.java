@@ -19,7 +19,7 @@ final class TestSupport {
         return new AgentProperties(target, token, "test-node", dataDir, workDir,
                 new AgentProperties.Tls(false, null, null, null, null), Duration.ofMillis(200), 0, io.fedlora.agent.data.BadLinePolicy.SKIP,
                 Duration.ofMillis(200), Duration.ofSeconds(5), Duration.ofSeconds(30),
-                new AgentProperties.Retry(Duration.ofMillis(40), Duration.ofMillis(200), 2.0, Duration.ofSeconds(3)), 1);
+                new AgentProperties.Retry(Duration.ofMillis(40), Duration.ofMillis(200), 2.0, Duration.ofSeconds(3)), 1, null);
     }
 
     static byte[] f32(float[] values) {

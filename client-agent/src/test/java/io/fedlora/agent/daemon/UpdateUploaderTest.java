@@ -156,7 +156,7 @@ class UpdateUploaderTest {
     static AgentProperties withRetry(AgentProperties p, AgentProperties.Retry retry) {
         return new AgentProperties(p.coordinator(), p.token(), p.name(), p.dataDir(), p.workDir(), p.tls(),
                 p.heartbeatInterval(), p.ompThreads(), p.badLines(), p.pollWait(), p.rpcTimeout(), p.transferTimeout(),
-                retry, p.logEverySteps());
+                retry, p.logEverySteps(), p.baseModel());
     }
 
     static byte[] reassemble(List<TensorData> data, int tensor) {

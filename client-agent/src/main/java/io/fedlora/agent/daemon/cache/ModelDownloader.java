@@ -21,10 +21,17 @@ public final class ModelDownloader {
 
     private final CoordinatorClient client;
     private final ModelCache cache;
+    private final LocalBase localBase;
 
     public ModelDownloader(CoordinatorClient client, ModelCache cache) {
+        this(client, cache, null);
+    }
+
+    /** With {@code localBase} (may be null): an agent that holds no version installs the base from its own disk. */
+    public ModelDownloader(CoordinatorClient client, ModelCache cache, LocalBase localBase) {
         this.client = client;
         this.cache = cache;
+        this.localBase = localBase;
     }
 
     public CachedVersion ensure(String federationId, long version) throws IOException, InterruptedException {
@@ -33,6 +40,22 @@ public final class ModelDownloader {
             return cached.get();
         }
         long have = cache.newestVersion(federationId);
+        CachedVersion local = null;
+        if (have < 0 && localBase != null) {
+            local = localBase.stage(federationId).staged();
+            have = local != null ? 0 : -1;
+        }
+        try {
+            return download(federationId, version, have, local);
+        } finally {
+            if (local != null) {
+                LocalBase.discard(local);
+            }
+        }
+    }
+
+    private CachedVersion download(String federationId, long version, long have, CachedVersion local)
+            throws IOException, InterruptedException {
         DownloadRequest request = DownloadRequest.newBuilder()
                 .setFederationId(federationId).setModelVersion(version).setHaveVersion(have).build();
         long start = System.nanoTime();
@@ -40,7 +63,9 @@ public final class ModelDownloader {
                 chunks -> StreamReceiver.receive(chunks, federationId, version));
         long baseVersion = received.manifest().getBaseVersion();
         CachedVersion previous = null;
-        if (baseVersion >= 0) {
+        if (baseVersion == 0 && local != null) {
+            previous = local;
+        } else if (baseVersion >= 0) {
             previous = cache.get(federationId, baseVersion).orElseThrow(() -> new ModelIntegrityException(
                     "coordinator sent a delta from version " + baseVersion + ", which this agent does not hold"));
         }
@@ -50,7 +75,8 @@ public final class ModelDownloader {
             CachedVersion published = cache.publish(federationId, version, baseVersion, staging);
             long bytes = received.tensors().stream().mapToLong(t -> t.bytes().length).sum();
             log.info("model version {} cached ({} from {}, {} tensors, {} KiB in {} ms)", version,
-                    baseVersion < 0 ? "full state" : "delta", baseVersion < 0 ? "scratch" : "v" + baseVersion,
+                    baseVersion < 0 ? "full state" : "delta", baseVersion < 0 ? "scratch"
+                            : previous == local ? "v0 (the local base model)" : "v" + baseVersion,
                     received.tensors().size(), bytes / 1024, (System.nanoTime() - start) / 1_000_000);
             return published;
         } catch (IOException | RuntimeException e) {

@@ -73,7 +73,7 @@ class TlsChannelTest {
                 new AgentProperties.Tls(true, pki.resolve("ca.pem"), clientCert ? pki.resolve("client.pem") : null,
                         clientCert ? pki.resolve("client.key") : null, null),
                 Duration.ofSeconds(1), 0, io.fedlora.agent.data.BadLinePolicy.SKIP, Duration.ofMillis(200), Duration.ofSeconds(5), Duration.ofSeconds(5),
-                new AgentProperties.Retry(Duration.ofMillis(20), Duration.ofMillis(50), 2.0, Duration.ofMillis(300)), 1);
+                new AgentProperties.Retry(Duration.ofMillis(20), Duration.ofMillis(50), 2.0, Duration.ofMillis(300)), 1, null);
     }
 
     @Test
