@@ -116,6 +116,42 @@ public final class Blas {
         });
     }
 
+    /**
+     * A reusable pointer to one fp32 operand's memory for many GEMMs on regions of it ({@link #sgemm}): building an
+     * operand's pointer (an ND4J address look-up through JNI and two pointer objects) cost a fair part of a small
+     * attention head's few-microsecond GEMM. Not thread-safe (each GEMM repositions it): one per operand and thread.
+     */
+    public static final class F32Operand {
+        private final FloatPointer p;
+        private final long base;
+
+        public F32Operand(INDArray a) {
+            requireCpuBackend();
+            check(new Region(a, 0, 1), DataType.FLOAT);
+            this.p = new FloatPointer(a.data().addressPointer());
+            this.base = a.offset();
+        }
+
+        FloatPointer at(Region r) {
+            return p.position(base + r.offset());
+        }
+    }
+
+    /**
+     * As {@link #gemm(boolean, boolean, int, int, int, double, Region, Region, double, Region)} on fp32 regions through
+     * reusable operands: {@code a}, {@code b} and {@code c} must be distinct objects (each is positioned on its region),
+     * made for the regions' arrays.
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, F32Operand pa, Region a,
+                             F32Operand pb, Region b, float beta, F32Operand pc, Region c) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        openblas.cblas_sgemm(openblas.CblasRowMajor, transA ? openblas.CblasTrans : openblas.CblasNoTrans,
+                transB ? openblas.CblasTrans : openblas.CblasNoTrans, m, n, k, alpha, pa.at(a), a.ld(), pb.at(b), b.ld(), beta,
+                pc.at(c), c.ld());
+    }
+
     private static FloatPointer fp(Region r) {
         check(r, DataType.FLOAT);
         FloatPointer p = new FloatPointer(r.array().data().addressPointer());

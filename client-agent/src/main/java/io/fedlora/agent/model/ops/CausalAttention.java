@@ -274,6 +274,12 @@ public final class CausalAttention {
             float[] sf = new float[blk * seq];
             double[] t = new double[blk * seq];
             double[] rowMax = new double[blk];
+            Blas.F32Operand pq = new Blas.F32Operand(q.array());
+            Blas.F32Operand pkk = new Blas.F32Operand(k.array());
+            Blas.F32Operand pv = new Blas.F32Operand(v.array());
+            Blas.F32Operand py = new Blas.F32Operand(y.array());
+            Blas.F32Operand ps = new Blas.F32Operand(scratch);
+            Blas.F32Operand pp = probs == null ? ps : new Blas.F32Operand(probs);
             for (int task = from; task < to; task++) {
                 int b = task / nKvHead;
                 int kvh = task % nKvHead;
@@ -284,7 +290,8 @@ public final class CausalAttention {
                     for (int i0 = 0; i0 < seq; i0 += blk) {
                         int bi = Math.min(blk, seq - i0);
                         int keys = i0 + bi;
-                        Blas.gemm(false, true, bi, keys, headDim, scale, q.at(row0 + i0, (long) qh * headDim), kb, 0.0, s);
+                        Blas.sgemm(false, true, bi, keys, headDim, (float) scale, pq, q.at(row0 + i0, (long) qh * headDim), pkk, kb, 0f,
+                                ps, s);
                         sc.getFloats(so, sf, bi * seq);
                         softmaxBlock(sf, t, rowMax, i0, bi, lse, (b * nHead + qh) * seq + i0, false);
                         Region p = s;
@@ -295,7 +302,7 @@ public final class CausalAttention {
                         } else {
                             sc.putFloats(so, sf, bi * seq);
                         }
-                        Blas.gemm(false, false, bi, headDim, keys, 1.0, p, vb, 0.0, y.at(row0 + i0, (long) qh * headDim));
+                        Blas.sgemm(false, false, bi, headDim, keys, 1f, pp, p, pv, vb, 0f, py, y.at(row0 + i0, (long) qh * headDim));
                     }
                 }
             }
@@ -319,6 +326,16 @@ public final class CausalAttention {
             float[] pf = new float[blk * seq];
             float[] df = new float[blk * seq];
             double[] t = new double[blk * seq];
+            Blas.F32Operand opq = new Blas.F32Operand(q.array());
+            Blas.F32Operand opk = new Blas.F32Operand(k.array());
+            Blas.F32Operand opv = new Blas.F32Operand(v.array());
+            Blas.F32Operand opdy = new Blas.F32Operand(dy.array());
+            Blas.F32Operand opdq = new Blas.F32Operand(dq.array());
+            Blas.F32Operand opdk = new Blas.F32Operand(dk.array());
+            Blas.F32Operand opdv = new Blas.F32Operand(dv.array());
+            Blas.F32Operand ops = new Blas.F32Operand(scratch);
+            Blas.F32Operand opdp = new Blas.F32Operand(scratch);
+            Blas.F32Operand opp = probs == null ? ops : new Blas.F32Operand(probs);
             for (int task = from; task < to; task++) {
                 int b = task / nKvHead;
                 int kvh = task % nKvHead;
@@ -335,13 +352,14 @@ public final class CausalAttention {
                             pk.getFloats((int) at, pf, bi * seq);
                             p = new Region(probs, at, seq);
                         } else {
-                            Blas.gemm(false, true, bi, keys, headDim, scale, q.at(row0 + i0, qCol), k.at(row0, kvCol), 0.0, ps);
+                            Blas.sgemm(false, true, bi, keys, headDim, (float) scale, opq, q.at(row0 + i0, qCol), opk, k.at(row0, kvCol), 0f,
+                                    ops, ps);
                             sc.getFloats(po, pf, bi * seq);
                             softmaxBlock(pf, t, null, i0, bi, lse, (b * nHead + qh) * seq + i0, true);
                             sc.putFloats(po, pf, bi * seq);
                             p = ps;
                         }
-                        Blas.gemm(false, true, bi, keys, headDim, 1.0, dy.at(row0 + i0, qCol), v.at(row0, kvCol), 0.0, dp);
+                        Blas.sgemm(false, true, bi, keys, headDim, 1f, opdy, dy.at(row0 + i0, qCol), opv, v.at(row0, kvCol), 0f, opdp, dp);
                         sc.getFloats(dpo, df, bi * seq);
                         for (int ii = 0; ii < bi; ii++) {
                             int o = ii * seq;
@@ -353,9 +371,9 @@ public final class CausalAttention {
                             java.util.Arrays.fill(df, o + seen, o + keys, 0f);
                         }
                         sc.putFloats(dpo, df, bi * seq);
-                        Blas.gemm(true, false, keys, headDim, bi, 1.0, p, dy.at(row0 + i0, qCol), 1.0, dv.at(row0, kvCol));
-                        Blas.gemm(false, false, bi, headDim, keys, 1.0, dp, k.at(row0, kvCol), 0.0, dq.at(row0 + i0, qCol));
-                        Blas.gemm(true, false, keys, headDim, bi, 1.0, dp, q.at(row0 + i0, qCol), 1.0, dk.at(row0, kvCol));
+                        Blas.sgemm(true, false, keys, headDim, bi, 1f, opp, p, opdy, dy.at(row0 + i0, qCol), 1f, opdv, dv.at(row0, kvCol));
+                        Blas.sgemm(false, false, bi, headDim, keys, 1f, opdp, dp, opk, k.at(row0, kvCol), 0f, opdq, dq.at(row0 + i0, qCol));
+                        Blas.sgemm(true, false, keys, headDim, bi, 1f, opdp, dp, opq, q.at(row0 + i0, qCol), 1f, opdk, dk.at(row0, kvCol));
                     }
                 }
             }
