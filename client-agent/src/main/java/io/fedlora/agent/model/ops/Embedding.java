@@ -18,6 +18,10 @@ public final class Embedding {
         Dense e = Dense.of(wte);
         Dense p = wpe == null ? null : Dense.of(wpe);
         Dense xs = Dense.of(x);
+        if (e instanceof Dense.F32 fe && (p == null || p instanceof Dense.F32) && xs instanceof Dense.F32 fx) {
+            forwardF32(fe, (Dense.F32) p, ids, seq, vocab, c, fx);
+            return;
+        }
         for (int r = 0; r < ids.length; r++) {
             int id = ids[r];
             if (id < 0 || id >= vocab) {
@@ -30,6 +34,31 @@ public final class Embedding {
                 xs.set(xo + j, p == null ? e.get(eo + j) : e.get(eo + j) + p.get(po + j));
             }
         }
+    }
+
+    /**
+     * fp32 arrays: rows gathered by bulk copies and added in fp32 (the correctly rounded sum, as the element path's
+     * fp64 sum rounded to fp32), the whole output written at once.
+     */
+    private static void forwardF32(Dense.F32 e, Dense.F32 p, int[] ids, int seq, int vocab, int c, Dense.F32 xs) {
+        float[] out = new float[ids.length * c];
+        float[] pos = new float[c];
+        for (int r = 0; r < ids.length; r++) {
+            int id = ids[r];
+            if (id < 0 || id >= vocab) {
+                throw new IllegalArgumentException("token id " + id + " outside the vocabulary of " + vocab);
+            }
+            int xo = r * c;
+            e.getFloats(id * c, pos, c);
+            System.arraycopy(pos, 0, out, xo, c);
+            if (p != null) {
+                p.getFloats((r % seq) * c, pos, c);
+                for (int j = 0; j < c; j++) {
+                    out[xo + j] += pos[j];
+                }
+            }
+        }
+        xs.putFloats(0, out, out.length);
     }
 
     /** dWte[id] += dx[r] and, when dWpe is non-null, dWpe[p] += dx[r]; both accumulate. */
