@@ -59,8 +59,17 @@ class HeartbeatsWithoutWaitingTest extends CoordinatorTestBase {
             release.countDown();
             holder.get(30, TimeUnit.SECONDS);
         }
-        ClientRecord row = clientService.list(f.id()).stream().filter(c -> c.id().equals(client.clientId()))
-                .findFirst().orElseThrow();
+        // heartbeat state is written in batches after the lock is released: wait for the batch, not a fixed moment
+        ClientRecord row = null;
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        do {
+            row = clientService.list(f.id()).stream().filter(c -> c.id().equals(client.clientId()))
+                    .findFirst().orElseThrow();
+            if (row.cachedModelVersion() != null && row.cachedModelVersion() == 199L) {
+                break;
+            }
+            Thread.sleep(50);
+        } while (System.nanoTime() < until);
         assertThat(row.state()).isEqualTo("training");
         assertThat(row.cachedModelVersion()).isEqualTo(199L);
         assertThat(row.device()).isEqualTo("cuda (test)");
