@@ -11,22 +11,7 @@ final class RowSums {
     }
 
     static double sum(double[] v, int len) {
-        double s0 = 0;
-        double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int i = 0;
-        for (; i + 3 < len; i += 4) {
-            s0 += v[i];
-            s1 += v[i + 1];
-            s2 += v[i + 2];
-            s3 += v[i + 3];
-        }
-        double sum = (s0 + s1) + (s2 + s3);
-        for (; i < len; i++) {
-            sum += v[i];
-        }
-        return sum;
+        return sum(v, 0, len);
     }
 
     /** Σ a[i]·b[i] over [0, len), in the same order as {@link #sum}. */
