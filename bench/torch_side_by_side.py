@@ -15,6 +15,7 @@ A measurement tool, not a test (CI has no PyTorch). Needs torch, transformers, p
 """
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -56,6 +57,21 @@ def write_random_model(shape, out_dir, seed):
     GPT2LMHeadModel(cfg).save_pretrained(out_dir, safe_serialization=True)
 
 
+def default_warmup(model, batch, seq):
+    """fedlora's rule (TrainBenchmark.defaultWarmup): enough steps for 1e11 matmul FLOPs, 2 to 20.
+
+    The step's FLOPs as fedlora counts them: the forward's projections and causal attention, the same again for the
+    activation gradients (adapters in every layer), and the LM head twice.
+    """
+    cfg = model.config
+    n = batch * seq
+    block0 = sum(p.numel() for name, p in model.named_parameters()
+                 if p.dim() == 2 and ".h.0." in name and "lora_" not in name)
+    per_layer = 2 * n * block0 + 2 * batch * cfg.n_head * seq * seq * (cfg.n_embd // cfg.n_head)
+    flops = 2 * (per_layer * cfg.n_layer + 2 * n * cfg.n_embd * cfg.vocab_size)
+    return int(max(2, min(20, math.ceil(1e11 / flops))))
+
+
 def torch_worker(a):
     import torch
     from peft import LoraConfig, get_peft_model
@@ -90,7 +106,7 @@ def torch_worker(a):
             logits = model(input_ids=x[:, :-1]).logits
             torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), x[:, 1:].reshape(-1))
 
-    warm = a.warmup if a.warmup >= 0 else (20 if a.batch * a.seq * model.config.n_embd < (1 << 22) else 2)
+    warm = a.warmup if a.warmup >= 0 else default_warmup(model, a.batch, a.seq)
     out = {}
     for name, fn in (("train", train_step), ("forward", fwd_step)):
         for i in range(warm):

@@ -75,7 +75,7 @@ public final class TrainBenchmark {
     /**
      * @param modelDir HF model directory, or null for {@code shape}
      * @param targets  LoRA target modules; empty for the family's defaults
-     * @param warmup   untimed steps before each timed phase (negative: 20 for small steps, 2 for large)
+     * @param warmup   untimed steps before each timed phase (negative: {@link #defaultWarmup} by the step's FLOPs)
      */
     public record Settings(Path modelDir, Shape shape, int batch, int seq, List<String> targets, int rank, int steps,
                            int warmup, boolean gradientCheckpointing, long seed) {
@@ -109,7 +109,7 @@ public final class TrainBenchmark {
     }
 
     /** The benchmark's figures. */
-    public record Result(BackendInfo backend, int threads, Dims config, Settings settings, Phase train, Phase forward,
+    public record Result(BackendInfo backend, int threads, Dims config, Settings settings, int warmup, Phase train, Phase forward,
                          double trainFlopsPerStep, String gemmShape, double sgemmFlops, long peakRssBytes) {
 
         public double trainFlops() {
@@ -142,6 +142,7 @@ public final class TrainBenchmark {
             root.put("batch", settings.batch());
             root.put("seq", settings.seq());
             root.put("steps", settings.steps());
+            root.put("warmup", warmup);
             root.put("gradient_checkpointing", settings.gradientCheckpointing());
             phase(root.putObject("train"), train);
             phase(root.putObject("forward"), forward);
@@ -206,7 +207,8 @@ public final class TrainBenchmark {
             batches.add(randomBatch(rng, dims.vocab()));
         }
         long tokensPerStep = (long) s.batch() * s.seq();
-        int warmup = s.warmup() >= 0 ? s.warmup() : tokensPerStep * dims.width() < (1 << 22) ? 20 : 2;
+        double flopsPerStep = trainFlopsPerStep(spec, dims, layers);
+        int warmup = s.warmup() >= 0 ? s.warmup() : defaultWarmup(flopsPerStep);
 
         for (int i = 0; i < warmup; i++) {
             trainStep(network, optimiser, params, batches.get(i % batches.size()));
@@ -256,7 +258,20 @@ public final class TrainBenchmark {
         }
         shape = n + "x" + k + " · " + k + "x" + nn;
         double sgemm = sgemmFlops(model.dataType(), n, k, nn);
-        return new Result(backend, Blas.threads(), dims, used, train, forward, trainFlopsPerStep(spec, dims, layers), shape, sgemm, peakRss);
+        return new Result(backend, Blas.threads(), dims, used, warmup, train, forward, flopsPerStep, shape, sgemm, peakRss);
+    }
+
+    /** Matmul FLOPs of warm-up per phase by default: about 1-4 s of this machine's single-core rate. */
+    static final double WARMUP_FLOPS = 1e11;
+
+    /**
+     * The default number of untimed warm-up steps per phase: enough steps for {@link #WARMUP_FLOPS} of work (the JIT
+     * compiles the kernels' loops and the buffers are touched within the first steps of a large model, after many
+     * steps of a small one), at least 2 and at most 20. It depends on the workload only, not on the machine's speed,
+     * so runs of a workload are comparable; {@code bench/torch_side_by_side.py} uses the same rule.
+     */
+    static int defaultWarmup(double trainFlopsPerStep) {
+        return (int) Math.max(2, Math.min(20, Math.ceil(WARMUP_FLOPS / Math.max(1, trainFlopsPerStep))));
     }
 
     private TokenBatch randomBatch(SplittableRandom rng, int vocab) {

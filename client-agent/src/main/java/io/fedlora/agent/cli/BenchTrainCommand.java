@@ -56,7 +56,8 @@ final class BenchTrainCommand implements Callable<Integer> {
     int steps;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
-            description = "untimed warm-up steps per phase (default: chosen from the shape)")
+            description = "untimed warm-up steps per phase (default: enough for 1e11 matmul FLOPs, 2 to 20 steps: "
+                    + "20 on init-model, 2 on GPT-2-small at batch 4 x seq 256)")
     int warmup;
 
     @Option(names = "--gradient-checkpointing", description = "recompute each block's activations in backward")

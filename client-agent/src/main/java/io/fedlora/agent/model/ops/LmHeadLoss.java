@@ -30,11 +30,17 @@ public final class LmHeadLoss {
      */
     public static double forward(INDArray h, INDArray w, int[] targets, float[] weights, double count, INDArray dh,
                                  INDArray dW, Parallel par) {
+        return forward(h, w, targets, weights, count, dh, dW, par, (int) Math.max(1, CHUNK_ELEMENTS / w.size(0)));
+    }
+
+    /** As {@link #forward(INDArray, INDArray, int[], float[], double, INDArray, INDArray, Parallel)} in chunks of {@code chunkRows} rows. */
+    static double forward(INDArray h, INDArray w, int[] targets, float[] weights, double count, INDArray dh,
+                          INDArray dW, Parallel par, int chunkRows) {
         int n = (int) h.size(0);
         int c = (int) h.size(1);
         int vocab = (int) w.size(0);
         DataType type = h.dataType();
-        int chunk = (int) Math.max(1, Math.min(n, CHUNK_ELEMENTS / vocab));
+        int chunk = Math.max(1, Math.min(n, chunkRows));
         INDArray logits = Tensors.empty(type, chunk, vocab);
         Dense ls = Dense.of(logits);
         boolean fast = ls.single();
