@@ -5,9 +5,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fedlora.agent.initmodel.InitModel;
 import io.fedlora.agent.model.CausalLm;
 import io.fedlora.agent.model.CausalLms;
-import io.fedlora.agent.model.GradientTarget;
+import io.fedlora.agent.model.DataParallelNetwork;
 import io.fedlora.agent.model.Gpt2Config;
 import io.fedlora.agent.model.Gpt2Model;
+import io.fedlora.agent.model.GradientTarget;
 import io.fedlora.agent.model.Gradients;
 import io.fedlora.agent.model.LmNetwork;
 import io.fedlora.agent.model.LoraTargets;
@@ -199,7 +200,7 @@ public final class TrainBenchmark {
             params.put(layer.module() + ".lora_B", f.b());
         }
         Parallel par = Parallel.matchingBlas();
-        LmNetwork network = model.network(factors, ALPHA / s.rank(), par, s.gradientCheckpointing());
+        LmNetwork network = DataParallelNetwork.of(model, factors, ALPHA / s.rank(), par, s.gradientCheckpointing());
         AdamW optimiser = new AdamW(LEARNING_RATE, 0.0);
         SplittableRandom rng = new SplittableRandom(s.seed());
         List<TokenBatch> batches = new ArrayList<>();

@@ -1,6 +1,7 @@
 package io.fedlora.agent.model;
 
 import io.fedlora.agent.model.ops.Blas;
+import io.fedlora.agent.model.ops.Blas.Region;
 import io.fedlora.agent.model.ops.LmHeadLoss;
 import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.agent.model.ops.Scratch;
@@ -109,12 +110,18 @@ abstract class DecoderNetwork<B, S> implements LmNetwork {
     /** Next-token logits {@code [batch·seq, vocab]} (row {@code b·seq + t} predicts the token after position t). */
     @Override
     public final INDArray logits(TokenBatch batch) {
-        return par.exclusive(() -> {
+        INDArray logits = Tensors.empty(dtype, batch.rows(), head().size(0));
+        logitsInto(batch, logits, 0);
+        return logits;
+    }
+
+    @Override
+    public final void logitsInto(TokenBatch batch, INDArray out, long firstRow) {
+        par.exclusiveRun(() -> {
             INDArray hF = forward(batch, null, null);
             INDArray head = head();
-            INDArray logits = Tensors.empty(dtype, batch.rows(), head.size(0));
-            Blas.gemm(par, hF, false, head, true, 1.0, 0.0, logits);
-            return logits;
+            Blas.gemm(par, false, true, batch.rows(), (int) head.size(0), (int) head.size(1), 1.0, Region.of(hF), Region.of(head),
+                    0.0, Region.of(out).at(firstRow, 0));
         });
     }
 

@@ -1,6 +1,7 @@
 package io.fedlora.agent.model;
 
 import io.fedlora.agent.model.ops.LmHeadLoss;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -20,6 +21,20 @@ public record TokenBatch(int batchSize, int seqLen, int[] inputIds, int[] target
     /** Number of positions (rows of the flattened activations). */
     public int rows() {
         return batchSize * seqLen;
+    }
+
+    /**
+     * The sequences {@code [from, to)} as a batch of their own (same sequence length, copied arrays): a data-parallel
+     * pass's micro-batch.
+     */
+    public TokenBatch sequences(int from, int to) {
+        if (from < 0 || to > batchSize || from >= to) {
+            throw new IllegalArgumentException("sequences [" + from + ", " + to + ") of a batch of " + batchSize);
+        }
+        int lo = from * seqLen;
+        int hi = to * seqLen;
+        return new TokenBatch(to - from, seqLen, Arrays.copyOfRange(inputIds, lo, hi), Arrays.copyOfRange(targetIds, lo, hi),
+                Arrays.copyOfRange(lossWeights, lo, hi));
     }
 
     /** Sum of the loss weights: the number of target tokens. */

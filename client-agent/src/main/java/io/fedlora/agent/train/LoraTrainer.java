@@ -2,12 +2,14 @@ package io.fedlora.agent.train;
 
 import io.fedlora.agent.data.Example;
 import io.fedlora.agent.data.JsonlDataset;
-import io.fedlora.agent.model.GradientTarget;
 import io.fedlora.agent.model.CausalLm;
-import io.fedlora.agent.model.LmNetwork;
+import io.fedlora.agent.model.DataParallelNetwork;
+import io.fedlora.agent.model.GradientTarget;
 import io.fedlora.agent.model.Gradients;
+import io.fedlora.agent.model.LmNetwork;
 import io.fedlora.agent.model.LoraTargets;
 import io.fedlora.agent.model.StepWorkspace;
+import io.fedlora.agent.model.ops.Parallel;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraInit;
 import io.fedlora.aggregation.lora.LoraLayer;
@@ -25,7 +27,8 @@ import java.util.concurrent.CancellationException;
 /**
  * Trains LoRA adapters on a frozen GPT-2 base for one federated round: seeded data order, mean token cross-entropy,
  * global-norm clipping, AdamW; with {@code freezeA} (FFA-LoRA) only B moves. The base model is never modified.
- * Reproducible on CPU: the same config, start factors and data give the same factors.
+ * Reproducible on CPU: the same config, start factors, data and thread count give the same factors. With more than one
+ * thread, a batch runs data-parallel ({@link DataParallelNetwork}): a micro-batch per thread.
  */
 public final class LoraTrainer {
 
@@ -82,7 +85,7 @@ public final class LoraTrainer {
             }
             params.put(layer.module() + ".lora_B", f.b());
         }
-        LmNetwork network = base.network(factors, config.scaling().scale());
+        LmNetwork network = DataParallelNetwork.of(base, factors, config.scaling().scale(), Parallel.matchingBlas(), false);
         AdamW optimiser = new AdamW(config.learningRate(), config.weightDecay());
         GradientTarget target = config.freezeA() ? GradientTarget.LORA_B_ONLY : GradientTarget.LORA;
 

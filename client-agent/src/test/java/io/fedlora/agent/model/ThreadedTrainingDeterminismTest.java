@@ -24,7 +24,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Training on the 2-thread pool is reproducible bit for bit: the same seed and thread count give the same losses and
  * adapter weights after several AdamW steps. The shape is init-model's (2 layers, 64 wide, batch 8 × seq 64), where
  * the default pool really splits the GEMMs, attention, GELU, layer norm and the LM-head softmax between threads (a
- * race in the pool's hand-over or a completion-order reduction would show here as differing bits).
+ * race in the pool's hand-over or a completion-order reduction would show here as differing bits). The data-parallel
+ * network (a micro-batch per thread, even and uneven splits, sequences of different lengths and target counts) is
+ * reproducible bit for bit too, and its training follows the one-thread full-batch training within rounding.
  */
 class ThreadedTrainingDeterminismTest {
 
@@ -34,7 +36,26 @@ class ThreadedTrainingDeterminismTest {
     private record Run(List<Double> losses, Map<String, float[]> weights) {
     }
 
+    /** How a run builds its network from the model and the adapters. */
+    @FunctionalInterface
+    private interface Networks {
+        LmNetwork build(Gpt2Model model, Map<String, LoraFactors> factors);
+    }
+
     private static Run train(Parallel par) {
+        return train((model, factors) -> model.network(factors, 2.0, par, false), 8, false);
+    }
+
+    /** Data-parallel over the batch on {@code par} ({@link DataParallelNetwork}). */
+    private static Run trainDataParallel(Parallel par, int batch) {
+        return train((model, factors) -> DataParallelNetwork.of(model, factors, 2.0, par, false), batch, true);
+    }
+
+    /**
+     * @param ragged sequences of different lengths (right-padded) and first targets, so that micro-batches differ in
+     *               target count; else every sequence is 64 tokens, all targets
+     */
+    private static Run train(Networks networks, int batch, boolean ragged) {
         Gpt2Model model = Gpt2Model.initialise(CONFIG, 5);
         List<LoraLayer> layers = LoraTargets.resolve(model.spec(), List.of("c_attn", "c_fc"), 8, new LoraScaling(16, 8, false));
         Map<String, LoraFactors> factors = new LinkedHashMap<>();
@@ -52,20 +73,20 @@ class ThreadedTrainingDeterminismTest {
             params.put(layer.module() + ".lora_A", f.a());
             params.put(layer.module() + ".lora_B", f.b());
         }
-        LmNetwork net = model.network(factors, 2.0, par, false);
+        LmNetwork net = networks.build(model, factors);
         AdamW adam = new AdamW(1e-2, 0.01);
         SplittableRandom rng = new SplittableRandom(17);
         List<Double> losses = new ArrayList<>();
         for (int step = 0; step < STEPS; step++) {
             List<int[]> seqs = new ArrayList<>();
             List<Integer> first = new ArrayList<>();
-            for (int b = 0; b < 8; b++) {
-                int[] ids = new int[65];
+            for (int b = 0; b < batch; b++) {
+                int[] ids = new int[ragged && b % 3 == 1 ? 40 : 65];
                 for (int i = 0; i < ids.length; i++) {
                     ids[i] = rng.nextInt(CONFIG.vocabSize());
                 }
                 seqs.add(ids);
-                first.add(1);
+                first.add(ragged ? 1 + b % 4 : 1);
             }
             try (MemoryWorkspace ws = StepWorkspace.open("determinism-test")) {
                 Gradients g = net.lossAndGradients(TokenBatch.of(seqs, first), GradientTarget.LORA);
@@ -95,6 +116,35 @@ class ThreadedTrainingDeterminismTest {
         Run two = train(Parallel.of(2));
         for (int i = 0; i < STEPS; i++) {
             assertThat(two.losses().get(i)).isCloseTo(one.losses().get(i), org.assertj.core.data.Offset.offset(1e-5));
+        }
+    }
+
+    @Test
+    void dataParallelTrainingIsBitwiseReproducibleEvenAndUneven() {
+        for (int batch : new int[]{8, 5}) {
+            Run a = trainDataParallel(Parallel.of(2), batch);
+            Run b = trainDataParallel(Parallel.of(2), batch);
+            assertThat(a.losses()).as("batch %d", batch).hasSize(STEPS).doesNotHaveDuplicates();
+            assertThat(b.losses()).as("batch %d", batch).isEqualTo(a.losses());
+            a.weights().forEach((k, w) -> assertThat(b.weights().get(k)).as("batch %d %s", batch, k).isEqualTo(w));
+        }
+    }
+
+    @Test
+    void dataParallelTrainingGivesTheOneThreadResultWithinRounding() {
+        for (int batch : new int[]{8, 5}) {
+            Run one = train((model, factors) -> model.network(factors, 2.0, Parallel.of(1), false), batch, true);
+            Run split = trainDataParallel(Parallel.of(2), batch);
+            for (int i = 0; i < STEPS; i++) {
+                assertThat(split.losses().get(i)).as("batch %d step %d", batch, i)
+                        .isCloseTo(one.losses().get(i), org.assertj.core.data.Offset.offset(1e-5));
+            }
+            one.weights().forEach((k, w) -> {
+                float[] s = split.weights().get(k);
+                for (int i = 0; i < w.length; i++) {
+                    assertThat(s[i]).as("batch %d %s[%d]", batch, k, i).isCloseTo(w[i], org.assertj.core.data.Offset.offset(1e-4f));
+                }
+            });
         }
     }
 }
