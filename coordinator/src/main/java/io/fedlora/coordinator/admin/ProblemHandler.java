@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.springframework.beans.TypeMismatchException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
@@ -23,6 +24,7 @@ import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.method.annotation.HandlerMethodValidationException;
+import org.springframework.web.method.annotation.MethodArgumentTypeMismatchException;
 import org.springframework.web.servlet.resource.NoResourceFoundException;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
 
@@ -59,7 +61,7 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         } else if (ex.getCause() instanceof MismatchedInputException mie) {
             field = path(mie);
             detail = field + ": " + (mie instanceof InvalidFormatException ife
-                    ? "cannot read '" + ife.getValue() + "' as " + ife.getTargetType().getSimpleName()
+                    ? "not a valid " + typeName(ife.getTargetType())
                     : "wrong JSON type");
         }
         ProblemDetail p = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
@@ -68,6 +70,18 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
             p.setProperty("errors", List.of(error(field, detail)));
         }
         return ResponseEntity.badRequest().headers(headers).body(p);
+    }
+
+    /**
+     * A query or path parameter of the wrong type ({@code ?limit=many}): 400 naming the parameter and the type it
+     * needs, without echoing the value (Spring's default detail quotes it).
+     */
+    @Override
+    protected ResponseEntity<Object> handleTypeMismatch(TypeMismatchException ex, HttpHeaders headers, HttpStatusCode status,
+            WebRequest request) {
+        String name = ex instanceof MethodArgumentTypeMismatchException m ? m.getName() : ex.getPropertyName();
+        String field = name != null ? name : "parameter";
+        return invalid(List.of(error(field, "not a valid " + typeName(ex.getRequiredType()))), headers);
     }
 
     /** An unknown route: 404 without echoing the path (it may hold anything). */
@@ -138,6 +152,28 @@ public class ProblemHandler extends ResponseEntityExceptionHandler {
         p.setTitle("Invalid request");
         p.setProperty("errors", errors);
         return ResponseEntity.badRequest().headers(headers).body(p);
+    }
+
+    private static String typeName(Class<?> type) {
+        if (type == null) {
+            return "value";
+        }
+        if (type == int.class || type == Integer.class || type == long.class || type == Long.class) {
+            return "integer";
+        }
+        if (type == double.class || type == Double.class || type == float.class || type == Float.class) {
+            return "number";
+        }
+        if (type == boolean.class || type == Boolean.class) {
+            return "boolean (true or false)";
+        }
+        if (type.isEnum()) {
+            return "value (one of " + java.util.Arrays.toString(type.getEnumConstants()) + ")";
+        }
+        if (type == java.util.UUID.class) {
+            return "UUID";
+        }
+        return type.getSimpleName();
     }
 
     private static String path(MismatchedInputException e) {

@@ -51,7 +51,12 @@ class ProblemBodiesTest extends CoordinatorTestBase {
             assertThat(p.path("detail").asText()).as(bad).contains("limit");
             assertThat(p.path("errors").get(0).path("field").asText()).isEqualTo("limit");
         }
-        assertThat(problem(call("GET", "/api/v1/audit?limit=many", Map.of(), null), 400).path("detail").asText()).contains("limit");
+        JsonNode mismatch = problem(call("GET", "/api/v1/audit?limit=many-s3cr3t", Map.of(), null), 400);
+        assertThat(mismatch.path("detail").asText()).contains("limit", "integer").doesNotContain("s3cr3t");
+        assertThat(mismatch.path("errors").get(0).path("field").asText()).isEqualTo("limit");
+        JsonNode pathMismatch = problem(call("GET", "/api/v1/federations/00000000-0000-4000-8000-00000000ffff/models/latest-s3cr3t/export",
+                Map.of(), null), 400);
+        assertThat(pathMismatch.path("detail").asText()).contains("version", "integer").doesNotContain("s3cr3t");
         assertThat(call("GET", "/api/v1/audit?limit=1", Map.of(), null).status()).isEqualTo(200);
     }
 
@@ -78,7 +83,7 @@ class ProblemBodiesTest extends CoordinatorTestBase {
         problem(call("POST", "/api/v1/federations", JSON_BODY, "not json at all"), 400);
         problem(call("POST", "/api/v1/federations", JSON_BODY, federation("") + " {\"trailing\":1}"), 400);
         JsonNode wrongType = problem(call("POST", "/api/v1/federations", JSON_BODY, federation(",\"rank\":\"eight\"")), 400);
-        assertThat(wrongType.path("detail").asText()).contains("rank");
+        assertThat(wrongType.path("detail").asText()).contains("rank", "integer").doesNotContain("eight");
     }
 
     @Test
