@@ -175,11 +175,14 @@ public final class Checkpoint implements AutoCloseable {
         SafetensorsWriter.write(file, rawTensors(), singleFileMetadata());
     }
 
-    /** Every tensor as its stored bytes (mapped from the shards, not copied), in {@link #tensors()} order. */
+    /**
+     * Every tensor as its stored bytes, in {@link #tensors()} order: regions of the shards the kernel copies when
+     * written (not mapped, not read into memory), valid while this checkpoint is open.
+     */
     public List<TensorData> rawTensors() {
         List<TensorData> out = new ArrayList<>();
         for (TensorInfo info : tensors.values()) {
-            out.add(TensorData.raw(info.name(), info.dtype(), info.shape(), readRaw(info.name())));
+            out.add(reader(info.name()).rawData(info.name()));
         }
         return out;
     }

@@ -95,7 +95,7 @@ public final class PeftExporter {
             INDArray replaced = replacedBase.get(info.name());
             out.add(replaced != null
                     ? TensorData.of(info.name(), replaced, info.dtype())
-                    : TensorData.raw(info.name(), info.dtype(), info.shape(), base.readRaw(info.name())));
+                    : base.rawData(info.name()));
         }
         Map<String, String> meta = new LinkedHashMap<>(base.metadata());
         meta.putIfAbsent("format", "pt");

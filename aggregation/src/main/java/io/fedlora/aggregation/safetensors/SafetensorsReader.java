@@ -240,6 +240,37 @@ public final class SafetensorsReader implements AutoCloseable {
         return dataStart + info(name).begin();
     }
 
+    /**
+     * The raw bytes of a tensor to be written elsewhere unchanged, copied from this reader's file by the kernel
+     * ({@link FileChannel#transferTo}) when written: never mapped into this process, so copying a whole checkpoint
+     * (an export, a sharded registration) adds nothing to its resident memory. Valid while this reader is open.
+     */
+    public TensorData rawData(String name) {
+        TensorInfo t = info(name);
+        return TensorData.region(name, t.dtype(), t.shape(), channel, dataStart + t.begin(), t.byteLength());
+    }
+
+    /**
+     * Hands a tensor's raw bytes to {@code sink} in chunks of at most {@code chunkBytes}, read with positional reads
+     * into one reused heap buffer (no mapping), e.g. to hash a tensor without making the file resident.
+     */
+    public void readChunks(String name, int chunkBytes, java.util.function.Consumer<ByteBuffer> sink) {
+        TensorInfo t = info(name);
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.min(chunkBytes, Math.max(1, t.byteLength())));
+        long pos = dataStart + t.begin();
+        long end = dataStart + t.end();
+        try {
+            while (pos < end) {
+                buf.clear().limit((int) Math.min(buf.capacity(), end - pos));
+                readFully(channel, buf, pos);
+                pos += buf.position();
+                sink.accept(buf.flip());
+            }
+        } catch (IOException e) {
+            throw new SafetensorsFormatException(file, name, "cannot read data: " + e.getMessage(), e);
+        }
+    }
+
     /** The raw little-endian bytes of a tensor, memory-mapped (read-only). */
     public ByteBuffer readRaw(String name) {
         TensorInfo t = info(name);

@@ -2,6 +2,7 @@ package io.fedlora.aggregation.safetensors;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Arrays;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -30,6 +31,11 @@ public sealed interface TensorData {
         return new Raw(name, dtype, shape.clone(), littleEndianBytes);
     }
 
+    /** {@code length} bytes at {@code position} of an open file, copied by the kernel when written (never mapped). */
+    static TensorData region(String name, DType dtype, long[] shape, FileChannel file, long position, long length) {
+        return new Region(name, dtype, shape.clone(), file, position, length);
+    }
+
     /** An array stored as {@code dtype}. */
     record FromArray(String name, INDArray array, DType dtype) implements TensorData {
         @Override
@@ -45,6 +51,34 @@ public sealed interface TensorData {
         @Override
         public void writeTo(WritableByteChannel out) throws IOException {
             TensorCodec.encode(array, dtype, out);
+        }
+    }
+
+    /** Bytes already in safetensors form, in a region of an open file. */
+    record Region(String name, DType dtype, long[] shape, FileChannel file, long position, long byteLength)
+            implements TensorData {
+        public Region {
+            long n = 1;
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            if (n * dtype.byteSize() != byteLength) {
+                throw new IllegalArgumentException("tensor '" + name + "': " + byteLength
+                        + " bytes do not hold shape " + Arrays.toString(shape) + " of " + dtype);
+            }
+        }
+
+        @Override
+        public void writeTo(WritableByteChannel out) throws IOException {
+            long done = 0;
+            while (done < byteLength) {
+                long n = file.transferTo(position + done, byteLength - done, out);
+                if (n <= 0) {
+                    throw new IOException("tensor '" + name + "': file ended " + (byteLength - done)
+                            + " bytes early");
+                }
+                done += n;
+            }
         }
     }
 

@@ -12,7 +12,7 @@ import org.springframework.stereotype.Component;
 
 /**
  * sha256 of single tensors inside immutable blobs, computed once and remembered (bounded LRU): blobs
- * never change, so a digest stays valid for as long as the blob exists.
+ * never change, so a digest stays valid for as long as the blob exists. Read in 1 MiB chunks, never mapped.
  */
 @Component
 public class TensorDigests {
@@ -40,7 +40,9 @@ public class TensorDigests {
             }
         }
         MessageDigest md = BlobStore.sha256Digest();
-        md.update(open.readRaw(tensor));
+        // positional reads, not a mapping: hashing a 500 MB base through mappings kept it all resident (and counted
+        // in the process's RSS) until a garbage collection unmapped them
+        open.readChunks(tensor, 1 << 20, md::update);
         String hex = HexFormat.of().formatHex(md.digest());
         synchronized (cache) {
             cache.put(key, hex);

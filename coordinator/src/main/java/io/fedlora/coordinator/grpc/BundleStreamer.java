@@ -11,6 +11,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,20 +19,23 @@ import org.slf4j.LoggerFactory;
  * Streams a {@link ModelBundle} to one agent: the manifest, then each entry's bytes in chunks read from
  * its {@link BundleEntry.ByteSource} only while the call is ready for more, so a large base model is
  * never buffered in memory beyond gRPC's flow-control window. It streams only once {@link DownloadSlots} gives it a
- * slot (and gives the slot back however it ends); its turn may start on another call's thread, so its methods
- * synchronize on the streamer.
+ * slot (and gives the slot back however it ends), and only then looks the bundle up: a download waiting its turn
+ * holds its request, not a bundle (a full state's entries, paths and digests, ~3 KB each, times a thousand waiting
+ * clients). Its turn may start on another call's thread, so its methods synchronize on the streamer.
  */
 final class BundleStreamer {
 
     private static final Logger log = LoggerFactory.getLogger(BundleStreamer.class);
 
-    private final ModelBundle bundle;
+    private final Supplier<ModelBundle> lookup;
+    private final long version;
     private final ServerCallStreamObserver<ModelChunk> out;
     private final int chunkBytes;
     private final String clientId;
     private final DownloadSlots slots;
     private final Runnable begin = this::begin;
 
+    private ModelBundle bundle;
     private boolean started;
     private boolean released;
     private boolean manifestSent;
@@ -40,10 +44,16 @@ final class BundleStreamer {
     private long offset;
     private boolean finished;
 
-    BundleStreamer(ModelBundle bundle, ServerCallStreamObserver<ModelChunk> out, int chunkBytes, String clientId,
-            DownloadSlots slots) {
+    /**
+     * @param lookup  the bundle to send (and count as sent), called once the download has its slot; a failure is
+     *                the call's error status
+     * @param version the requested version, for logs before the bundle is known
+     */
+    BundleStreamer(Supplier<ModelBundle> lookup, long version, ServerCallStreamObserver<ModelChunk> out, int chunkBytes,
+            String clientId, DownloadSlots slots) {
         this.slots = slots;
-        this.bundle = bundle;
+        this.lookup = lookup;
+        this.version = version;
         this.out = out;
         this.chunkBytes = chunkBytes;
         this.clientId = clientId;
@@ -57,7 +67,7 @@ final class BundleStreamer {
     }
 
     private void cancelled() {
-        log.debug("Download of version {} cancelled by client {}", bundle.modelVersion(), clientId);
+        log.debug("Download of version {} cancelled by client {}", version, clientId);
         synchronized (this) {
             finished = true;
             closeCurrent();
@@ -70,6 +80,16 @@ final class BundleStreamer {
     private void begin() {
         synchronized (this) {
             started = true;
+            if (finished) {
+                // cancelled while its turn was being handed over: release below, nothing looked up
+            } else {
+                try {
+                    bundle = lookup.get();
+                } catch (RuntimeException e) {
+                    finished = true;
+                    out.onError(GrpcStatusMapper.toStatus(e, "DownloadModel"));
+                }
+            }
         }
         drain();
     }
@@ -113,11 +133,11 @@ final class BundleStreamer {
             finished = true;
             closeCurrent();
             out.onError(e instanceof IOException
-                    ? Status.UNAVAILABLE.withDescription("could not read model version " + bundle.modelVersion()
+                    ? Status.UNAVAILABLE.withDescription("could not read model version " + version
                             + " from the blob store").asRuntimeException()
                     : GrpcStatusMapper.toStatus(e, "DownloadModel"));
             if (e instanceof IOException) {
-                log.error("Reading model version {} for client {} failed", bundle.modelVersion(), clientId, e);
+                log.error("Reading model version {} for client {} failed", version, clientId, e);
             }
         }
     }

@@ -38,6 +38,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
     private final GrpcMetrics metrics;
     private final GrpcTransportProperties properties;
     private final DownloadSlots downloads;
+    private final UploadAdmission uploads;
 
     public FederationGrpcService(ClientGateway gateway, TaskPoller poller, GrpcMetrics metrics,
             GrpcTransportProperties properties) {
@@ -46,6 +47,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
         this.metrics = metrics;
         this.properties = properties;
         this.downloads = new DownloadSlots(properties.maxConcurrentDownloads());
+        this.uploads = new UploadAdmission(properties.maxConcurrentUploads(), properties.maxUploadBytesInFlight().toBytes());
     }
 
     /** The service with request parsing guarded: a frame that is not a valid message answers INVALID_ARGUMENT. */
@@ -97,30 +99,30 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
     @Override
     public void downloadModel(DownloadRequest request, StreamObserver<ModelChunk> out) {
         AuthenticatedClient client = BearerAuthInterceptor.currentClient();
-        ModelBundle bundle;
-        try {
-            if (request.getManifestOnly()) {
-                // a list of digests, no tensor bytes: answered at once, outside the download slots
+        if (request.getManifestOnly()) {
+            // a list of digests, no tensor bytes: answered at once, outside the download slots
+            ModelBundle bundle;
+            try {
                 bundle = gateway.modelManifest(client, request.getFederationId(), request.getModelVersion(),
                         request.getHaveVersion());
-                out.onNext(ModelChunk.newBuilder().setManifest(BundleStreamer.manifest(bundle)).build());
-                out.onCompleted();
+            } catch (RuntimeException e) {
+                out.onError(GrpcStatusMapper.toStatus(e, "DownloadModel"));
                 return;
             }
-            bundle = gateway.modelBundle(client, request.getFederationId(), request.getModelVersion(),
-                    request.getHaveVersion());
-        } catch (RuntimeException e) {
-            out.onError(GrpcStatusMapper.toStatus(e, "DownloadModel"));
+            out.onNext(ModelChunk.newBuilder().setManifest(BundleStreamer.manifest(bundle)).build());
+            out.onCompleted();
             return;
         }
-        new BundleStreamer(bundle, (ServerCallStreamObserver<ModelChunk>) out,
+        // looked up once the download has a slot: one waiting its turn holds only its request
+        new BundleStreamer(() -> gateway.modelBundle(client, request.getFederationId(), request.getModelVersion(),
+                request.getHaveVersion()), request.getModelVersion(), (ServerCallStreamObserver<ModelChunk>) out,
                 (int) properties.chunkBytes().toBytes(), client.clientId(), downloads).start();
     }
 
     @Override
     public StreamObserver<UpdateChunk> uploadUpdate(StreamObserver<UploadReceipt> out) {
-        return new UploadSession(gateway, BearerAuthInterceptor.currentClient(), out, metrics,
-                properties.maxUploadBytes().toBytes());
+        return UploadSession.start(gateway, BearerAuthInterceptor.currentClient(),
+                (ServerCallStreamObserver<UploadReceipt>) out, metrics, properties.maxUploadBytes().toBytes(), uploads);
     }
 
     @Override

@@ -15,6 +15,10 @@ import org.springframework.util.unit.DataSize;
  * @param handlerThreads    threads that run the service's handlers (a fixed pool; more work queues)
  * @param heartbeatThreads  threads that run Heartbeat calls only, so a heartbeat never queues behind other work
  * @param maxConcurrentDownloads model downloads streaming at once; more wait their turn (slowed, not refused)
+ * @param maxConcurrentUploads uploads receiving their data at once; more wait their turn after their header,
+ *                          held back by flow control (slowed, not refused)
+ * @param maxUploadBytesInFlight declared bytes the uploads receiving at once may hold together (one larger upload
+ *                          is admitted alone)
  * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
  * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
  */
@@ -26,6 +30,8 @@ public record GrpcTransportProperties(
         @DefaultValue("16") int handlerThreads,
         @DefaultValue("2") int heartbeatThreads,
         @DefaultValue("32") int maxConcurrentDownloads,
+        @DefaultValue("8") int maxConcurrentUploads,
+        @DefaultValue("64MB") DataSize maxUploadBytesInFlight,
         @DefaultValue("1MB") DataSize chunkBytes,
         @DefaultValue("10s") Duration heartbeatInterval) {
 
@@ -47,6 +53,12 @@ public record GrpcTransportProperties(
         }
         if (maxConcurrentDownloads < 1) {
             throw new IllegalArgumentException("fedlora.grpc.max-concurrent-downloads must be >= 1");
+        }
+        if (maxConcurrentUploads < 1) {
+            throw new IllegalArgumentException("fedlora.grpc.max-concurrent-uploads must be >= 1");
+        }
+        if (maxUploadBytesInFlight.toBytes() < 1) {
+            throw new IllegalArgumentException("fedlora.grpc.max-upload-bytes-in-flight must be positive");
         }
         if (heartbeatThreads < 1) {
             throw new IllegalArgumentException("fedlora.grpc.heartbeat-threads must be >= 1");

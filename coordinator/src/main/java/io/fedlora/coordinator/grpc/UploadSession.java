@@ -9,6 +9,7 @@ import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
 import io.fedlora.proto.v1.UpdateChunk;
 import io.fedlora.proto.v1.UploadReceipt;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
 import java.util.Optional;
@@ -21,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * the update is handed to {@link ClientGateway#acceptUpload} only once the trailer verified and the
  * client completed the stream, and the receipt is sent only after that returned, i.e. after the update
  * is durable. A stream that breaks off stores nothing. gRPC delivers the callbacks one at a time.
+ *
+ * <p>Messages are requested one at a time (manual flow control): after the header the session waits for
+ * {@link UploadAdmission} before it asks for the first data chunk, so an upload not admitted yet holds its header
+ * only and its client is held back by HTTP/2 flow control; it is slowed down, not refused.
  */
 final class UploadSession implements StreamObserver<UpdateChunk> {
 
@@ -30,9 +35,11 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
 
     private final ClientGateway gateway;
     private final AuthenticatedClient client;
-    private final StreamObserver<UploadReceipt> out;
+    private final ServerCallStreamObserver<UploadReceipt> out;
     private final GrpcMetrics metrics;
     private final long maxUploadBytes;
+    private final UploadAdmission admission;
+    private UploadAdmission.Ticket ticket;
 
     private State state = State.AWAIT_HEADER;
     private UpdateHeaderInfo header;
@@ -42,13 +49,24 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
     private long ignoredBytes;
     private Map<String, DecodedTensor> tensors;
 
-    UploadSession(ClientGateway gateway, AuthenticatedClient client, StreamObserver<UploadReceipt> out,
-            GrpcMetrics metrics, long maxUploadBytes) {
+    private UploadSession(ClientGateway gateway, AuthenticatedClient client, ServerCallStreamObserver<UploadReceipt> out,
+            GrpcMetrics metrics, long maxUploadBytes, UploadAdmission admission) {
         this.gateway = gateway;
         this.client = client;
         this.out = out;
         this.metrics = metrics;
         this.maxUploadBytes = maxUploadBytes;
+        this.admission = admission;
+    }
+
+    /** The session of one call, asking for its header; call from the service method (before it returns). */
+    static UploadSession start(ClientGateway gateway, AuthenticatedClient client,
+            ServerCallStreamObserver<UploadReceipt> out, GrpcMetrics metrics, long maxUploadBytes,
+            UploadAdmission admission) {
+        out.disableAutoRequest();
+        UploadSession session = new UploadSession(gateway, client, out, metrics, maxUploadBytes, admission);
+        out.request(1);
+        return session;
     }
 
     @Override
@@ -66,6 +84,11 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
             }
         } catch (RuntimeException e) {
             reject(e);
+            return;
+        }
+        boolean awaitsAdmission = chunk.getPartCase() == UpdateChunk.PartCase.HEADER && state == State.RECEIVING;
+        if (state != State.CLOSED && !awaitsAdmission) {
+            out.request(1); // the next message; an upload just queued for admission is asked for its data once admitted
         }
     }
 
@@ -85,7 +108,13 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
         } else {
             assembler = candidate;
             state = State.RECEIVING;
+            // asks for the first data chunk once there is room: at once, or when an upload in flight ends
+            ticket = admission.admit(declaredBytes(chunk), () -> out.request(1));
         }
+    }
+
+    private static long declaredBytes(UpdateChunk header) {
+        return header.getHeader().getTensorsList().stream().mapToLong(t -> t.getByteSize()).sum();
     }
 
     private void onData(UpdateChunk chunk) {
@@ -174,5 +203,8 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
         state = State.CLOSED;
         assembler = null;
         tensors = null;
+        if (ticket != null) {
+            ticket.release();
+        }
     }
 }

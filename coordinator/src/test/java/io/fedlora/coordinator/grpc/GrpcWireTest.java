@@ -36,6 +36,9 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Future;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ExecutorService;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -66,7 +69,7 @@ class GrpcWireTest {
         gateway = new InMemoryGateway();
         registry = new SimpleMeterRegistry();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofBytes(MAX_UPLOAD),
-                Duration.ofMillis(800), 2, 4, 1, 1, DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                Duration.ofMillis(800), 2, 4, 1, 1, 2, DataSize.ofBytes(3L * MAX_UPLOAD), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         GrpcMetrics metrics = new GrpcMetrics(registry);
         poller = new TaskPoller(gateway, props);
         var service = new FederationGrpcService(gateway, poller, metrics, props);
@@ -200,6 +203,50 @@ class GrpcWireTest {
         assertThat(registry.get(GrpcMetrics.REJECTED).tag("reason", "oversize").counter().count()).isEqualTo(1);
     }
 
+    /**
+     * fedlora.grpc.max-concurrent-uploads is 2 here: with two uploads in flight (held in acceptUpload) a third has its
+     * header checked but its data is not read until one of them ends; it waits, it is not refused.
+     */
+    @Test
+    void uploadsBeyondTheAdmissionLimitWaitForRoomAndAreThenAccepted() throws Exception {
+        gateway.holdAccept = new java.util.concurrent.CountDownLatch(1);
+        ExecutorService senders = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<UploadReceipt>> receipts = new ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                TestAgent.Upload u = upload("u-adm-" + i, 1);
+                receipts.add(senders.submit(() -> agent.upload(u)));
+            }
+            await(() -> gateway.acceptEntered.get() == 2);
+            TestAgent.Upload third = upload("u-adm-2", 1);
+            receipts.add(senders.submit(() -> agent.upload(third)));
+            await(() -> gateway.checkUploadCalls.get() == 3);
+            Thread.sleep(500);
+            assertThat(gateway.acceptEntered).as("the third upload's data is not taken in while two are in flight")
+                    .hasValue(2);
+            assertThat(receipts.get(2)).isNotDone();
+
+            gateway.holdAccept.countDown();
+            for (Future<UploadReceipt> r : receipts) {
+                assertThat(r.get(30, TimeUnit.SECONDS).getDuplicate()).isFalse();
+            }
+            assertThat(gateway.stored).hasSize(3);
+        } finally {
+            gateway.holdAccept.countDown();
+            senders.shutdownNow();
+        }
+    }
+
+    private static void await(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("condition not met within 10 s");
+            }
+            Thread.sleep(20);
+        }
+    }
+
     @Test
     void retriedUploadIsAnsweredWithTheFirstReceiptAndStoredOnce() {
         UploadReceipt first = agent.upload(upload("u-dup", 1));
@@ -297,7 +344,10 @@ class GrpcWireTest {
         }
     }
 
-    /** fedlora.grpc.max-concurrent-downloads is 1 here: a second download waits, holding nothing, for the first. */
+    /**
+     * fedlora.grpc.max-concurrent-downloads is 1 here: a second download waits for the first, holding only its request
+     * (its bundle is looked up, and counted as sent, once it has the slot; a cancelled waiter never looks it up).
+     */
     @Test
     void downloadsBeyondTheLimitWaitTheirTurnAndAnEndedOneFreesItsSlot() throws Exception {
         int size = 8 * 1024 * 1024;
@@ -307,6 +357,7 @@ class GrpcWireTest {
         gateway.bundle = new ModelBundle(InMemoryGateway.FEDERATION, 1, -1, List.of(big));
         ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
         try {
+            int bundlesBefore = gateway.modelBundleCalls.get();
             Download first = Download.start(ch, agent.credential());
             first.manifest.get(10, TimeUnit.SECONDS); // streaming, stalled by its client after one message
             Thread.sleep(300);
@@ -316,6 +367,7 @@ class GrpcWireTest {
             Thread.sleep(1000);
             assertThat(second.manifest).as("a download past the limit waits").isNotDone();
             assertThat(read.get()).as("nothing read for the waiting downloads").isEqualTo(readByFirst);
+            assertThat(gateway.modelBundleCalls).as("no bundle looked up for the waiting downloads").hasValue(bundlesBefore + 1);
 
             third.call.get().cancel("gave up", null); // a waiting download that gives up holds no slot
             first.call.get().request(Integer.MAX_VALUE);
@@ -328,6 +380,8 @@ class GrpcWireTest {
             fourth.call.get().request(Integer.MAX_VALUE);
             assertThat(fourth.done.get(30, TimeUnit.SECONDS)).isEqualTo(size);
             assertThat(third.done).isCompletedExceptionally();
+            assertThat(gateway.modelBundleCalls).as("the cancelled waiter never looked its bundle up")
+                    .hasValue(bundlesBefore + 3);
         } finally {
             ch.shutdownNow();
         }

@@ -46,6 +46,11 @@ final class InMemoryGateway implements ClientGateway {
     final Queue<CompletableFuture<Optional<ClientTask>>> waitingPolls = new ArrayDeque<>();
     final AtomicInteger cancelledPolls = new AtomicInteger();
     final AtomicInteger checkUploadCalls = new AtomicInteger();
+    /** Uploads that reached acceptUpload (their data all received), and a latch that holds them there when set. */
+    final AtomicInteger acceptEntered = new AtomicInteger();
+    volatile java.util.concurrent.CountDownLatch holdAccept;
+    /** Bundles looked up for downloads (the manifest-only ones not counted). */
+    final AtomicInteger modelBundleCalls = new AtomicInteger();
     volatile ModelBundle bundle;
     volatile RuntimeException failAccept;
     /** While non-null, every Enrol call holds its handler thread until this opens (a slow database, say). */
@@ -136,6 +141,11 @@ final class InMemoryGateway implements ClientGateway {
 
     @Override
     public ModelBundle modelBundle(AuthenticatedClient client, String federationId, long version, long haveVersion) {
+        modelBundleCalls.incrementAndGet();
+        return lookUp(version);
+    }
+
+    private ModelBundle lookUp(long version) {
         ModelBundle b = bundle;
         if (b == null || b.modelVersion() != version) {
             throw new ClientApiException(ClientApiException.Kind.NOT_FOUND, "no model version " + version);
@@ -145,7 +155,7 @@ final class InMemoryGateway implements ClientGateway {
 
     @Override
     public ModelBundle modelManifest(AuthenticatedClient client, String federationId, long version, long haveVersion) {
-        return modelBundle(client, federationId, version, haveVersion);
+        return lookUp(version);
     }
 
     @Override
@@ -162,6 +172,15 @@ final class InMemoryGateway implements ClientGateway {
     @Override
     public UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
             Map<String, DecodedTensor> tensors) {
+        acceptEntered.incrementAndGet();
+        java.util.concurrent.CountDownLatch hold = holdAccept;
+        if (hold != null) {
+            try {
+                hold.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (failAccept != null) {
             throw failAccept;
         }

@@ -8,13 +8,23 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Samples the coordinator process from outside: RSS and peak RSS from {@code /proc/<pid>/status} (VmRSS, VmHWM),
- * heap in use and the round accumulator's size from its {@code /actuator/prometheus}.
+ * Samples the coordinator process from outside every 250 ms: RSS and its parts from {@code /proc/<pid>/status}
+ * (VmRSS; RssAnon: heap, native and off-heap arrays; RssFile: file pages it maps; VmHWM at the end), heap in use,
+ * committed and live after the last collection, mapped and direct buffers, native (JavaCPP) bytes and the round
+ * accumulator's size from its {@code /actuator/prometheus}. Every figure is kept as its peak.
  */
 final class CoordinatorProbe implements AutoCloseable {
+
+    /** The {@code /proc/<pid>/status} fields whose peaks are kept, by JSON key. */
+    static final Map<String, String> STATUS_FIELDS = Map.of("rss", "VmRSS:", "rss_anon", "RssAnon:",
+            "rss_file", "RssFile:");
 
     private final long pid;
     private final URI prometheus;
@@ -22,6 +32,8 @@ final class CoordinatorProbe implements AutoCloseable {
     final AtomicLong peakHeapBytes = new AtomicLong();
     final AtomicLong peakRssBytes = new AtomicLong();
     final AtomicLong peakAccumulatorElements = new AtomicLong();
+    /** Peak of every sampled figure, by JSON key (bytes). */
+    private final Map<String, AtomicLong> peaks = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean running = true;
 
@@ -51,19 +63,14 @@ final class CoordinatorProbe implements AutoCloseable {
     }
 
     void sample() {
-        peakRssBytes.accumulateAndGet(statusKb("VmRSS:") * 1024, Math::max);
+        Map<String, Long> status = status();
+        STATUS_FIELDS.keySet().forEach(k -> peak(k, status.getOrDefault(k, 0L)));
+        peakRssBytes.accumulateAndGet(status.getOrDefault("rss", 0L), Math::max);
         try {
-            String body = scrape();
-            long heap = 0;
-            for (String line : body.split("\n")) {
-                if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
-                    heap += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-                } else if (line.startsWith("fedlora_round_accumulator_elements")) {
-                    peakAccumulatorElements.accumulateAndGet(
-                            (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)), Math::max);
-                }
-            }
-            peakHeapBytes.accumulateAndGet(heap, Math::max);
+            Map<String, Long> m = heapFigures(scrape());
+            m.forEach(this::peak);
+            peakHeapBytes.accumulateAndGet(m.getOrDefault("heap_used", 0L), Math::max);
+            peakAccumulatorElements.accumulateAndGet(m.getOrDefault("accumulator_elements", 0L), Math::max);
         } catch (IOException | RuntimeException e) {
             // a sample missed under load; the next one counts
         } catch (InterruptedException e) {
@@ -71,22 +78,81 @@ final class CoordinatorProbe implements AutoCloseable {
         }
     }
 
-    /** Peak resident set of the whole process life, as the kernel counts it. */
-    long vmHwmBytes() {
-        return statusKb("VmHWM:") * 1024;
+    private void peak(String key, long value) {
+        peaks.computeIfAbsent(key, k -> new AtomicLong()).accumulateAndGet(value, Math::max);
     }
 
-    private long statusKb(String field) {
+    /** The peaks sampled so far, by JSON key, in a fixed order (absent ones as 0). */
+    Map<String, Long> peaks() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (String k : List.of("rss", "rss_anon", "rss_file", "heap_used", "heap_committed", "heap_live_after_gc",
+                "mapped_buffers", "direct_buffers", "native_arrays")) {
+            AtomicLong v = peaks.get(k);
+            out.put(k, v == null ? 0 : v.get());
+        }
+        return out;
+    }
+
+    /**
+     * The heap and buffer figures of one scrape: heap used and committed (all heap pools), live heap after the last
+     * collection, mapped and direct NIO buffers, JavaCPP's native bytes (ND4J arrays) and the accumulator's numbers.
+     */
+    static Map<String, Long> heapFigures(String body) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (String line : body.split("\n")) {
+            if (line.startsWith("#") || line.isBlank()) {
+                continue;
+            }
+            long v = (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            String key = null;
+            if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
+                key = "heap_used";
+            } else if (line.startsWith("jvm_memory_committed_bytes{") && line.contains("area=\"heap\"")) {
+                key = "heap_committed";
+            } else if (line.startsWith("jvm_gc_live_data_size_bytes")) {
+                key = "heap_live_after_gc";
+            } else if (line.startsWith("jvm_buffer_memory_used_bytes{") && line.contains("id=\"mapped\"")) {
+                key = "mapped_buffers";
+            } else if (line.startsWith("jvm_buffer_memory_used_bytes{") && line.contains("id=\"direct\"")) {
+                key = "direct_buffers";
+            } else if (line.startsWith("fedlora_native_memory_bytes")) {
+                key = "native_arrays";
+            } else if (line.startsWith("fedlora_round_accumulator_elements")) {
+                key = "accumulator_elements";
+            }
+            if (key != null) {
+                out.merge(key, v, Long::sum);
+            }
+        }
+        return out;
+    }
+
+    /** Peak resident set of the whole process life, as the kernel counts it. */
+    long vmHwmBytes() {
+        return status().getOrDefault("hwm", 0L);
+    }
+
+    private Map<String, Long> status() {
+        Map<String, Long> out = new LinkedHashMap<>();
         try {
             for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
-                if (line.startsWith(field)) {
-                    return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]);
+                STATUS_FIELDS.forEach((key, field) -> {
+                    if (line.startsWith(field)) {
+                        out.put(key, kb(line, field));
+                    }
+                });
+                if (line.startsWith("VmHWM:")) {
+                    out.put("hwm", kb(line, "VmHWM:"));
                 }
             }
         } catch (IOException | RuntimeException e) {
-            return 0;
+            return out;
         }
-        return 0;
+        return out;
+    }
+
+    private static long kb(String line, String field) {
+        return Long.parseLong(line.substring(field.length()).trim().split("\\s+")[0]) * 1024;
     }
 
     @Override

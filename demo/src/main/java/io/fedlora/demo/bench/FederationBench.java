@@ -111,6 +111,8 @@ final class FederationBench {
         pool.shutdownNow();
         beats.shutdownNow();
         probe.sample();
+        // the peaks while clients ran, before the check below exports versions over REST (a bench step, no client's)
+        Map<String, Long> duringRounds = probe.peaks();
 
         List<RoundView> rounds = RoundView.latestAttempts(admin.rounds(federationId));
         List<Map<String, Object>> perRound = new ArrayList<>();
@@ -170,6 +172,11 @@ final class FederationBench {
         out.put("coordinator_peak_rss_bytes", probe.vmHwmBytes());
         out.put("coordinator_rss_after_start_bytes", rssBefore);
         out.put("coordinator_peak_accumulator_elements", probe.peakAccumulatorElements.get());
+        // sampled peaks (bytes) of RSS and its parts, heap used / committed / live after GC, NIO buffers and native
+        // arrays: while the clients ran, and over the whole run (the exactness check's exports included)
+        out.put("coordinator_peaks_during_rounds", duringRounds);
+        probe.sample();
+        out.put("coordinator_peaks", probe.peaks());
         long upWire = stats.uploadWireBytes.sum();
         long upRaw = stats.uploadRawBytes.sum();
         long downWire = stats.downloadWireBytes.sum();
