@@ -19,6 +19,9 @@ import org.springframework.util.unit.DataSize;
  *                          held back by flow control (slowed, not refused)
  * @param maxUploadBytesInFlight declared bytes the uploads receiving at once may hold together (one larger upload
  *                          is admitted alone)
+ * @param inboundWindow     HTTP/2 flow-control window for what each client sends (per stream and per connection):
+ *                          what an upload waiting for admission can make the coordinator buffer; larger windows
+ *                          upload faster over long round trips (window / RTT per upload)
  * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
  * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
  */
@@ -32,6 +35,7 @@ public record GrpcTransportProperties(
         @DefaultValue("32") int maxConcurrentDownloads,
         @DefaultValue("8") int maxConcurrentUploads,
         @DefaultValue("64MB") DataSize maxUploadBytesInFlight,
+        @DefaultValue("64KB") DataSize inboundWindow,
         @DefaultValue("1MB") DataSize chunkBytes,
         @DefaultValue("10s") Duration heartbeatInterval) {
 
@@ -59,6 +63,9 @@ public record GrpcTransportProperties(
         }
         if (maxUploadBytesInFlight.toBytes() < 1) {
             throw new IllegalArgumentException("fedlora.grpc.max-upload-bytes-in-flight must be positive");
+        }
+        if (inboundWindow.toBytes() < 1024 || inboundWindow.toBytes() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("fedlora.grpc.inbound-window must be within 1 KiB .. 2 GiB");
         }
         if (heartbeatThreads < 1) {
             throw new IllegalArgumentException("fedlora.grpc.heartbeat-threads must be >= 1");

@@ -40,10 +40,6 @@ public class CoordinatorMetrics {
         REJECTION_REASONS.forEach(this::rejected);
         bytesInCounter();
         bytesOutCounter();
-        // ND4J arrays live outside the heap (JavaCPP counts what it allocated): the dense accumulators, decoded base
-        // weights; without this a process's anonymous memory beyond the heap could not be attributed
-        Gauge.builder("fedlora.native.memory", org.bytedeco.javacpp.Pointer::totalBytes).baseUnit("bytes")
-                .description("off-heap bytes JavaCPP allocated (ND4J arrays) and not yet freed").register(registry);
     }
 
     public void roundEnded(String outcome) {

@@ -33,7 +33,7 @@ class GrpcExecutorsTest {
     void heartbeatsAreAnsweredWhileEveryHandlerThreadIsBusy() throws Exception {
         InMemoryGateway gateway = new InMemoryGateway();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofKilobytes(256), Duration.ofSeconds(1),
-                100, HANDLERS, 1, 32, 8, DataSize.ofMegabytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                100, HANDLERS, 1, 32, 8, DataSize.ofMegabytes(64), DataSize.ofKilobytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         GrpcMetrics metrics = new GrpcMetrics(new SimpleMeterRegistry());
         var service = new FederationGrpcService(gateway, new TaskPoller(gateway, props), metrics, props);
         GrpcExecutors executors = new GrpcExecutors(props);

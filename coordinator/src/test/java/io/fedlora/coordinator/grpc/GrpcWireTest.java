@@ -69,7 +69,7 @@ class GrpcWireTest {
         gateway = new InMemoryGateway();
         registry = new SimpleMeterRegistry();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofBytes(MAX_UPLOAD),
-                Duration.ofMillis(800), 2, 4, 1, 1, 2, DataSize.ofBytes(3L * MAX_UPLOAD), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                Duration.ofMillis(800), 2, 4, 1, 1, 2, DataSize.ofBytes(3L * MAX_UPLOAD), DataSize.ofKilobytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         GrpcMetrics metrics = new GrpcMetrics(registry);
         poller = new TaskPoller(gateway, props);
         var service = new FederationGrpcService(gateway, poller, metrics, props);

@@ -28,7 +28,7 @@ class HeartbeatTimerTest {
     void timesHeartbeatsFromHeadersToCloseIncludingTheWaitForAHeartbeatThread() throws Exception {
         InMemoryGateway gateway = new InMemoryGateway();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofKilobytes(256), Duration.ofSeconds(1),
-                100, 2, 1, 32, 8, DataSize.ofMegabytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                100, 2, 1, 32, 8, DataSize.ofMegabytes(64), DataSize.ofKilobytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         var service = new FederationGrpcService(gateway, new TaskPoller(gateway, props),
                 new GrpcMetrics(registry), props);

@@ -90,7 +90,7 @@ class MalformedRequestTest {
         gateway = new InMemoryGateway();
         registry = new SimpleMeterRegistry();
         GrpcTransportProperties props = new GrpcTransportProperties(DataSize.ofBytes(256 * 1024),
-                Duration.ofMillis(800), 2, 4, 1, 32, 8, DataSize.ofMegabytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
+                Duration.ofMillis(800), 2, 4, 1, 32, 8, DataSize.ofMegabytes(64), DataSize.ofKilobytes(64), DataSize.ofMegabytes(1), Duration.ofSeconds(7));
         GrpcMetrics metrics = new GrpcMetrics(registry);
         poller = new TaskPoller(gateway, props);
         var service = new FederationGrpcService(gateway, poller, metrics, props);

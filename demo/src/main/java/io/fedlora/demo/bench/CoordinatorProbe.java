@@ -17,8 +17,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Samples the coordinator process from outside every 250 ms: RSS and its parts from {@code /proc/<pid>/status}
  * (VmRSS; RssAnon: heap, native and off-heap arrays; RssFile: file pages it maps; VmHWM at the end), heap in use,
- * committed and live after the last collection, mapped and direct buffers, native (JavaCPP) bytes and the round
- * accumulator's size from its {@code /actuator/prometheus}. Every figure is kept as its peak.
+ * committed and live after the last collection, mapped and direct NIO buffers (Netty's network buffers among them)
+ * and the round accumulator's size from its {@code /actuator/prometheus}. Every figure is kept as its peak.
  */
 final class CoordinatorProbe implements AutoCloseable {
 
@@ -86,7 +86,7 @@ final class CoordinatorProbe implements AutoCloseable {
     Map<String, Long> peaks() {
         Map<String, Long> out = new LinkedHashMap<>();
         for (String k : List.of("rss", "rss_anon", "rss_file", "heap_used", "heap_committed", "heap_live_after_gc",
-                "mapped_buffers", "direct_buffers", "native_arrays")) {
+                "mapped_buffers", "direct_buffers")) {
             AtomicLong v = peaks.get(k);
             out.put(k, v == null ? 0 : v.get());
         }
@@ -95,7 +95,7 @@ final class CoordinatorProbe implements AutoCloseable {
 
     /**
      * The heap and buffer figures of one scrape: heap used and committed (all heap pools), live heap after the last
-     * collection, mapped and direct NIO buffers, JavaCPP's native bytes (ND4J arrays) and the accumulator's numbers.
+     * collection, mapped and direct NIO buffers and the accumulator's numbers (ND4J arrays live outside all of these).
      */
     static Map<String, Long> heapFigures(String body) {
         Map<String, Long> out = new LinkedHashMap<>();
@@ -115,8 +115,6 @@ final class CoordinatorProbe implements AutoCloseable {
                 key = "mapped_buffers";
             } else if (line.startsWith("jvm_buffer_memory_used_bytes{") && line.contains("id=\"direct\"")) {
                 key = "direct_buffers";
-            } else if (line.startsWith("fedlora_native_memory_bytes")) {
-                key = "native_arrays";
             } else if (line.startsWith("fedlora_round_accumulator_elements")) {
                 key = "accumulator_elements";
             }

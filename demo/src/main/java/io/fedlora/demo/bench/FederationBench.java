@@ -172,8 +172,8 @@ final class FederationBench {
         out.put("coordinator_peak_rss_bytes", probe.vmHwmBytes());
         out.put("coordinator_rss_after_start_bytes", rssBefore);
         out.put("coordinator_peak_accumulator_elements", probe.peakAccumulatorElements.get());
-        // sampled peaks (bytes) of RSS and its parts, heap used / committed / live after GC, NIO buffers and native
-        // arrays: while the clients ran, and over the whole run (the exactness check's exports included)
+        // sampled peaks (bytes) of RSS and its parts, heap used / committed / live after GC, NIO buffers:
+        // while the clients ran, and over the whole run (the exactness check's exports included)
         out.put("coordinator_peaks_during_rounds", duringRounds);
         probe.sample();
         out.put("coordinator_peaks", probe.peaks());

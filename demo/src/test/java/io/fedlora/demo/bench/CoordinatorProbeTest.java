@@ -20,7 +20,6 @@ class CoordinatorProbeTest {
                 jvm_buffer_memory_used_bytes{id="mapped"} 5.0E8
                 jvm_buffer_memory_used_bytes{id="direct"} 70.0
                 jvm_buffer_memory_used_bytes{id="mapped - 'non-volatile memory'"} 0.0
-                fedlora_native_memory_bytes 8.5E7
                 fedlora_round_accumulator_elements 2.1528576E7
                 """;
         assertThat(CoordinatorProbe.heapFigures(body))
@@ -29,7 +28,6 @@ class CoordinatorProbeTest {
                 .containsEntry("heap_live_after_gc", 1500L)
                 .containsEntry("mapped_buffers", 500_000_000L)
                 .containsEntry("direct_buffers", 70L)
-                .containsEntry("native_arrays", 85_000_000L)
                 .containsEntry("accumulator_elements", 21_528_576L);
     }
 }
