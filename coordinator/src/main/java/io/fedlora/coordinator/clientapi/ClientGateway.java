@@ -72,7 +72,8 @@ public interface ClientGateway {
      * Validates (finite values, norm bound, shapes) and durably stores a complete update: blob files
      * fsynced, then the row committed. Only then may the transport acknowledge it. Idempotent per
      * (client, round, upload id). {@code uploadSha256} is the whole upload's checksum, already verified by the
-     * transport against the bytes received; it is recorded with the update.
+     * transport against the bytes received; it is recorded with the update. The gRPC transport frees the tensors'
+     * arrays once this returns: whatever keeps them copies them.
      */
     UploadReceiptInfo acceptUpload(AuthenticatedClient client, UpdateHeaderInfo header, String uploadSha256,
                                    Map<String, DecodedTensor> tensors);

@@ -149,6 +149,8 @@ class GrpcWireTest {
             assertThat(decoded.values().dup().data().asFloat()).containsExactly(t.values());
             assertThat(decoded.sha256()).hasSize(64);
         }
+        // once accepted the session frees the decoded arrays' off-heap buffers instead of leaving them to a GC
+        assertThat(gateway.lastAccepted.values()).allSatisfy(t -> assertThat(t.values().wasClosed()).isTrue());
         assertThat(registry.get(GrpcMetrics.BYTES).tag("direction", "in").counter().count())
                 .isGreaterThan(u.tensors().stream().mapToLong(t -> t.values().length * 4L).sum());
         assertThat(registry.get(GrpcMetrics.BYTES).tag("direction", "out").counter().count()).isPositive();

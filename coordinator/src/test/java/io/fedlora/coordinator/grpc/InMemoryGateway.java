@@ -48,6 +48,8 @@ final class InMemoryGateway implements ClientGateway {
     final AtomicInteger checkUploadCalls = new AtomicInteger();
     /** Uploads that reached acceptUpload (their data all received), and a latch that holds them there when set. */
     final AtomicInteger acceptEntered = new AtomicInteger();
+    /** The arrays the last accepted upload was handed over with (the session's own, not copies). */
+    volatile Map<String, DecodedTensor> lastAccepted;
     volatile java.util.concurrent.CountDownLatch holdAccept;
     /** Bundles looked up for downloads (the manifest-only ones not counted). */
     final AtomicInteger modelBundleCalls = new AtomicInteger();
@@ -201,7 +203,11 @@ final class InMemoryGateway implements ClientGateway {
         if (earlier != null) {
             return new UploadReceiptInfo(earlier.updateId(), true, earlier.bytesReceived());
         }
-        stored.add(tensors);
+        // the upload frees the decoded arrays once this returns: keep copies, as a real gateway's listeners do
+        Map<String, DecodedTensor> kept = new java.util.LinkedHashMap<>();
+        tensors.forEach((k, t) -> kept.put(k, new DecodedTensor(t.spec(), t.sha256(), t.values().dup())));
+        lastAccepted = tensors;
+        stored.add(kept);
         return receipt;
     }
 
