@@ -18,9 +18,12 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
 
     /** The wrapped array. */
     public final INDArray array;
+    /** Its element count, read once: ND4J's {@code length()} re-derives it from the shape info on every call. */
+    private final int length;
 
     private Dense(INDArray array) {
         this.array = array;
+        this.length = (int) array.length();
     }
 
     /** Accessor for a dense c-order array (views with an offset are fine; strided views are refused). */
@@ -68,7 +71,7 @@ public abstract sealed class Dense permits Dense.F32, Dense.F64 {
 
     /** Element count. */
     public final int length() {
-        return (int) array.length();
+        return length;
     }
 
     static final class F32 extends Dense {
