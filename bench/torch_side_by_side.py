@@ -109,8 +109,12 @@ def torch_worker(a):
     warm = a.warmup if a.warmup >= 0 else default_warmup(model, a.batch, a.seq)
     out = {}
     for name, fn in (("train", train_step), ("forward", fwd_step)):
-        for i in range(warm):
+        # fedlora's warm-up rule: at least `warm` steps and at least --warmup-seconds
+        i, w0 = 0, time.perf_counter()
+        while i < warm or time.perf_counter() - w0 < a.warmup_seconds:
             fn(batches[i % len(batches)])
+            i += 1
+        out[name + "_warmup_steps"] = i
         reset_peak_rss()
         t0 = time.perf_counter()
         for i in range(a.steps):
@@ -126,7 +130,8 @@ def torch_worker(a):
 def run_torch(a, threads):
     cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--model", a.model, "--batch", str(a.batch),
            "--seq", str(a.seq), "--targets", a.targets, "--rank", str(a.rank), "--threads", str(threads),
-           "--steps", str(a.steps), "--warmup", str(a.warmup), "--seed", str(a.seed)]
+           "--steps", str(a.steps), "--warmup", str(a.warmup), "--warmup-seconds", str(a.warmup_seconds),
+           "--seed", str(a.seed)]
     if a.gradient_checkpointing:
         cmd.append("--gradient-checkpointing")
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -140,7 +145,7 @@ def run_torch(a, threads):
 def run_fedlora(a, threads):
     cmd = [os.path.join(ROOT, "fedlora"), "bench", "train", "--model", a.model, "--batch", str(a.batch), "--seq", str(a.seq),
            "--targets", a.targets, "--rank", str(a.rank), "--threads", str(threads), "--steps", str(a.steps),
-           "--warmup", str(a.warmup), "--seed", str(a.seed)]
+           "--warmup", str(a.warmup), "--warmup-seconds", str(a.warmup_seconds), "--seed", str(a.seed)]
     if a.gradient_checkpointing:
         cmd.append("--gradient-checkpointing")
     env = dict(os.environ)
@@ -169,7 +174,9 @@ def main():
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--warmup", type=int, default=-1)
+    ap.add_argument("--warmup", type=int, default=-1, help="untimed steps per phase, at least (default: by FLOPs)")
+    ap.add_argument("--warmup-seconds", type=float, default=10.0,
+                    help="untimed seconds per phase, at least, on both sides (fedlora's JIT settles in seconds)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--gradient-checkpointing", action="store_true")
@@ -193,7 +200,7 @@ def main():
             t_runs.append(run_torch(a, threads))
         rows.append((threads, f_runs, t_runs))
         for f, t in zip(f_runs, t_runs):
-            print(json.dumps({"threads": threads, "fedlora": {k: f[k] for k in ("train", "forward", "peak_rss_bytes")},
+            print(json.dumps({"threads": threads, "fedlora": {k: f[k] for k in ("train", "forward", "peak_rss_bytes", "warmup_run")},
                               "pytorch": t}), file=sys.stderr)
     print(f"workload: {a.model} batch {a.batch} x seq {a.seq}, LoRA r{a.rank} on {a.targets}, {a.steps} timed steps, "
           f"{a.repeats} interleaved repeats{', gradient checkpointing' if a.gradient_checkpointing else ''}")

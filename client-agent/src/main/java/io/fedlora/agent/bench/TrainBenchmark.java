@@ -76,16 +76,26 @@ public final class TrainBenchmark {
     /**
      * @param modelDir HF model directory, or null for {@code shape}
      * @param targets  LoRA target modules; empty for the family's defaults
-     * @param warmup   untimed steps before each timed phase (negative: {@link #defaultWarmup} by the step's FLOPs)
+     * @param warmup   untimed steps before each timed phase, at least (negative: {@link #defaultWarmup} by the step's
+     *                 FLOPs)
+     * @param warmupSeconds untimed seconds before each timed phase, at least: warm-up goes on until both minima are
+     *                 reached (0: steps only)
      */
     public record Settings(Path modelDir, Shape shape, int batch, int seq, List<String> targets, int rank, int steps,
-                           int warmup, boolean gradientCheckpointing, long seed) {
+                           int warmup, double warmupSeconds, boolean gradientCheckpointing, long seed) {
         public Settings {
             targets = List.copyOf(targets);
             if (batch < 1 || seq < 1 || rank < 1 || steps < 1) {
                 throw new IllegalArgumentException("batch, seq, rank and steps must be positive");
             }
+            if (!(warmupSeconds >= 0)) {
+                throw new IllegalArgumentException("warm-up seconds must be 0 or more");
+            }
         }
+    }
+
+    /** The untimed steps run before one timed phase and how long they took. */
+    public record Warmup(int steps, double seconds) {
     }
 
     /** Throughput and memory of one phase. */
@@ -110,7 +120,8 @@ public final class TrainBenchmark {
     }
 
     /** The benchmark's figures. */
-    public record Result(BackendInfo backend, int threads, Dims config, Settings settings, int warmup, Phase train, Phase forward,
+    public record Result(BackendInfo backend, int threads, Dims config, Settings settings, int warmup, Warmup trainWarmup,
+                         Warmup forwardWarmup, Phase train, Phase forward,
                          double trainFlopsPerStep, String gemmShape, double sgemmFlops, long peakRssBytes) {
 
         public double trainFlops() {
@@ -144,6 +155,12 @@ public final class TrainBenchmark {
             root.put("seq", settings.seq());
             root.put("steps", settings.steps());
             root.put("warmup", warmup);
+            root.put("warmup_seconds", settings.warmupSeconds());
+            ObjectNode warmed = root.putObject("warmup_run");
+            warmed.put("train_steps", trainWarmup.steps());
+            warmed.put("train_seconds", trainWarmup.seconds());
+            warmed.put("forward_steps", forwardWarmup.steps());
+            warmed.put("forward_seconds", forwardWarmup.seconds());
             root.put("gradient_checkpointing", settings.gradientCheckpointing());
             phase(root.putObject("train"), train);
             phase(root.putObject("forward"), forward);
@@ -188,7 +205,7 @@ public final class TrainBenchmark {
         }
         List<String> targets = s.targets().isEmpty() ? spec.defaultTargets() : s.targets();
         Settings used = new Settings(s.modelDir(), s.shape(), s.batch(), s.seq(), targets, s.rank(), s.steps(), s.warmup(),
-                s.gradientCheckpointing(), s.seed());
+                s.warmupSeconds(), s.gradientCheckpointing(), s.seed());
         List<LoraLayer> layers = LoraTargets.resolve(spec, targets, s.rank(), new LoraScaling(ALPHA, s.rank(), false));
         Map<String, LoraFactors> factors = new LinkedHashMap<>();
         Map<String, INDArray> params = new LinkedHashMap<>();
@@ -211,9 +228,7 @@ public final class TrainBenchmark {
         double flopsPerStep = trainFlopsPerStep(spec, dims, layers);
         int warmup = s.warmup() >= 0 ? s.warmup() : defaultWarmup(flopsPerStep);
 
-        for (int i = 0; i < warmup; i++) {
-            trainStep(network, optimiser, params, batches.get(i % batches.size()));
-        }
+        Warmup trainWarmup = warmUp(warmup, i -> trainStep(network, optimiser, params, batches.get(i % batches.size())));
         resetPeaks();
         long t0 = System.nanoTime();
         for (int i = 0; i < s.steps(); i++) {
@@ -222,9 +237,7 @@ public final class TrainBenchmark {
         double trainSeconds = (System.nanoTime() - t0) / 1e9;
         Phase train = phase(tokensPerStep * s.steps(), trainSeconds);
 
-        for (int i = 0; i < warmup; i++) {
-            forwardStep(network, batches.get(i % batches.size()));
-        }
+        Warmup forwardWarmup = warmUp(warmup, i -> forwardStep(network, batches.get(i % batches.size())));
         resetPeaks();
         long t1 = System.nanoTime();
         for (int i = 0; i < s.steps(); i++) {
@@ -259,7 +272,24 @@ public final class TrainBenchmark {
         }
         shape = n + "x" + k + " · " + k + "x" + nn;
         double sgemm = sgemmFlops(model.dataType(), n, k, nn);
-        return new Result(backend, Blas.threads(), dims, used, warmup, train, forward, flopsPerStep, shape, sgemm, peakRss);
+        return new Result(backend, Blas.threads(), dims, used, warmup, trainWarmup, forwardWarmup, train, forward,
+                flopsPerStep, shape, sgemm, peakRss);
+    }
+
+    /**
+     * Runs untimed steps until at least {@code minSteps} have run and at least the settings' warm-up seconds have
+     * passed. The seconds are what the JIT needs: on 2 cores with both busy, the kernels' hot loops reach their final
+     * compiled form only after several seconds (init-model at 2 threads: 65k tokens/s after 20 warm-up steps, 112k
+     * after 1,500, about 8 s; 1 thread settles sooner), which a step count fixed per workload cannot know.
+     */
+    private Warmup warmUp(int minSteps, java.util.function.IntConsumer step) {
+        long t0 = System.nanoTime();
+        long minNanos = (long) (s.warmupSeconds() * 1e9);
+        int i = 0;
+        while (i < minSteps || System.nanoTime() - t0 < minNanos) {
+            step.accept(i++);
+        }
+        return new Warmup(i, (System.nanoTime() - t0) / 1e9);
     }
 
     /** Matmul FLOPs of warm-up per phase by default: about 1-4 s of this machine's single-core rate. */

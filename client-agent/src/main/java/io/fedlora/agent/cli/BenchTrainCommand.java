@@ -56,9 +56,14 @@ final class BenchTrainCommand implements Callable<Integer> {
     int steps;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "-1",
-            description = "untimed warm-up steps per phase (default: enough for 1e11 matmul FLOPs, 2 to 20 steps: "
+            description = "at least N untimed warm-up steps per phase (default: enough for 1e11 matmul FLOPs, 2 to 20 steps: "
                     + "20 on init-model, 2 on GPT-2-small at batch 4 x seq 256)")
     int warmup;
+
+    @Option(names = "--warmup-seconds", paramLabel = "S", defaultValue = "10",
+            description = "and at least S seconds of them, so the JIT has settled (default "
+                    + "${DEFAULT-VALUE}; 0 = steps only)")
+    double warmupSeconds;
 
     @Option(names = "--gradient-checkpointing", description = "recompute each block's activations in backward")
     boolean gradientCheckpointing;
@@ -81,6 +86,9 @@ final class BenchTrainCommand implements Callable<Integer> {
         if (model != null && shape != null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "give --model or --shape, not both");
         }
+        if (!(warmupSeconds >= 0) || Double.isInfinite(warmupSeconds)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--warmup-seconds must be 0 or more seconds");
+        }
         if (threads < 0) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be 0 (all cores) or positive");
         }
@@ -91,10 +99,14 @@ final class BenchTrainCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--shape: " + e.getMessage());
         }
         NativeThreads.apply(threads);
+        bench.root.err.printf("bench train: per phase, warm-up (at least %s steps and %.0f s), then %d timed steps%n",
+                warmup >= 0 ? Integer.toString(warmup) : "the default", warmupSeconds, steps);
         TrainBenchmark.Result r = new TrainBenchmark(new TrainBenchmark.Settings(model, parsedShape, batch, seq, targets,
-                rank, steps, warmup, gradientCheckpointing, seed)).run();
+                rank, steps, warmup, warmupSeconds, gradientCheckpointing, seed)).run();
         PrintStream err = bench.root.err;
         err.printf("backend: %s, %d threads%n", r.backend().summary(), r.threads());
+        err.printf("warm-up: %d train steps (%.1f s), %d forward steps (%.1f s)%n", r.trainWarmup().steps(),
+                r.trainWarmup().seconds(), r.forwardWarmup().steps(), r.forwardWarmup().seconds());
         err.printf("LoRA train (fwd+bwd+clip+AdamW): %.0f tokens/s, %.1f ms/step, peak RSS %.2f GB%n",
                 r.train().tokensPerSecond(), r.train().msPerStep(), r.train().peakRssBytes() / 1e9);
         err.printf("forward only:                    %.0f tokens/s, %.1f ms/step, peak RSS %.2f GB%n",

@@ -46,6 +46,9 @@ class AgentCliTest {
         err.reset();
         assertThat(cli.run(new String[]{"bench", "train", "--steps", "many"})).isEqualTo(2);
         assertThat(err.toString()).contains("'--steps'").contains("many");
+        err.reset();
+        assertThat(cli.run(new String[]{"bench", "train", "--warmup-seconds", "-1"})).isEqualTo(2);
+        assertThat(err.toString()).contains("--warmup-seconds must be 0 or more");
         assertThat(out.toString()).isEmpty();
     }
 
@@ -67,7 +70,8 @@ class AgentCliTest {
 
     @Test
     void benchJsonIsTheWholeOfStdout() throws Exception {
-        assertThat(cli.run(new String[]{"bench", "train", "--json", "--steps", "2", "--batch", "4"})).isEqualTo(0);
+        assertThat(cli.run(new String[]{"bench", "train", "--json", "--steps", "2", "--batch", "4", "--warmup", "1",
+                "--warmup-seconds", "0.5"})).isEqualTo(0);
         // exactly one JSON document on stdout, as `| jq .` needs; the readable summary went to stderr
         JsonNode json = new ObjectMapper().readTree(out.toString());
         assertThat(out.toString().strip()).doesNotContain("\n");
@@ -77,6 +81,11 @@ class AgentCliTest {
         assertThat(json.path("forward").path("tokens_per_second").asDouble()).isPositive();
         assertThat(json.path("train").path("peak_heap_bytes").asLong()).isPositive();
         assertThat(json.path("backend").asText()).isNotBlank();
+        // warm-up runs until both minima are met: 1 step and half a second, in each phase
+        assertThat(json.path("warmup_run").path("train_seconds").asDouble()).isGreaterThanOrEqualTo(0.5);
+        assertThat(json.path("warmup_run").path("forward_seconds").asDouble()).isGreaterThanOrEqualTo(0.5);
+        assertThat(json.path("warmup_run").path("train_steps").asInt()).isGreaterThan(1);
+        assertThat(err.toString()).containsPattern("warm-up: \\d+ train steps");
         // a ratio of two timings: its value belongs to the benchmark's report, not to a unit test's assertion
         assertThat(json.path("train_step_over_forward").asDouble()).isPositive().isFinite();
     }
@@ -86,7 +95,7 @@ class AgentCliTest {
         LlamaFamily.Spec spec = new LlamaFamily.Spec("llama", 32, 48, 2, 4, 2, 8, 50, 16, 1e-6, 10000.0, false, false, false);
         LlamaModel.initialise(spec, 1).save(dir);
         assertThat(cli.run(new String[]{"bench", "train", "--model", dir.toString(), "--steps", "2", "--warmup", "0",
-                "--batch", "2", "--seq", "16", "--threads", "1"})).isEqualTo(0);
+                "--warmup-seconds", "0", "--batch", "2", "--seq", "16", "--threads", "1"})).isEqualTo(0);
         JsonNode json = new ObjectMapper().readTree(out.toString());
         assertThat(json.path("model").path("family").asText()).isEqualTo("llama");
         assertThat(json.path("model").path("n_kv_head").asInt()).isEqualTo(2);

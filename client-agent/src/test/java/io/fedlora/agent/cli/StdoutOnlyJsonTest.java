@@ -29,7 +29,8 @@ class StdoutOnlyJsonTest {
                 .collect(Collectors.joining(File.pathSeparator));
         ProcessBuilder builder = new ProcessBuilder(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g", "-cp", classpath,
-                AgentCli.class.getName(), "bench", "train", "--steps", "2", "--warmup", "0", "--threads", "1"));
+                AgentCli.class.getName(), "bench", "train", "--steps", "2", "--warmup", "0", "--warmup-seconds", "0",
+                "--threads", "1"));
         builder.environment().put("OMP_NUM_THREADS", "1");
         builder.environment().put("OPENBLAS_NUM_THREADS", "1");
         Process process = builder.start();

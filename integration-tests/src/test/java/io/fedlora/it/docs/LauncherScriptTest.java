@@ -25,9 +25,18 @@ class LauncherScriptTest {
     private record Result(int exit, String out, String err) {}
 
     private Result run(String... args) throws IOException, InterruptedException {
+        return runWith(null, args);
+    }
+
+    private Result runWith(String javaOpts, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of("/bin/bash", home.resolve("fedlora").toString()));
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).directory(home.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).directory(home.toFile());
+        builder.environment().remove("JAVA_OPTS");
+        if (javaOpts != null) {
+            builder.environment().put("JAVA_OPTS", javaOpts);
+        }
+        Process p = builder.start();
         p.getOutputStream().close();
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("%s returns at once", command).isTrue();
         return new Result(p.exitValue(), new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8),
@@ -60,5 +69,19 @@ class LauncherScriptTest {
         assertThat(bench.exit()).isEqualTo(2);
         assertThat(bench.out()).isEmpty();
         assertThat(bench.err()).contains("bench needs 'aggregate', 'train' or 'federation', not 'trian'");
+    }
+
+    @Test
+    void trainerCommandsRunTheSerialCollectorUnlessJavaOptsPicksOne() throws Exception {
+        // -XX:+PrintCommandLineFlags prints the JVM's chosen flags on stdout before main runs
+        for (List<String> command : List.of(List.of("init-model", "--version"), List.of("bench", "train", "--version"),
+                List.of("agent", "--version"))) {
+            Result plain = runWith("-XX:+PrintCommandLineFlags", command.toArray(String[]::new));
+            assertThat(plain.exit()).as("%s", command).isZero();
+            assertThat(plain.out()).as("%s", command).contains("-XX:+UseSerialGC").contains("-XX:MaxHeapSize=");
+            Result chosen = runWith("-XX:+UseParallelGC -XX:+PrintCommandLineFlags", command.toArray(String[]::new));
+            assertThat(chosen.exit()).as("%s", command).isZero();
+            assertThat(chosen.out()).as("%s", command).contains("-XX:+UseParallelGC").doesNotContain("UseSerialGC");
+        }
     }
 }
