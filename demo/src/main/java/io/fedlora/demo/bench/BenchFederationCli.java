@@ -70,6 +70,11 @@ public final class BenchFederationCli implements Callable<Integer> {
             description = "the coordinator's -Xmx, e.g. 3g or 1500m (default ${DEFAULT-VALUE})")
     String heap = "3g";
 
+    @Option(names = "--coordinator-jvm-option", paramLabel = "OPTION",
+            description = "one more JVM option for the coordinator, after the launcher's defaults (repeatable), "
+                    + "e.g. -Xmn64m or -XX:NativeMemoryTracking=summary")
+    List<String> coordinatorJvmOptions = new java.util.ArrayList<>();
+
     @Option(names = "--work", paramLabel = "DIR",
             description = "where the coordinator's data and logs go (default: a new temp dir)")
     Path work;
@@ -151,6 +156,7 @@ public final class BenchFederationCli implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + e.getMessage());
         }
         return new FederationBench.Options(clients, model, rounds, List.copyOf(chosen), rank, seed, deadline, heap,
-                work != null ? work : Files.createTempDirectory("fedlora-bench-federation"), clientsHoldBase);
+                List.copyOf(coordinatorJvmOptions), work != null ? work : Files.createTempDirectory("fedlora-bench-federation"),
+                clientsHoldBase);
     }
 }

@@ -18,7 +18,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * Samples the coordinator process from outside every 250 ms: RSS and its parts from {@code /proc/<pid>/status}
  * (VmRSS; RssAnon: heap, native and off-heap arrays; RssFile: file pages it maps; VmHWM at the end), heap in use,
  * committed and live after the last collection, mapped and direct NIO buffers (Netty's network buffers among them)
- * and the round accumulator's size from its {@code /actuator/prometheus}. Every figure is kept as its peak.
+ * and the round accumulator's size from its {@code /actuator/prometheus}, and its thread count (JVM and native
+ * threads: each holds a stack and may hold a malloc arena). Every figure is kept as its peak (threads as a count,
+ * the rest in bytes).
  */
 final class CoordinatorProbe implements AutoCloseable {
 
@@ -65,6 +67,7 @@ final class CoordinatorProbe implements AutoCloseable {
     void sample() {
         Map<String, Long> status = status();
         STATUS_FIELDS.keySet().forEach(k -> peak(k, status.getOrDefault(k, 0L)));
+        peak("threads", status.getOrDefault("threads", 0L));
         peakRssBytes.accumulateAndGet(status.getOrDefault("rss", 0L), Math::max);
         try {
             Map<String, Long> m = heapFigures(scrape());
@@ -86,7 +89,7 @@ final class CoordinatorProbe implements AutoCloseable {
     Map<String, Long> peaks() {
         Map<String, Long> out = new LinkedHashMap<>();
         for (String k : List.of("rss", "rss_anon", "rss_file", "heap_used", "heap_committed", "heap_live_after_gc",
-                "mapped_buffers", "direct_buffers")) {
+                "mapped_buffers", "direct_buffers", "threads")) {
             AtomicLong v = peaks.get(k);
             out.put(k, v == null ? 0 : v.get());
         }
@@ -141,6 +144,9 @@ final class CoordinatorProbe implements AutoCloseable {
                 });
                 if (line.startsWith("VmHWM:")) {
                     out.put("hwm", kb(line, "VmHWM:"));
+                }
+                if (line.startsWith("Threads:")) {
+                    out.put("threads", Long.parseLong(line.substring("Threads:".length()).trim()));
                 }
             }
         } catch (IOException | RuntimeException e) {

@@ -38,7 +38,7 @@ final class FederationBench {
 
     /** What to run. */
     record Options(int clients, Path model, int rounds, List<String> targets, int rank, long seed, int deadlineSeconds,
-                   String coordinatorHeap, Path workDir, boolean clientsHoldBase) {}
+                   String coordinatorHeap, List<String> coordinatorJvmOptions, Path workDir, boolean clientsHoldBase) {}
 
     private final Path home;
     private final ObjectMapper mapper;
@@ -54,7 +54,8 @@ final class FederationBench {
             FederationProcesses processes = new FederationProcesses(home, launcher);
             CoordinatorSettings settings = CoordinatorSettings.onFreePorts("bench-coordinator",
                     o.workDir().resolve("coordinator"), List.of());
-            List<String> jvm = List.of("-Xmx" + o.coordinatorHeap(), "-XX:+UseSerialGC", "-Dfile.encoding=UTF-8");
+            List<String> jvm = new ArrayList<>(List.of("-Xmx" + o.coordinatorHeap(), "-XX:+UseSerialGC", "-Dfile.encoding=UTF-8"));
+            jvm.addAll(o.coordinatorJvmOptions());
             long t0 = System.nanoTime();
             CoordinatorProcess coordinator = processes.startCoordinator(settings, Duration.ofMinutes(3), jvm);
             log.info("coordinator up in {} s (pid {})", (System.nanoTime() - t0) / 1_000_000_000, coordinator.process().pid());
@@ -163,6 +164,7 @@ final class FederationBench {
         out.put("targets", o.targets());
         out.put("rank", o.rank());
         out.put("coordinator_heap_limit", o.coordinatorHeap());
+        out.put("coordinator_jvm_options", o.coordinatorJvmOptions());
         out.put("federation_status", admin.federation(federationId).status());
         out.put("wall_s", wallMs / 1000.0);
         out.put("per_round", perRound);

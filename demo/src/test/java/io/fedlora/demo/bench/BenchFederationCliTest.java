@@ -99,6 +99,7 @@ class BenchFederationCliTest {
         assertThat(d.seed()).isEqualTo(42);
         assertThat(d.deadlineSeconds()).isEqualTo(600);
         assertThat(d.coordinatorHeap()).isEqualTo("3g");
+        assertThat(d.coordinatorJvmOptions()).isEmpty();
         assertThat(d.workDir()).isDirectory();
         assertThat(d.clientsHoldBase()).as("clients download the full state unless told otherwise").isFalse();
 
@@ -107,9 +108,11 @@ class BenchFederationCliTest {
         Path work = Files.createTempDirectory("bench-work");
         cl.parseArgs("--clients=2", "--model", model.toString(), "--rounds", "3", "--targets", "c_attn,c_proj",
                 "--rank=4", "--seed", "7", "--deadline", "30", "--coordinator-heap", "1500m", "--work", work.toString(),
-                "--json", "--clients-hold-base");
+                "--json", "--clients-hold-base", "--coordinator-jvm-option=-Xmn64m", "--coordinator-jvm-option",
+                "-XX:NativeMemoryTracking=summary");
         FederationBench.Options o = cli.options();
-        assertThat(o).isEqualTo(new FederationBench.Options(2, model, 3, List.of("c_attn", "c_proj"), 4, 7, 30, "1500m", work, true));
+        assertThat(o).isEqualTo(new FederationBench.Options(2, model, 3, List.of("c_attn", "c_proj"), 4, 7, 30, "1500m",
+                List.of("-Xmn64m", "-XX:NativeMemoryTracking=summary"), work, true));
         assertThat(cli.json).isTrue();
     }
 

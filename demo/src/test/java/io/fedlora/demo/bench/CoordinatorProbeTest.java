@@ -30,4 +30,16 @@ class CoordinatorProbeTest {
                 .containsEntry("direct_buffers", 70L)
                 .containsEntry("accumulator_elements", 21_528_576L);
     }
+
+    @Test
+    void residentSetAndThreadsReadFromProcStatus() {
+        // this JVM as the "coordinator": no prometheus endpoint answers on port 1, the /proc figures still count
+        try (CoordinatorProbe probe = new CoordinatorProbe(ProcessHandle.current().pid(), java.net.URI.create("http://127.0.0.1:1/"))) {
+            probe.sample();
+            assertThat(probe.peaks().get("threads")).isGreaterThanOrEqualTo(2L).isLessThan(100_000L);
+            assertThat(probe.peaks().get("rss")).isGreaterThan(probe.peaks().get("rss_file"));
+            assertThat(probe.peaks().get("rss_anon")).isPositive();
+            assertThat(probe.vmHwmBytes()).isGreaterThanOrEqualTo(probe.peaks().get("rss") / 2);
+        }
+    }
 }
