@@ -54,7 +54,9 @@ final class FederationBench {
             FederationProcesses processes = new FederationProcesses(home, launcher);
             CoordinatorSettings settings = CoordinatorSettings.onFreePorts("bench-coordinator",
                     o.workDir().resolve("coordinator"), List.of());
-            List<String> jvm = new ArrayList<>(List.of("-Xmx" + o.coordinatorHeap(), "-XX:+UseSerialGC", "-Dfile.encoding=UTF-8"));
+            // the coordinator as ./fedlora coordinator runs it (full JIT, the launcher's memory settings)
+            List<String> jvm = new ArrayList<>(List.of("-Xmx" + o.coordinatorHeap(), "-Dfile.encoding=UTF-8"));
+            jvm.addAll(FederationProcesses.COORDINATOR_MEMORY_OPTIONS);
             jvm.addAll(o.coordinatorJvmOptions());
             long t0 = System.nanoTime();
             CoordinatorProcess coordinator = processes.startCoordinator(settings, Duration.ofMinutes(3), jvm);
@@ -164,7 +166,11 @@ final class FederationBench {
         out.put("targets", o.targets());
         out.put("rank", o.rank());
         out.put("coordinator_heap_limit", o.coordinatorHeap());
-        out.put("coordinator_jvm_options", o.coordinatorJvmOptions());
+        List<String> jvmOptions = new ArrayList<>(FederationProcesses.COORDINATOR_MEMORY_OPTIONS);
+        jvmOptions.addAll(o.coordinatorJvmOptions());
+        out.put("coordinator_jvm_options", jvmOptions);
+        out.put("coordinator_glibc_tunables", System.getenv().getOrDefault("GLIBC_TUNABLES",
+                FederationProcesses.COORDINATOR_MALLOC_TUNABLES));
         out.put("federation_status", admin.federation(federationId).status());
         out.put("wall_s", wallMs / 1000.0);
         out.put("per_round", perRound);

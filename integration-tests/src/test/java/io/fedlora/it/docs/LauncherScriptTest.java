@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
+import io.fedlora.demo.process.FederationProcesses;
 import io.fedlora.demo.process.FedloraHome;
 
 /**
@@ -83,5 +84,20 @@ class LauncherScriptTest {
             assertThat(chosen.exit()).as("%s", command).isZero();
             assertThat(chosen.out()).as("%s", command).contains("-XX:+UseParallelGC").doesNotContain("UseSerialGC");
         }
+    }
+
+    @Test
+    void theCoordinatorRunsWithTheMemorySettingsTheBenchmarksMeasured() throws Exception {
+        Result plain = runWith("-XX:+PrintCommandLineFlags", "coordinator", "--version");
+        assertThat(plain.exit()).isZero();
+        assertThat(plain.out()).contains("-XX:+UseSerialGC").contains("-XX:MaxNewSize=67108864");
+        Result chosen = runWith("-XX:+PrintCommandLineFlags -Xmn100m -XX:+UseParallelGC", "coordinator", "--version");
+        assertThat(chosen.out()).contains("-XX:MaxNewSize=104857600").contains("-XX:+UseParallelGC")
+                .doesNotContain("UseSerialGC");
+        // bench federation and the demo start the coordinator with FederationProcesses' copy of these settings
+        String launcher = java.nio.file.Files.readString(home.resolve("fedlora"));
+        assertThat(launcher).contains("COORDINATOR_MALLOC=\"" + FederationProcesses.COORDINATOR_MALLOC_TUNABLES + "\"");
+        assertThat(FederationProcesses.COORDINATOR_MEMORY_OPTIONS).containsExactly("-XX:+UseSerialGC", "-Xmn64m");
+        assertThat(launcher).contains("COORDINATOR_GC=\"-XX:+UseSerialGC\"").contains("COORDINATOR_YOUNG=\"-Xmn64m\"");
     }
 }
