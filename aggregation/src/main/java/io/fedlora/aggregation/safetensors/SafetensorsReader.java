@@ -286,20 +286,37 @@ public final class SafetensorsReader implements AutoCloseable {
         }
     }
 
-    /** A floating-point tensor as an fp32 array of its shape (F64/F16/BF16 converted). */
+    /**
+     * A floating-point tensor as an fp32 array of its shape (F64/F16/BF16 converted), read with positional reads (no
+     * mapping: a mapping stays resident until a garbage collection unmaps it, and the coordinator reads every
+     * round's target weights this way).
+     */
     public INDArray readFloat(String name) {
         TensorInfo t = info(name);
         if (!t.dtype().isFloatingPoint()) {
             throw new SafetensorsFormatException(file, name, "dtype " + t.dtype() + " is not floating point");
         }
-        return TensorCodec.decode(readRaw(name), t.dtype(), t.shape());
+        return decode(t);
     }
 
-    /** Any tensor in its memory type (floats as fp32, integers in their own width). */
+    /** Any tensor in its memory type (floats as fp32, integers in their own width), read as {@link #readFloat} is. */
     public INDArray read(String name) {
-        TensorInfo t = info(name);
-        return TensorCodec.decode(readRaw(name), t.dtype(), t.shape());
+        return decode(info(name));
     }
+
+    private INDArray decode(TensorInfo t) {
+        if (t.byteLength() > Integer.MAX_VALUE) {
+            throw new SafetensorsFormatException(file, t.name(), "tensor of " + t.byteLength()
+                    + " bytes is too large for one buffer");
+        }
+        INDArray out = TensorCodec.allocate(t.dtype(), t.shape());
+        long[] next = {0};
+        // chunks are whole elements: every read but the last fills the buffer, whose size is a multiple of 8
+        readChunks(t.name(), DECODE_CHUNK_BYTES, chunk -> next[0] += TensorCodec.decodeInto(out, next[0], chunk, t.dtype()));
+        return out;
+    }
+
+    private static final int DECODE_CHUNK_BYTES = 1 << 20;
 
     @Override
     public void close() throws IOException {

@@ -37,17 +37,41 @@ public final class TensorCodec {
      * new c-order array of {@code shape}; floating types become fp32.
      */
     public static INDArray decode(ByteBuffer src, DType dtype, long[] shape) {
-        long count = 1;
+        INDArray out = allocate(dtype, shape);
+        if (out.length() > 0) {
+            decodeInto(out, 0, src, dtype);
+        }
+        return out;
+    }
+
+    /** An uninitialised c-order array of {@code shape} in {@code dtype}'s memory type, for {@link #decodeInto}. */
+    public static INDArray allocate(DType dtype, long[] shape) {
         for (long d : shape) {
-            count = Math.multiplyExact(count, d);
+            if (d < 0) {
+                throw new IllegalArgumentException("negative dimension in " + java.util.Arrays.toString(shape));
+            }
         }
-        INDArray out = Nd4j.create(memoryType(dtype), shape, 'c');
-        if (count == 0) {
-            return out;
-        }
+        return Nd4j.create(memoryType(dtype), shape, 'c');
+    }
+
+    /**
+     * Decodes the whole little-endian {@code dtype} elements in {@code src} into {@code out} (from
+     * {@link #allocate}) starting at its element {@code first}, so a tensor can be decoded chunk by chunk from
+     * positional reads instead of from one mapping of the file. Returns how many elements it wrote.
+     */
+    public static int decodeInto(INDArray out, long first, ByteBuffer src, DType dtype) {
         ByteBuffer in = src.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer dst = out.data().asNio().order(ByteOrder.nativeOrder());
-        int n = Math.toIntExact(count);
+        int n = in.remaining() / dtype.byteSize();
+        if (first < 0 || first + n > out.length()) {
+            throw new IllegalArgumentException("elements " + first + ".." + (first + n) + " do not fit an array of "
+                    + out.length());
+        }
+        if (n == 0) {
+            return 0;
+        }
+        ByteBuffer all = out.data().asNio().order(ByteOrder.nativeOrder());
+        all.position(Math.toIntExact(first * out.data().getElementSize()));
+        ByteBuffer dst = all.slice().order(ByteOrder.nativeOrder());
         switch (dtype) {
             case F32 -> dst.asFloatBuffer().put(in.asFloatBuffer().limit(n));
             case F64 -> {
@@ -76,7 +100,7 @@ public final class TensorCodec {
             case I16 -> dst.asShortBuffer().put(in.asShortBuffer().limit(n));
             case I8, U8, BOOL -> dst.put(in.limit(in.position() + n));
         }
-        return out;
+        return n;
     }
 
     /** Number of bytes {@link #encode} writes for {@code array} as {@code dtype}. */

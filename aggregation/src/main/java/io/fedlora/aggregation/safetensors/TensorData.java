@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Arrays;
+import java.util.function.Supplier;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
@@ -34,6 +35,42 @@ public sealed interface TensorData {
     /** {@code length} bytes at {@code position} of an open file, copied by the kernel when written (never mapped). */
     static TensorData region(String name, DType dtype, long[] shape, FileChannel file, long position, long length) {
         return new Region(name, dtype, shape.clone(), file, position, length);
+    }
+
+    /**
+     * An array of {@code shape} computed only when it is written and closed right after, so that a file of many such
+     * tensors (a merged export: one weight plus its adapter product per layer) holds one of them at a time.
+     */
+    static TensorData computed(String name, DType dtype, long[] shape, Supplier<INDArray> compute) {
+        return new Computed(name, dtype, shape.clone(), compute);
+    }
+
+    /** An array made by {@code compute} at write time, stored as {@code dtype}, then closed. */
+    record Computed(String name, DType dtype, long[] shape, Supplier<INDArray> compute) implements TensorData {
+        @Override
+        public long byteLength() {
+            long n = 1;
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            return Math.multiplyExact(n, (long) dtype.byteSize());
+        }
+
+        @Override
+        public void writeTo(WritableByteChannel out) throws IOException {
+            INDArray array = compute.get();
+            try {
+                if (!Arrays.equals(array.shape(), shape)) {
+                    throw new IOException("tensor '" + name + "' was computed with shape " + Arrays.toString(array.shape())
+                            + ", its header says " + Arrays.toString(shape));
+                }
+                TensorCodec.encode(array, dtype, out);
+            } finally {
+                if (array.closeable()) {
+                    array.close();
+                }
+            }
+        }
     }
 
     /** An array stored as {@code dtype}. */

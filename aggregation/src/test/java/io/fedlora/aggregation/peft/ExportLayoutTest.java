@@ -57,6 +57,37 @@ class ExportLayoutTest {
     }
 
     @Test
+    void mergedWeightsOfLayersWithAndWithoutAFoldedWeightKeepTheirDtypes() throws IOException {
+        String key2 = "model.layers.0.self_attn.v_proj.weight";
+        String module2 = "model.layers.0.self_attn.v_proj";
+        Path basePath = dir.resolve("base16.safetensors");
+        INDArray w0 = Nd4j.rand(DataType.FLOAT, 6, 4);
+        INDArray v0 = Nd4j.rand(DataType.FLOAT, 4, 6);
+        SafetensorsWriter.write(basePath, List.of(TensorData.of(KEY, w0, DType.F32), TensorData.of(key2, v0, DType.F16)),
+                Map.of("format", "pt"));
+        LoraFactors f = new LoraFactors(Nd4j.rand(DataType.FLOAT, 2, 4), Nd4j.rand(DataType.FLOAT, 6, 2));
+        // a conv1d-layout layer: W is [d_in, d_out], the product enters as (B·A)^T
+        LoraFactors g = new LoraFactors(Nd4j.rand(DataType.FLOAT, 2, 4), Nd4j.rand(DataType.FLOAT, 6, 2));
+        INDArray folded = w0.add(0.25f);
+        Path out = dir.resolve("export16");
+        PeftAdapterConfig cfg = new PeftAdapterConfig(2, 4, List.of("q_proj", "v_proj"), false, false, null);
+        try (SafetensorsReader base = SafetensorsReader.open(basePath)) {
+            PeftExporter.writeMerged(out.resolve("model.safetensors"), Map.of(MODULE, f, module2, g),
+                    Map.of(MODULE, KEY, module2, key2), Map.of(MODULE, WeightLayout.LINEAR, module2, WeightLayout.CONV1D),
+                    2.0, base, Map.of(KEY, folded));
+        }
+        try (SafetensorsReader merged = SafetensorsReader.open(out.resolve("model.safetensors"));
+             SafetensorsReader base = SafetensorsReader.open(basePath)) {
+            assertThat(merged.tensors().keySet()).containsExactly(KEY, key2);
+            assertThat(merged.info(KEY).dtype()).isEqualTo(DType.F32);
+            assertThat(merged.info(key2).dtype()).isEqualTo(DType.F16);
+            assertThat(merged.readFloat(KEY).equalsWithEps(folded.add(f.b().mmul(f.a()).mul(2.0)), 1e-6)).isTrue();
+            INDArray v = base.readFloat(key2).add(g.b().mmul(g.a()).transpose().mul(2.0));
+            assertThat(merged.readFloat(key2).equalsWithEps(v, 1e-2)).isTrue();
+        }
+    }
+
+    @Test
     void anAdapterNamingABaseIsRefused() throws IOException {
         Path basePath = dir.resolve("base.safetensors");
         SafetensorsWriter.write(basePath, List.of(TensorData.of(KEY, Nd4j.rand(DataType.FLOAT, 6, 4), DType.F32)),

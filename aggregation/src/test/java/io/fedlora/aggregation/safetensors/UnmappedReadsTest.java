@@ -82,6 +82,34 @@ class UnmappedReadsTest {
         }
     }
 
+    @Test
+    void readFloatAndReadDecodeWithoutMappingAcrossChunksInEveryDtype() throws IOException {
+        // 600 x 512 fp32 is 1.2 MB: more than one 1 MiB read, and a last read that is not full
+        INDArray big = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 600, 512).subi(0.5);
+        INDArray ids = Nd4j.createFromArray(new long[] {1, -2, 3_000_000_000L, 4});
+        Path file = dir.resolve("dtypes.safetensors");
+        SafetensorsWriter.write(file, List.of(TensorData.of("f32", big, DType.F32), TensorData.of("f16", big, DType.F16),
+                TensorData.of("bf16", big, DType.BF16), TensorData.of("f64", big, DType.F64),
+                TensorData.of("ids", ids, DType.I64), TensorData.of("empty", Nd4j.create(
+                        org.nd4j.linalg.api.buffer.DataType.FLOAT, 0, 3), DType.F32)), Map.of());
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            long before = mappedBuffers();
+            Map<String, INDArray> got = new LinkedHashMap<>();
+            for (String name : List.of("f32", "f16", "bf16", "f64", "empty")) {
+                got.put(name, r.readFloat(name));
+            }
+            INDArray readIds = r.read("ids");
+            assertThat(mappedBuffers()).as("mapped buffers left by readFloat/read").isEqualTo(before);
+            for (String name : List.of("f32", "f16", "bf16", "f64", "empty")) {
+                INDArray mapped = TensorCodec.decode(r.readRaw(name), r.info(name).dtype(), r.info(name).shape());
+                assertThat(got.get(name).shape()).as(name).isEqualTo(r.info(name).shape());
+                assertThat(got.get(name).equalsWithEps(mapped, 0)).as(name + " equals the mapped decode").isTrue();
+            }
+            assertThat(got.get("f32").equalsWithEps(big, 0)).isTrue();
+            assertThat(readIds.toLongVector()).containsExactly(1, -2, 3_000_000_000L, 4);
+        }
+    }
+
     /** A tensor's bytes as the file holds them, read independently of the reader. */
     private static byte[] bytes(SafetensorsReader r, String name) throws IOException {
         byte[] all = Files.readAllBytes(r.file());
