@@ -37,9 +37,16 @@ class BenchFederationEndToEndTest {
         CommandLine cl = BenchFederationCli.commandLine();
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
+        java.util.Set<Path> before = benchWorkDirs();
+        // no --work: the bench makes its own temp data dir and removes it after a successful run (a GPT-2-small
+        // run's is ~3.5 GB; runs that kept theirs once filled this machine's disk)
         int code = cl.execute("--clients", "3", "--rounds", "2", "--model", model.toString(), "--targets",
-                "q_proj,v_proj,down_proj", "--coordinator-heap", "1g", "--json", "--work", env.newDir("bench").toString());
+                "q_proj,v_proj,down_proj", "--coordinator-heap", "1g", "--json");
         assertThat(code).as(err.toString()).isZero();
+        java.util.Set<Path> left = benchWorkDirs();
+        left.removeAll(before);
+        assertThat(left).as("data dirs the run left behind").isEmpty();
+        assertThat(err.toString()).doesNotContain("kept in");
         JsonNode result = env.mapper().readTree(out.toString());
         assertThat(result.path("failed_clients").asInt()).isZero();
         JsonNode rounds = result.path("per_round");
@@ -48,6 +55,13 @@ class BenchFederationEndToEndTest {
             assertThat(r.path("status").asText()).isEqualTo("PUBLISHED");
             assertThat(r.path("independent_exactness_rel_error").isNumber()).as("round %s checked", r.path("round")).isTrue();
             assertThat(r.path("independent_exactness_rel_error").asDouble()).isLessThan(1e-6);
+        }
+    }
+
+    private static java.util.Set<Path> benchWorkDirs() throws java.io.IOException {
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return s.filter(p -> p.getFileName().toString().startsWith("fedlora-bench-federation"))
+                    .collect(java.util.stream.Collectors.toCollection(java.util.HashSet::new));
         }
     }
 }

@@ -224,7 +224,11 @@ final class LayerAccumulator {
                 LayoutGemm.addProduct(target, layer.layout(), matrix(scaled(sumB, 1.0), dOut, r), matrix(frozenA, r, dIn),
                         s / total, 1.0);
             } else if (dense != null) {
-                target.addi(dense.mul(s / total));
+                // a 7 MB temporary per GPT-2 c_attn layer: freed now, not at a full collection (both of these
+                // temporaries stayed off-heap each round once the sum was dense, ~170 MB for GPT-2-small)
+                INDArray scaledSum = dense.mul(s / total);
+                target.addi(scaledSum);
+                scaledSum.close();
             } else {
                 for (int i = 0; i < storedA.size(); i++) {
                     LayoutGemm.addProduct(target, layer.layout(), matrix(storedB.get(i), dOut, r),
@@ -303,7 +307,10 @@ final class LayerAccumulator {
     /** {@code ||s U V||_F} via the Gram matrices, {@code sqrt(sum((U^T U) .* (V V^T)))}: k x k work, not d x k. */
     private static double residualNorm(Residual res) {
         if (!res.hasFactors()) {
-            return res.dense(io.fedlora.aggregation.lora.WeightLayout.LINEAR).norm2Number().doubleValue();
+            INDArray d = res.dense(io.fedlora.aggregation.lora.WeightLayout.LINEAR);
+            double norm = d.norm2Number().doubleValue();
+            d.close();
+            return norm;
         }
         INDArray u = res.u().castTo(DataType.DOUBLE);
         INDArray v = res.v().castTo(DataType.DOUBLE);

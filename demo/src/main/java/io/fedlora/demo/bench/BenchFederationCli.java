@@ -76,7 +76,7 @@ public final class BenchFederationCli implements Callable<Integer> {
     List<String> coordinatorJvmOptions = new java.util.ArrayList<>();
 
     @Option(names = "--work", paramLabel = "DIR",
-            description = "where the coordinator's data and logs go (default: a new temp dir)")
+            description = "where the coordinator's data and logs go, kept (default: a new temp dir, deleted after a successful run)")
     Path work;
 
     @Option(names = "--clients-hold-base", description = "each client holds the --model directory itself, checks it"
@@ -106,6 +106,24 @@ public final class BenchFederationCli implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         FederationBench.Options o = options();
+        PrintWriter err = spec.commandLine().getErr();
+        int exit = 1;
+        try {
+            exit = measure(o);
+            return exit;
+        } finally {
+            // a run's data dir holds the model, every version and export (GPT-2-small: ~3.5 GB): one the bench made
+            // itself goes once the run succeeded; a failed run's, or one given with --work, is kept for its logs
+            if (work == null && exit == 0) {
+                io.fedlora.demo.run.WorkDir.deleteTree(o.workDir());
+            } else {
+                err.println("bench federation: coordinator data and logs kept in " + o.workDir());
+            }
+            err.flush();
+        }
+    }
+
+    private int measure(FederationBench.Options o) {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         ObjectMapper mapper = new ObjectMapper();
