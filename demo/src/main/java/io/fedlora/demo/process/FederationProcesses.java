@@ -40,7 +40,7 @@ public final class FederationProcesses {
      * generation sized from the heap or the default 1/64-of-RAM initial heap left hundreds of MB of touched garbage
      * pages resident), and glibc malloc with two arenas and a fixed 128 KiB mmap/trim threshold, so the native
      * memory that ND4J and Netty free goes back to the system instead of staying in per-thread arenas. With both, a
-     * 1,000-client GPT-2-small round peaked at 1,165 MiB RSS against 1,714 without (bench federation, README Scale).
+     * 1,000-client GPT-2-small round peaked at 852 MiB RSS against 1,714 before them and the per-round frees (README Scale).
      */
     public static final List<String> COORDINATOR_MEMORY_OPTIONS = List.of("-XX:+UseSerialGC", "-Xms128m", "-Xmn64m");
 

@@ -101,6 +101,7 @@ class BenchFederationCliTest {
         assertThat(d.coordinatorHeap()).isEqualTo("3g");
         assertThat(d.coordinatorJvmOptions()).isEmpty();
         assertThat(d.workDir()).isDirectory();
+        java.nio.file.Files.delete(d.workDir()); // the temp data dir the parse made: nothing was run in it
         assertThat(d.clientsHoldBase()).as("clients download the full state unless told otherwise").isFalse();
 
         cl = BenchFederationCli.commandLine();
@@ -121,7 +122,9 @@ class BenchFederationCliTest {
         CommandLine cl = BenchFederationCli.commandLine();
         BenchFederationCli cli = cl.getCommand();
         cl.parseArgs("--clients", "2", "--model", llamaModel().toString());
-        assertThat(cli.options().targets()).containsExactly("q_proj", "v_proj");
+        FederationBench.Options parsed = cli.options();
+        java.nio.file.Files.delete(parsed.workDir());
+        assertThat(parsed.targets()).containsExactly("q_proj", "v_proj");
     }
 
     @Test
