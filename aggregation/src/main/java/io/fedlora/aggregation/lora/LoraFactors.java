@@ -23,6 +23,12 @@ public record LoraFactors(INDArray a, INDArray b) {
         }
     }
 
+    /** Frees both factors' native buffers now ({@link OffHeap#release}); the factors may not be used afterwards. */
+    public void release() {
+        OffHeap.release(a);
+        OffHeap.release(b);
+    }
+
     public int rank() {
         return a.rows();
     }

@@ -3,6 +3,7 @@ package io.fedlora.aggregation.peft;
 import io.fedlora.aggregation.family.Gpt2Family;
 import io.fedlora.aggregation.lora.LayoutGemm;
 import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
@@ -106,9 +107,7 @@ public final class PeftExporter {
         } else {
             INDArray read = base.readFloat(key);
             w = read.dup('c');
-            if (read.closeable()) {
-                read.close();
-            }
+            OffHeap.release(read);
         }
         INDArray b = f.b().castTo(w.dataType());
         INDArray a = f.a().castTo(w.dataType());

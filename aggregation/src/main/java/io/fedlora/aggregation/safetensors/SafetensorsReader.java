@@ -274,10 +274,7 @@ public final class SafetensorsReader implements AutoCloseable {
     /** The raw little-endian bytes of a tensor, memory-mapped (read-only). */
     public ByteBuffer readRaw(String name) {
         TensorInfo t = info(name);
-        if (t.byteLength() > Integer.MAX_VALUE) {
-            throw new SafetensorsFormatException(file, name, "tensor of " + t.byteLength()
-                    + " bytes is too large for one buffer");
-        }
+        requireOneBuffer(t);
         try {
             return channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), t.byteLength())
                     .order(ByteOrder.LITTLE_ENDIAN);
@@ -305,10 +302,7 @@ public final class SafetensorsReader implements AutoCloseable {
     }
 
     private INDArray decode(TensorInfo t) {
-        if (t.byteLength() > Integer.MAX_VALUE) {
-            throw new SafetensorsFormatException(file, t.name(), "tensor of " + t.byteLength()
-                    + " bytes is too large for one buffer");
-        }
+        requireOneBuffer(t);
         INDArray out = TensorCodec.allocate(t.dtype(), t.shape());
         long[] next = {0};
         // chunks are whole elements: every read but the last fills the buffer, whose size is a multiple of 8
@@ -317,6 +311,14 @@ public final class SafetensorsReader implements AutoCloseable {
     }
 
     private static final int DECODE_CHUNK_BYTES = 1 << 20;
+
+    /** Java buffers and ND4J's NIO views index with ints: a tensor of more than 2 GiB cannot be one of them. */
+    private void requireOneBuffer(TensorInfo t) {
+        if (t.byteLength() > Integer.MAX_VALUE) {
+            throw new SafetensorsFormatException(file, t.name(), "tensor of " + t.byteLength()
+                    + " bytes is too large for one buffer");
+        }
+    }
 
     @Override
     public void close() throws IOException {

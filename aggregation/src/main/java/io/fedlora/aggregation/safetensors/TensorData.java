@@ -1,5 +1,6 @@
 package io.fedlora.aggregation.safetensors;
 
+import io.fedlora.aggregation.lora.OffHeap;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -49,11 +50,7 @@ public sealed interface TensorData {
     record Computed(String name, DType dtype, long[] shape, Supplier<INDArray> compute) implements TensorData {
         @Override
         public long byteLength() {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
-            return Math.multiplyExact(n, (long) dtype.byteSize());
+            return Math.multiplyExact(TensorInfo.numElements(shape), (long) dtype.byteSize());
         }
 
         @Override
@@ -66,9 +63,7 @@ public sealed interface TensorData {
                 }
                 TensorCodec.encode(array, dtype, out);
             } finally {
-                if (array.closeable()) {
-                    array.close();
-                }
+                OffHeap.release(array);
             }
         }
     }
@@ -95,10 +90,7 @@ public sealed interface TensorData {
     record Region(String name, DType dtype, long[] shape, FileChannel file, long position, long byteLength)
             implements TensorData {
         public Region {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
+            long n = TensorInfo.numElements(shape);
             if (n * dtype.byteSize() != byteLength) {
                 throw new IllegalArgumentException("tensor '" + name + "': " + byteLength
                         + " bytes do not hold shape " + Arrays.toString(shape) + " of " + dtype);
@@ -122,10 +114,7 @@ public sealed interface TensorData {
     /** Bytes already in safetensors form. */
     record Raw(String name, DType dtype, long[] shape, ByteBuffer bytes) implements TensorData {
         public Raw {
-            long n = 1;
-            for (long d : shape) {
-                n = Math.multiplyExact(n, d);
-            }
+            long n = TensorInfo.numElements(shape);
             if (n * dtype.byteSize() != bytes.remaining()) {
                 throw new IllegalArgumentException("tensor '" + name + "': " + bytes.remaining()
                         + " bytes do not hold shape " + Arrays.toString(shape) + " of " + dtype);

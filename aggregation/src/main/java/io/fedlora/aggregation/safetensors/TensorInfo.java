@@ -19,6 +19,11 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
 
     /** Number of elements (1 for a scalar of shape {@code []}). */
     public long numElements() {
+        return numElements(shape);
+    }
+
+    /** Number of elements of {@code shape} (1 for a scalar's {@code []}), refusing an overflow. */
+    public static long numElements(long[] shape) {
         long n = 1;
         for (long d : shape) {
             n = Math.multiplyExact(n, d);

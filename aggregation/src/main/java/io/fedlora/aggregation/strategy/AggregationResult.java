@@ -23,15 +23,6 @@ public record AggregationResult(Map<String, LoraFactors> global, Map<String, Res
     @Override
     public void close() {
         residuals.values().forEach(Residual::close);
-        global.values().forEach(f -> {
-            closeQuietly(f.a());
-            closeQuietly(f.b());
-        });
-    }
-
-    private static void closeQuietly(org.nd4j.linalg.api.ndarray.INDArray x) {
-        if (x.closeable()) {
-            x.close();
-        }
+        global.values().forEach(io.fedlora.aggregation.lora.LoraFactors::release);
     }
 }

@@ -3,6 +3,7 @@ package io.fedlora.coordinator.model;
 import io.fedlora.aggregation.family.ModelFamilies;
 import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
+import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.peft.PeftAdapterConfig;
 import io.fedlora.aggregation.peft.ExportLayout;
@@ -108,20 +109,11 @@ public class ModelExporter {
             throw e;
         } finally {
             // off-heap arrays, freed now rather than at a full collection (an export of GPT-2-small held 85 MB of them)
-            factors.values().forEach(lora -> {
-                release(lora.a());
-                release(lora.b());
-            });
-            folded.values().forEach(ModelExporter::release);
+            factors.values().forEach(LoraFactors::release);
+            folded.values().forEach(OffHeap::release);
             try (Stream<Path> walk = Files.walk(dir)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
-        }
-    }
-
-    private static void release(INDArray x) {
-        if (x.closeable() && !x.wasClosed()) {
-            x.close();
         }
     }
 

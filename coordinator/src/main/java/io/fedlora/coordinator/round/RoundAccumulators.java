@@ -228,10 +228,7 @@ public class RoundAccumulators implements AcceptedUpdateListener {
             lr.aggregator.add(new ClientUpdate(u.clientName(), u.update().numExamples(), factors));
         } finally {
             if (given == null) {
-                factors.values().forEach(f -> {
-                    release(f.a());
-                    release(f.b());
-                });
+                factors.values().forEach(LoraFactors::release);
             }
         }
         lr.folded.add(u.update().id());
@@ -260,12 +257,5 @@ public class RoundAccumulators implements AcceptedUpdateListener {
             out.put(l.module(), new LoraFactors(a, b));
         }
         return out;
-    }
-
-    /** Frees an array's off-heap buffer now rather than at some later GC (the accumulator has copied it). */
-    private static void release(INDArray x) {
-        if (x.closeable()) {
-            x.close();
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.fedlora.coordinator.round;
 
+import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.safetensors.DType;
 import io.fedlora.aggregation.strategy.AggregationMetrics;
 import io.fedlora.aggregation.strategy.AggregationResult;
@@ -146,8 +147,8 @@ public class RoundAggregation {
         // the folded target weights and dense residual copies are in their blobs too: without this each round left
         // its weights (GPT-2-small c_attn: 85 MB) off-heap until a full collection, which a heap as quiet as the
         // coordinator's rarely needs, so RSS grew by that much per round (10 rounds of 10 clients: 470 -> 1,251 MiB)
-        weights.values().forEach(RoundAggregation::release);
-        denseCopies.forEach(RoundAggregation::release);
+        weights.values().forEach(OffHeap::release);
+        denseCopies.forEach(OffHeap::release);
         long aggregateMs = (System.nanoTime() - t0) / 1_000_000;
 
         AggregationMetrics am = result.metrics();
@@ -205,11 +206,5 @@ public class RoundAggregation {
 
     private static Double finite(double v) {
         return Double.isFinite(v) ? v : null;
-    }
-
-    private static void release(INDArray x) {
-        if (x.closeable() && !x.wasClosed()) {
-            x.close();
-        }
     }
 }

@@ -48,6 +48,13 @@ final class FederationBench {
         this.mapper = mapper;
     }
 
+    /** The coordinator's memory settings (the launcher's) and then the run's extra options. */
+    private static List<String> coordinatorJvmOptions(Options o) {
+        List<String> options = new ArrayList<>(FederationProcesses.COORDINATOR_MEMORY_OPTIONS);
+        options.addAll(o.coordinatorJvmOptions());
+        return options;
+    }
+
     Map<String, Object> run(Options o) throws Exception {
         io.fedlora.demo.run.WorkDir.allowSearch(Files.createDirectories(o.workDir()));
         try (ProcessLauncher launcher = new ProcessLauncher(o.workDir().resolve("logs"))) {
@@ -56,8 +63,7 @@ final class FederationBench {
                     o.workDir().resolve("coordinator"), List.of());
             // the coordinator as ./fedlora coordinator runs it (full JIT, the launcher's memory settings)
             List<String> jvm = new ArrayList<>(List.of("-Xmx" + o.coordinatorHeap(), "-Dfile.encoding=UTF-8"));
-            jvm.addAll(FederationProcesses.COORDINATOR_MEMORY_OPTIONS);
-            jvm.addAll(o.coordinatorJvmOptions());
+            jvm.addAll(coordinatorJvmOptions(o));
             long t0 = System.nanoTime();
             CoordinatorProcess coordinator = processes.startCoordinator(settings, Duration.ofMinutes(3), jvm);
             log.info("coordinator up in {} s (pid {})", (System.nanoTime() - t0) / 1_000_000_000, coordinator.process().pid());
@@ -166,11 +172,8 @@ final class FederationBench {
         out.put("targets", o.targets());
         out.put("rank", o.rank());
         out.put("coordinator_heap_limit", o.coordinatorHeap());
-        List<String> jvmOptions = new ArrayList<>(FederationProcesses.COORDINATOR_MEMORY_OPTIONS);
-        jvmOptions.addAll(o.coordinatorJvmOptions());
-        out.put("coordinator_jvm_options", jvmOptions);
-        out.put("coordinator_glibc_tunables", System.getenv().getOrDefault("GLIBC_TUNABLES",
-                FederationProcesses.COORDINATOR_MALLOC_TUNABLES));
+        out.put("coordinator_jvm_options", coordinatorJvmOptions(o));
+        out.put("coordinator_glibc_tunables", FederationProcesses.coordinatorMallocTunables());
         out.put("federation_status", admin.federation(federationId).status());
         out.put("wall_s", wallMs / 1000.0);
         out.put("per_round", perRound);

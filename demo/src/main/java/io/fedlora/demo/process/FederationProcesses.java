@@ -48,6 +48,11 @@ public final class FederationProcesses {
     public static final String COORDINATOR_MALLOC_TUNABLES =
             "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072:glibc.malloc.trim_threshold=131072";
 
+    /** What the coordinator's children get as {@code GLIBC_TUNABLES}: this environment's, else the default above. */
+    public static String coordinatorMallocTunables() {
+        return System.getenv().getOrDefault("GLIBC_TUNABLES", COORDINATOR_MALLOC_TUNABLES);
+    }
+
     private final Path home;
     private final ProcessLauncher launcher;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
@@ -105,7 +110,7 @@ public final class FederationProcesses {
 
     private JavaCommand coordinatorCommand(CoordinatorSettings settings, List<String> jvmOptions) {
         Map<String, String> env = new java.util.HashMap<>(settings.environment());
-        env.putIfAbsent("GLIBC_TUNABLES", System.getenv().getOrDefault("GLIBC_TUNABLES", COORDINATOR_MALLOC_TUNABLES));
+        env.putIfAbsent("GLIBC_TUNABLES", coordinatorMallocTunables());
         return new JavaCommand(settings.name(), coordinatorClasspath(), jvmOptions, COORDINATOR_MAIN,
                 settings.springArgs(), env);
     }
