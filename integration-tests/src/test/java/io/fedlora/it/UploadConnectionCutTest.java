@@ -39,7 +39,7 @@ class UploadConnectionCutTest {
     /** The agent's log line for the final outcome of its round-1 upload. */
     private static final Pattern UPLOAD_OUTCOME = Pattern.compile(
             "update for round 1 (accepted .*\\(\\d+ bytes\\)|not delivered)|coordinator rejected the update for round 1");
-    private static final String UPLOAD_RETRIED = "UploadUpdate round 1 \\(upload [0-9a-f-]+\\) failed .*retrying";
+    private static final String UPLOAD_RETRIED = "Upload round 1 \\(upload [0-9a-f-]+\\) failed .*retrying";
 
     @Test
     @Timeout(value = 6, unit = java.util.concurrent.TimeUnit.MINUTES)

@@ -18,7 +18,10 @@ import io.fedlora.proto.v1.TensorData;
 import io.fedlora.proto.v1.TensorMeta;
 import io.fedlora.proto.v1.UpdateChunk;
 import io.fedlora.proto.v1.UpdateHeader;
+import io.fedlora.proto.v1.UploadAdmitted;
+import io.fedlora.proto.v1.UploadQueued;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.fedlora.proto.v1.UploadReply;
 import io.grpc.Contexts;
 import io.grpc.Context;
 import io.grpc.Metadata;
@@ -37,6 +40,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
@@ -55,7 +59,7 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
 
     /** One upload attempt as the server saw it. */
     record UploadAttempt(UpdateHeader header, List<TensorData> data, String trailerSha256, String authorization,
-                         long startedNanos) {}
+                         long startedNanos, String method, int dataBeforeAdmission) {}
 
     final AtomicInteger enrolCalls = new AtomicInteger();
     final List<String> enrolTokens = new CopyOnWriteArrayList<>();
@@ -71,6 +75,12 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
     private final Map<Long, List<ModelChunk>> fullStates = Collections.synchronizedMap(new HashMap<>());
     /** Status to fail upload attempt n (0-based) with after reading it, or null to accept it. */
     volatile IntFunction<Status> uploadFailure = n -> null;
+    /** When true the server has no Upload call (UNIMPLEMENTED), like a coordinator from before it. */
+    volatile boolean legacyUploadOnly;
+    final AtomicInteger uploadCallsRefused = new AtomicInteger();
+    final AtomicInteger headersSeen = new AtomicInteger();
+    /** While non-null, an Upload is answered queued and admitted only once this opens. */
+    volatile CountDownLatch admission;
     /** Status to fail every Enrol with while non-null. */
     volatile Status enrolFailure;
     /** When the task queue is empty: hold the poll and answer WAIT (true) or answer DONE (false). */
@@ -200,6 +210,54 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
 
     @Override
     public StreamObserver<UpdateChunk> uploadUpdate(StreamObserver<UploadReceipt> out) {
+        return recordUpload("UploadUpdate", null, receipt -> {
+            out.onNext(receipt);
+            out.onCompleted();
+        }, out::onError);
+    }
+
+    @Override
+    public StreamObserver<UpdateChunk> upload(StreamObserver<UploadReply> out) {
+        if (legacyUploadOnly) {
+            uploadCallsRefused.incrementAndGet();
+            out.onError(Status.UNIMPLEMENTED.withDescription("Method not found: fedlora.v1.Federation/Upload")
+                    .asRuntimeException());
+            return new StreamObserver<>() {
+                @Override public void onNext(UpdateChunk value) { }
+                @Override public void onError(Throwable t) { }
+                @Override public void onCompleted() { }
+            };
+        }
+        return recordUpload("Upload", () -> {
+            CountDownLatch gate = admission;
+            if (gate == null) {
+                out.onNext(UploadReply.newBuilder().setAdmitted(UploadAdmitted.getDefaultInstance()).build());
+                return;
+            }
+            out.onNext(UploadReply.newBuilder().setQueued(UploadQueued.newBuilder().setAhead(3)).build());
+            Thread admit = new Thread(() -> {
+                try {
+                    gate.await();
+                    synchronized (out) {
+                        out.onNext(UploadReply.newBuilder().setAdmitted(UploadAdmitted.getDefaultInstance()).build());
+                    }
+                } catch (InterruptedException | RuntimeException e) {
+                    // the test is over or the call went away
+                }
+            });
+            admit.setDaemon(true);
+            admit.start();
+        }, receipt -> {
+            synchronized (out) {
+                out.onNext(UploadReply.newBuilder().setReceipt(receipt).build());
+                out.onCompleted();
+            }
+        }, out::onError);
+    }
+
+    /** An upload that records what it got; {@code onHeader} admits it (Upload only). */
+    private StreamObserver<UpdateChunk> recordUpload(String method, Runnable onHeader,
+            java.util.function.Consumer<UploadReceipt> answer, java.util.function.Consumer<Throwable> fail) {
         String auth = AUTH.get();
         int attempt = uploads.size();
         long started = System.nanoTime();
@@ -207,12 +265,25 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
         UpdateHeader[] header = new UpdateHeader[1];
         return new StreamObserver<>() {
             String trailer;
+            int beforeAdmission;
 
             @Override
             public void onNext(UpdateChunk chunk) {
                 switch (chunk.getPartCase()) {
-                    case HEADER -> header[0] = chunk.getHeader();
-                    case DATA -> data.add(chunk.getData());
+                    case HEADER -> {
+                        header[0] = chunk.getHeader();
+                        headersSeen.incrementAndGet();
+                        if (onHeader != null) {
+                            onHeader.run();
+                        }
+                    }
+                    case DATA -> {
+                        data.add(chunk.getData());
+                        CountDownLatch gate = admission;
+                        if (onHeader != null && gate != null && gate.getCount() > 0) {
+                            beforeAdmission++;
+                        }
+                    }
                     case TRAILER -> trailer = chunk.getTrailer().getUploadSha256();
                     default -> { }
                 }
@@ -220,23 +291,22 @@ final class ScriptedCoordinator extends FederationGrpc.FederationImplBase implem
 
             @Override
             public void onError(Throwable t) {
-                uploads.add(new UploadAttempt(header[0], data, null, auth, started));
+                uploads.add(new UploadAttempt(header[0], data, null, auth, started, method, beforeAdmission));
             }
 
             @Override
             public void onCompleted() {
-                uploads.add(new UploadAttempt(header[0], data, trailer, auth, started));
+                uploads.add(new UploadAttempt(header[0], data, trailer, auth, started, method, beforeAdmission));
                 Status failure = uploadFailure.apply(attempt);
                 if (failure != null) {
-                    out.onError(failure.asRuntimeException());
+                    fail.accept(failure.asRuntimeException());
                     return;
                 }
                 long bytes = data.stream().mapToLong(d -> d.getData().size()).sum();
                 boolean duplicate = uploads.stream().limit(attempt).anyMatch(u -> u.header() != null
                         && u.header().getUploadId().equals(header[0].getUploadId()));
-                out.onNext(UploadReceipt.newBuilder().setUpdateId("update-" + header[0].getUploadId())
+                answer.accept(UploadReceipt.newBuilder().setUpdateId("update-" + header[0].getUploadId())
                         .setDuplicate(duplicate).setBytesReceived(bytes).build());
-                out.onCompleted();
             }
         };
     }

@@ -105,6 +105,46 @@ class UpdateUploaderTest {
     }
 
     @Test
+    void sendsNoTensorBytesUntilTheCoordinatorAdmitsTheUpload() throws Exception {
+        coordinator.admission = new java.util.concurrent.CountDownLatch(1);
+        var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            var sent = pool.submit(() -> uploader().upload(update("u-q")));
+            long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+            while (coordinator.headersSeen.get() == 0 && System.nanoTime() < end) {
+                Thread.sleep(10);
+            }
+            assertThat(coordinator.headersSeen).as("the header arrived").hasValue(1);
+            Thread.sleep(300); // time for data a wrong client would send while queued
+            assertThat(sent).as("waiting for admission").isNotDone();
+            coordinator.admission.countDown();
+
+            assertThat(sent.get(10, java.util.concurrent.TimeUnit.SECONDS).kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
+            ScriptedCoordinator.UploadAttempt attempt = coordinator.uploads.get(0);
+            assertThat(attempt.method()).isEqualTo("Upload");
+            assertThat(attempt.dataBeforeAdmission()).as("data chunks sent before admission").isZero();
+            assertThat(attempt.data()).hasSize(3);
+            assertThat(attempt.trailerSha256()).isNotNull();
+        } finally {
+            coordinator.admission.countDown();
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void usesUploadUpdateWhenTheCoordinatorHasNoUploadCallAndRemembersIt() throws Exception {
+        coordinator.legacyUploadOnly = true;
+        UpdateUploader uploader = uploader();
+        assertThat(uploader.upload(update("u-l1")).kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
+        assertThat(uploader.upload(update("u-l2")).kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
+
+        assertThat(coordinator.uploads).extracting(ScriptedCoordinator.UploadAttempt::method)
+                .containsExactly("UploadUpdate", "UploadUpdate");
+        assertThat(coordinator.uploadCallsRefused).as("Upload tried once, then not again").hasValue(1);
+        assertThat(coordinator.uploads.get(1).data()).hasSize(3);
+    }
+
+    @Test
     void retriesWithBackoffWhileTheCoordinatorIsUnavailableKeepingTheUploadId() throws Exception {
         coordinator.uploadFailure = n -> n < 2 ? Status.UNAVAILABLE.withDescription("restarting") : null;
         long start = System.nanoTime();

@@ -17,6 +17,7 @@ import io.fedlora.proto.v1.TaskRequest;
 import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.UpdateChunk;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.fedlora.proto.v1.UploadReply;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -54,7 +55,7 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
     @Override
     public ServerServiceDefinition bindService() {
         return MalformedRequestGuard.guard(FederationGrpc.bindService(this), method -> {
-            if (method.equals("UploadUpdate")) {
+            if (method.equals("Upload") || method.equals("UploadUpdate")) {
                 metrics.uploadRejected("malformed");
             }
         });
@@ -120,8 +121,14 @@ public class FederationGrpcService implements FederationGrpc.AsyncService, Binda
     }
 
     @Override
+    public StreamObserver<UpdateChunk> upload(StreamObserver<UploadReply> out) {
+        return UploadSession.startAdmitted(gateway, BearerAuthInterceptor.currentClient(),
+                (ServerCallStreamObserver<UploadReply>) out, metrics, properties.maxUploadBytes().toBytes(), uploads);
+    }
+
+    @Override
     public StreamObserver<UpdateChunk> uploadUpdate(StreamObserver<UploadReceipt> out) {
-        return UploadSession.start(gateway, BearerAuthInterceptor.currentClient(),
+        return UploadSession.startLegacy(gateway, BearerAuthInterceptor.currentClient(),
                 (ServerCallStreamObserver<UploadReceipt>) out, metrics, properties.maxUploadBytes().toBytes(), uploads);
     }
 

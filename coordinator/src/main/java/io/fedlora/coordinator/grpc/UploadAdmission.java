@@ -46,6 +46,7 @@ final class UploadAdmission {
             now = admitFitting();
             if (!now.contains(t)) {
                 waitedTotal++;
+                t.aheadWhenQueued = waiting.size() - 1 + active;
             }
         }
         now.forEach(Ticket::run);
@@ -94,6 +95,7 @@ final class UploadAdmission {
         private final Runnable onAdmitted;
         private boolean admitted;
         private boolean released;
+        private int aheadWhenQueued;
 
         private Ticket(long bytes, Runnable onAdmitted) {
             this.bytes = bytes;
@@ -122,6 +124,13 @@ final class UploadAdmission {
                 }
             }
             next.forEach(Ticket::run);
+        }
+
+        /** Uploads ahead of this one (waiting or in flight) when it had to queue; 0 if it was admitted at once. */
+        int aheadWhenQueued() {
+            synchronized (UploadAdmission.this) {
+                return aheadWhenQueued;
+            }
         }
 
         boolean isAdmitted() {

@@ -7,8 +7,12 @@ import io.fedlora.coordinator.clientapi.DecodedTensor;
 import io.fedlora.coordinator.clientapi.UpdateHeaderInfo;
 import io.fedlora.coordinator.clientapi.UploadReceiptInfo;
 import io.fedlora.proto.v1.UpdateChunk;
+import io.fedlora.proto.v1.UploadAdmitted;
+import io.fedlora.proto.v1.UploadQueued;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.fedlora.proto.v1.UploadReply;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
@@ -17,15 +21,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The server side of one UploadUpdate stream: header, then data chunks, then trailer, then the client's
- * half-close. The header is checked with {@link ClientGateway#checkUpload} before any data is buffered;
- * the update is handed to {@link ClientGateway#acceptUpload} only once the trailer verified and the
- * client completed the stream, and the receipt is sent only after that returned, i.e. after the update
- * is durable. A stream that breaks off stores nothing. gRPC delivers the callbacks one at a time.
+ * The server side of one upload: header, then data chunks, then trailer, then the client's half-close. The header is
+ * checked with {@link ClientGateway#checkUpload} before any data is buffered; the update is handed to
+ * {@link ClientGateway#acceptUpload} only once the trailer verified and the client completed the stream, and the
+ * receipt is sent only after that returned, i.e. after the update is durable. A stream that breaks off stores nothing.
+ * gRPC delivers the callbacks one at a time.
  *
  * <p>Messages are requested one at a time (manual flow control): after the header the session waits for
- * {@link UploadAdmission} before it asks for the first data chunk, so an upload not admitted yet holds its header
- * only and its client is held back by HTTP/2 flow control; it is slowed down, not refused.
+ * {@link UploadAdmission} before it asks for the first data chunk. On the {@code Upload} call the client is told
+ * ({@link Replies#admitted}) and sends nothing before, so a waiting upload holds its header only; on the older
+ * {@code UploadUpdate} call it cannot be told, so its client's first chunks wait in the HTTP/2 window. Either way it
+ * is slowed down, not refused.
  */
 final class UploadSession implements StreamObserver<UpdateChunk> {
 
@@ -35,7 +41,8 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
 
     private final ClientGateway gateway;
     private final AuthenticatedClient client;
-    private final ServerCallStreamObserver<UploadReceipt> out;
+    private final ServerCallStreamObserver<?> call;
+    private final Replies out;
     private final GrpcMetrics metrics;
     private final long maxUploadBytes;
     private final UploadAdmission admission;
@@ -49,23 +56,36 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
     private long ignoredBytes;
     private Map<String, DecodedTensor> tensors;
 
-    private UploadSession(ClientGateway gateway, AuthenticatedClient client, ServerCallStreamObserver<UploadReceipt> out,
+    private UploadSession(ClientGateway gateway, AuthenticatedClient client, ServerCallStreamObserver<?> call, Replies out,
             GrpcMetrics metrics, long maxUploadBytes, UploadAdmission admission) {
         this.gateway = gateway;
         this.client = client;
+        this.call = call;
         this.out = out;
         this.metrics = metrics;
         this.maxUploadBytes = maxUploadBytes;
         this.admission = admission;
     }
 
-    /** The session of one call, asking for its header; call from the service method (before it returns). */
-    static UploadSession start(ClientGateway gateway, AuthenticatedClient client,
+    /** The session of one {@code Upload} call, asking for its header; call from the service method (before it returns). */
+    static UploadSession startAdmitted(ClientGateway gateway, AuthenticatedClient client,
+            ServerCallStreamObserver<UploadReply> out, GrpcMetrics metrics, long maxUploadBytes,
+            UploadAdmission admission) {
+        return start(gateway, client, out, new AdmittingReplies(out), metrics, maxUploadBytes, admission);
+    }
+
+    /** The session of one older {@code UploadUpdate} call (receipt only), asking for its header. */
+    static UploadSession startLegacy(ClientGateway gateway, AuthenticatedClient client,
             ServerCallStreamObserver<UploadReceipt> out, GrpcMetrics metrics, long maxUploadBytes,
             UploadAdmission admission) {
-        out.disableAutoRequest();
-        UploadSession session = new UploadSession(gateway, client, out, metrics, maxUploadBytes, admission);
-        out.request(1);
+        return start(gateway, client, out, new ReceiptOnlyReplies(out), metrics, maxUploadBytes, admission);
+    }
+
+    private static UploadSession start(ClientGateway gateway, AuthenticatedClient client, ServerCallStreamObserver<?> call,
+            Replies replies, GrpcMetrics metrics, long maxUploadBytes, UploadAdmission admission) {
+        call.disableAutoRequest();
+        UploadSession session = new UploadSession(gateway, client, call, replies, metrics, maxUploadBytes, admission);
+        call.request(1);
         return session;
     }
 
@@ -88,7 +108,7 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
         }
         boolean awaitsAdmission = chunk.getPartCase() == UpdateChunk.PartCase.HEADER && state == State.RECEIVING;
         if (state != State.CLOSED && !awaitsAdmission) {
-            out.request(1); // the next message; an upload just queued for admission is asked for its data once admitted
+            call.request(1); // the next message; an upload just queued for admission is asked for its data once admitted
         }
     }
 
@@ -102,14 +122,25 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
         Optional<UploadReceiptInfo> earlier = gateway.checkUpload(client, info);
         if (earlier.isPresent()) {
             earlierReceipt = earlier.get();
-            state = State.DUPLICATE;
             log.info("Upload {} of client {} for round {} was already accepted; the retry is ignored",
                     info.uploadId(), client.clientId(), info.round());
+            if (out.receiptEndsUpload()) {
+                state = State.CLOSED; // told at once: its client sends no data
+                out.receipt(receipt(earlierReceipt));
+            } else {
+                state = State.DUPLICATE;
+            }
         } else {
             assembler = candidate;
             state = State.RECEIVING;
             // asks for the first data chunk once there is room: at once, or when an upload in flight ends
-            ticket = admission.admit(declaredBytes(chunk), () -> out.request(1));
+            ticket = admission.admit(declaredBytes(chunk), () -> {
+                out.admitted();
+                call.request(1);
+            });
+            if (!ticket.isAdmitted()) {
+                out.queued(ticket.aheadWhenQueued());
+            }
         }
     }
 
@@ -168,15 +199,18 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
                 default -> accept();
             };
             release();
-            out.onNext(UploadReceipt.newBuilder()
-                    .setUpdateId(receipt.updateId())
-                    .setDuplicate(receipt.duplicate())
-                    .setBytesReceived(receipt.bytesReceived())
-                    .build());
-            out.onCompleted();
+            out.receipt(receipt(receipt));
         } catch (RuntimeException e) {
             reject(e);
         }
+    }
+
+    private static UploadReceipt receipt(UploadReceiptInfo receipt) {
+        return UploadReceipt.newBuilder()
+                .setUpdateId(receipt.updateId())
+                .setDuplicate(receipt.duplicate())
+                .setBytesReceived(receipt.bytesReceived())
+                .build();
     }
 
     private UploadReceiptInfo accept() {
@@ -192,11 +226,11 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
             // the gateway counts its own refusals, with its own reasons
             metrics.uploadRejected(GrpcStatusMapper.rejectionReason(e));
         }
-        var status = GrpcStatusMapper.toStatus(e, "UploadUpdate");
+        var status = GrpcStatusMapper.toStatus(e, out.method());
         log.info("Rejected upload {} of client {}: {} {}", header == null ? "(no header)" : header.uploadId(),
                 client.clientId(), status.getStatus().getCode(), status.getStatus().getDescription());
         release();
-        out.onError(status);
+        out.error(status);
     }
 
     private void release() {
@@ -215,6 +249,107 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
         tensors = null;
         if (ticket != null) {
             ticket.release();
+        }
+    }
+
+    /** How a session answers its client, which depends on the call. */
+    private interface Replies {
+        String method();
+
+        /** Whether a receipt ends the call (so a duplicate is answered on its header). */
+        boolean receiptEndsUpload();
+
+        void queued(int ahead);
+
+        /** May run on another upload's thread (the one whose release made room). */
+        void admitted();
+
+        void receipt(UploadReceipt receipt);
+
+        void error(StatusRuntimeException status);
+    }
+
+    /**
+     * The {@code Upload} call: queued, admitted, receipt. Synchronized because {@link #admitted} comes from another
+     * upload's thread; a {@code queued} that lost the race to {@code admitted} is not sent.
+     */
+    private static final class AdmittingReplies implements Replies {
+        private final ServerCallStreamObserver<UploadReply> out;
+        private boolean admitted;
+        private boolean ended;
+
+        AdmittingReplies(ServerCallStreamObserver<UploadReply> out) {
+            this.out = out;
+        }
+
+        @Override
+        public String method() {
+            return "Upload";
+        }
+
+        @Override
+        public boolean receiptEndsUpload() {
+            return true;
+        }
+
+        @Override
+        public synchronized void queued(int ahead) {
+            if (!admitted && !ended) {
+                out.onNext(UploadReply.newBuilder().setQueued(UploadQueued.newBuilder().setAhead(ahead)).build());
+            }
+        }
+
+        @Override
+        public synchronized void admitted() {
+            if (!ended && !out.isCancelled()) {
+                admitted = true;
+                out.onNext(UploadReply.newBuilder().setAdmitted(UploadAdmitted.getDefaultInstance()).build());
+            }
+        }
+
+        @Override
+        public synchronized void receipt(UploadReceipt receipt) {
+            ended = true;
+            out.onNext(UploadReply.newBuilder().setReceipt(receipt).build());
+            out.onCompleted();
+        }
+
+        @Override
+        public synchronized void error(StatusRuntimeException status) {
+            ended = true;
+            out.onError(status);
+        }
+    }
+
+    /** The older {@code UploadUpdate} call: the receipt is its only message. */
+    private record ReceiptOnlyReplies(ServerCallStreamObserver<UploadReceipt> out) implements Replies {
+        @Override
+        public String method() {
+            return "UploadUpdate";
+        }
+
+        @Override
+        public boolean receiptEndsUpload() {
+            return false;
+        }
+
+        @Override
+        public void queued(int ahead) {
+        }
+
+        @Override
+        public void admitted() {
+        }
+
+        @Override
+        public void receipt(UploadReceipt receipt) {
+            out.onNext(receipt);
+            out.onCompleted();
+        }
+
+        @Override
+        public void error(StatusRuntimeException status) {
+            out.onError(status);
         }
     }
 }

@@ -192,7 +192,10 @@ class GrpcWireTest {
         gateway.failAccept = new IllegalStateException("secret database detail");
         StatusRuntimeException e = catchStatus(() -> agent.upload(upload("u-x", 1)));
         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
-        assertThat(e.getStatus().getDescription()).doesNotContain("secret").contains("UploadUpdate");
+        assertThat(e.getStatus().getDescription()).doesNotContain("secret").contains("internal error in Upload;");
+        StatusRuntimeException legacy = catchStatus(() -> agent.uploadLegacy(upload("u-y", 1)));
+        assertThat(legacy.getStatus().getCode()).isEqualTo(Status.Code.INTERNAL);
+        assertThat(legacy.getStatus().getDescription()).doesNotContain("secret").contains("internal error in UploadUpdate;");
     }
 
     @Test

@@ -276,8 +276,20 @@ public final class TestAgent implements AutoCloseable {
         }
     }
 
-    /** Uploads and waits for the receipt; a refusal is thrown as the server's {@link StatusRuntimeException}. */
+    /**
+     * Uploads with the Upload call as an agent does (header, then the data once admitted) and waits for the receipt; a
+     * refusal is thrown as the server's {@link StatusRuntimeException}.
+     */
     public UploadReceipt upload(Upload u) {
+        return upload(u, false);
+    }
+
+    /** Uploads with the older UploadUpdate call (everything sent as flow control allows). */
+    public UploadReceipt uploadLegacy(Upload u) {
+        return upload(u, true);
+    }
+
+    private UploadReceipt upload(Upload u, boolean legacy) {
         List<byte[]> data = u.tensors().stream().map(Tensor::bytes).toList();
         UpdateHeader.Builder header = UpdateHeader.newBuilder()
                 .setFederationId(u.federationId()).setRound(u.round()).setUploadId(u.uploadId())
@@ -325,14 +337,81 @@ public final class TestAgent implements AutoCloseable {
             chunks.add(UpdateChunk.newBuilder().setTrailer(UpdateTrailer.newBuilder().setUploadSha256(uploadSha)).build());
         }
         int dropAfter = u.fault() == Fault.DROP_MID_STREAM ? Math.max(2, chunks.size() / 2) : -1;
-        return send(chunks, dropAfter, u.fault() == Fault.DROP_AFTER_TRAILER);
+        return send(chunks, dropAfter, u.fault() == Fault.DROP_AFTER_TRAILER, legacy);
     }
 
-    private UploadReceipt send(List<UpdateChunk> chunks, int dropAfter, boolean dropAfterClose) {
+    private UploadReceipt send(List<UpdateChunk> chunks, int dropAfter, boolean dropAfterClose, boolean legacy) {
         CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
+        CompletableFuture<Void> admitted = new CompletableFuture<>();
         CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests = new CompletableFuture<>();
-        var out = FederationGrpc.newStub(authed()).withDeadlineAfter(60, TimeUnit.SECONDS)
-                .uploadUpdate(new ClientResponseObserver<UpdateChunk, UploadReceipt>() {
+        var stub = FederationGrpc.newStub(authed()).withDeadlineAfter(60, TimeUnit.SECONDS);
+        var out = legacy ? legacyCall(stub, result, requests) : stub.upload(
+                new ClientResponseObserver<UpdateChunk, io.fedlora.proto.v1.UploadReply>() {
+                    private UploadReceipt receipt;
+
+                    @Override
+                    public void beforeStart(ClientCallStreamObserver<UpdateChunk> stream) {
+                        requests.complete(stream);
+                    }
+
+                    @Override
+                    public void onNext(io.fedlora.proto.v1.UploadReply value) {
+                        switch (value.getPartCase()) {
+                            case ADMITTED -> admitted.complete(null);
+                            case RECEIPT -> receipt = value.getReceipt();
+                            default -> { }
+                        }
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        result.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        result.complete(receipt);
+                    }
+                });
+        ClientCallStreamObserver<UpdateChunk> stream = requests.join();
+        for (int i = 0; i < chunks.size(); i++) {
+            if (i == dropAfter) {
+                stream.cancel("test agent drops the connection", null);
+                break;
+            }
+            if (result.isDone()) {
+                break;
+            }
+            if (!legacy && i > 0 && chunks.get(i - 1).hasHeader()) {
+                // after the (last) header, wait for admission, a receipt or a refusal
+                CompletableFuture.anyOf(admitted, result).orTimeout(60, TimeUnit.SECONDS).exceptionally(t -> null).join();
+                if (result.isDone()) {
+                    break;
+                }
+            }
+            out.onNext(chunks.get(i));
+        }
+        if (dropAfter < 0 && !result.isDone()) {
+            out.onCompleted();
+            if (dropAfterClose) {
+                stream.cancel("test agent drops the connection before the receipt", null);
+            }
+        }
+        try {
+            return result.get(60, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof StatusRuntimeException s) {
+                throw s;
+            }
+            throw Status.fromThrowable(e.getCause()).asRuntimeException();
+        } catch (InterruptedException | TimeoutException e) {
+            throw new AssertionError("upload did not finish", e);
+        }
+    }
+
+    private static io.grpc.stub.StreamObserver<UpdateChunk> legacyCall(FederationGrpc.FederationStub stub,
+            CompletableFuture<UploadReceipt> result, CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests) {
+        return stub.uploadUpdate(new ClientResponseObserver<UpdateChunk, UploadReceipt>() {
                     private UploadReceipt receipt;
 
                     @Override
@@ -355,33 +434,6 @@ public final class TestAgent implements AutoCloseable {
                         result.complete(receipt);
                     }
                 });
-        ClientCallStreamObserver<UpdateChunk> stream = requests.join();
-        for (int i = 0; i < chunks.size(); i++) {
-            if (i == dropAfter) {
-                stream.cancel("test agent drops the connection", null);
-                break;
-            }
-            if (result.isDone()) {
-                break;
-            }
-            out.onNext(chunks.get(i));
-        }
-        if (dropAfter < 0 && !result.isDone()) {
-            out.onCompleted();
-            if (dropAfterClose) {
-                stream.cancel("test agent drops the connection before the receipt", null);
-            }
-        }
-        try {
-            return result.get(60, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof StatusRuntimeException s) {
-                throw s;
-            }
-            throw Status.fromThrowable(e.getCause()).asRuntimeException();
-        } catch (InterruptedException | TimeoutException e) {
-            throw new AssertionError("upload did not finish", e);
-        }
     }
 
     private static UpdateChunk dataChunk(int index, long offset, byte[] bytes) {

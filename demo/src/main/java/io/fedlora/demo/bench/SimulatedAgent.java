@@ -20,6 +20,7 @@ import io.fedlora.proto.v1.UpdateChunk;
 import io.fedlora.proto.v1.UpdateHeader;
 import io.fedlora.proto.v1.UpdateTrailer;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.fedlora.proto.v1.UploadReply;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -227,7 +228,7 @@ final class SimulatedAgent {
 
     private UploadReceipt upload(TaskResponse t) throws InterruptedException {
         String uploadId = UUID.randomUUID().toString();
-        return retry("UploadUpdate", () -> uploadOnce(t, uploadId));
+        return retry("Upload", () -> uploadOnce(t, uploadId));
     }
 
     private UploadReceipt uploadOnce(TaskResponse t, String uploadId) {
@@ -243,18 +244,28 @@ final class SimulatedAgent {
                     .setByteSize(bytes[i].length));
         }
         CompletableFuture<UploadReceipt> done = new CompletableFuture<>();
+        CompletableFuture<Void> admitted = new CompletableFuture<>();
         StreamObserver<UpdateChunk> out = async.withDeadlineAfter(300, TimeUnit.SECONDS)
-                .uploadUpdate(new StreamObserver<>() {
-                    @Override public void onNext(UploadReceipt r) {
-                        done.complete(r);
+                .upload(new StreamObserver<>() {
+                    @Override public void onNext(UploadReply r) {
+                        switch (r.getPartCase()) {
+                            case ADMITTED -> admitted.complete(null);
+                            case RECEIPT -> {
+                                done.complete(r.getReceipt());
+                                admitted.complete(null);
+                            }
+                            default -> { }
+                        }
                     }
                     @Override public void onError(Throwable e) {
                         done.completeExceptionally(e);
+                        admitted.complete(null);
                     }
                     @Override public void onCompleted() {
                         if (!done.isDone()) {
                             done.completeExceptionally(Status.INTERNAL.withDescription("no receipt").asRuntimeException());
                         }
+                        admitted.complete(null);
                     }
                 });
         long wire = 0;
@@ -262,6 +273,15 @@ final class SimulatedAgent {
         UpdateChunk header = UpdateChunk.newBuilder().setHeader(h).build();
         wire += header.getSerializedSize();
         out.onNext(header);
+        try {
+            admitted.get(300, TimeUnit.SECONDS); // as an agent does: no tensor bytes before the coordinator admits them
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException | InterruptedException e) {
+            out.onError(e);
+            throw Status.DEADLINE_EXCEEDED.withDescription("not admitted in 300 s").asRuntimeException();
+        }
+        if (done.isDone()) {
+            return finished(done, wire, raw); // refused on its header, or already accepted
+        }
         for (int i = 0; i < bytes.length; i++) {
             whole.update(bytes[i]);
             raw += bytes[i].length;
@@ -278,6 +298,10 @@ final class SimulatedAgent {
         wire += trailer.getSerializedSize();
         out.onNext(trailer);
         out.onCompleted();
+        return finished(done, wire, raw);
+    }
+
+    private UploadReceipt finished(CompletableFuture<UploadReceipt> done, long wire, long raw) {
         try {
             UploadReceipt r = done.get(300, TimeUnit.SECONDS);
             stats.uploadWireBytes.add(wire);

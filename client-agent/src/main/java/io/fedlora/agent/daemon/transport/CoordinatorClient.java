@@ -14,6 +14,7 @@ import io.fedlora.proto.v1.TaskRequest;
 import io.fedlora.proto.v1.TaskResponse;
 import io.fedlora.proto.v1.UpdateChunk;
 import io.fedlora.proto.v1.UploadReceipt;
+import io.fedlora.proto.v1.UploadReply;
 import io.grpc.Channel;
 import io.grpc.Context;
 import io.grpc.Status;
@@ -26,9 +27,12 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The agent's side of {@code fedlora.v1.Federation}: one method per RPC, each with a deadline, each
@@ -37,10 +41,13 @@ import java.util.function.Supplier;
  */
 public final class CoordinatorClient {
 
+    private static final Logger log = LoggerFactory.getLogger(CoordinatorClient.class);
+
     private final FederationGrpc.FederationBlockingStub anonymous;
     private final FederationGrpc.FederationBlockingStub blocking;
     private final FederationGrpc.FederationStub async;
     private final AtomicReference<String> credential = new AtomicReference<>();
+    private final AtomicBoolean legacyUpload = new AtomicBoolean();
     private final Retrier retrier;
     private final AgentProperties props;
 
@@ -103,11 +110,12 @@ public final class CoordinatorClient {
     }
 
     /**
-     * Sends one update as a client stream, honouring flow control, and returns the coordinator's receipt.
+     * Sends one update (the Upload call; UploadUpdate to a coordinator without it), honouring flow control and the
+     * coordinator's admission, and returns its receipt.
      * {@code chunks} is asked for a fresh sequence (header, data, trailer) on every attempt.
      */
     public UploadReceipt upload(String what, Supplier<Iterator<UpdateChunk>> chunks) throws InterruptedException {
-        return retrier.call(what, () -> uploadOnce(chunks.get()));
+        return retrier.call(what, () -> uploadOnce(chunks));
     }
 
     public EvaluationAck reportEvaluation(EvaluationReport report) throws InterruptedException {
@@ -115,14 +123,33 @@ public final class CoordinatorClient {
                 () -> blocking.withDeadlineAfter(millis(props.rpcTimeout()), TimeUnit.MILLISECONDS).reportEvaluation(report));
     }
 
-    private UploadReceipt uploadOnce(Iterator<UpdateChunk> chunks) {
-        CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
-        FlowControlledSender sender = new FlowControlledSender(chunks, result);
-        async.withDeadlineAfter(millis(props.transferTimeout()), TimeUnit.MILLISECONDS).uploadUpdate(sender);
+    private UploadReceipt uploadOnce(Supplier<Iterator<UpdateChunk>> chunks) {
+        if (!legacyUpload.get()) {
+            try {
+                return await(UploadStream.admitted(chunks.get()), s -> deadline(async, props.transferTimeout()).upload(s));
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
+                    throw e;
+                }
+                // a coordinator from before the Upload call: its client stream, from now on
+                log.info("the coordinator has no Upload call; sending updates with UploadUpdate");
+                legacyUpload.set(true);
+            }
+        }
+        return await(UploadStream.legacy(chunks.get()),
+                s -> deadline(async, props.transferTimeout()).uploadUpdate(s.receiptOnly()));
+    }
+
+    private static FederationGrpc.FederationStub deadline(FederationGrpc.FederationStub stub, Duration timeout) {
+        return stub.withDeadlineAfter(millis(timeout), TimeUnit.MILLISECONDS);
+    }
+
+    private static UploadReceipt await(UploadStream stream, java.util.function.Consumer<UploadStream> startCall) {
+        startCall.accept(stream);
         try {
-            return result.get();
+            return stream.result.get();
         } catch (InterruptedException e) {
-            sender.cancel("agent is shutting down");
+            stream.cancel("agent is shutting down");
             Thread.currentThread().interrupt();
             throw Status.CANCELLED.withDescription("upload interrupted").asRuntimeException();
         } catch (ExecutionException e) {
@@ -138,16 +165,31 @@ public final class CoordinatorClient {
         return Math.max(1, d.toMillis());
     }
 
-    /** Writes chunks only while the transport is ready, so a large update never piles up in memory. */
-    private static final class FlowControlledSender implements ClientResponseObserver<UpdateChunk, UploadReceipt> {
+    /**
+     * One upload call. It writes chunks only while the transport is ready, so a large update never piles up in memory,
+     * and on the Upload call only the header until the coordinator admits the upload: an upload waiting its turn sends
+     * no tensor bytes. A receipt that comes first (a retry of an accepted update) ends the call with nothing more sent.
+     */
+    private static final class UploadStream implements ClientResponseObserver<UpdateChunk, UploadReply> {
         private final Iterator<UpdateChunk> chunks;
-        private final CompletableFuture<UploadReceipt> result;
+        private final CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
         private ClientCallStreamObserver<UpdateChunk> requests;
+        private boolean headerSent;
+        private boolean admitted;
         private boolean finished;
 
-        FlowControlledSender(Iterator<UpdateChunk> chunks, CompletableFuture<UploadReceipt> result) {
+        private UploadStream(Iterator<UpdateChunk> chunks, boolean admitted) {
             this.chunks = chunks;
-            this.result = result;
+            this.admitted = admitted;
+        }
+
+        static UploadStream admitted(Iterator<UpdateChunk> chunks) {
+            return new UploadStream(chunks, false);
+        }
+
+        /** The UploadUpdate call: its coordinator cannot say when, so everything is sent as flow control allows. */
+        static UploadStream legacy(Iterator<UpdateChunk> chunks) {
+            return new UploadStream(chunks, true);
         }
 
         @Override
@@ -161,6 +203,13 @@ public final class CoordinatorClient {
                 return;
             }
             try {
+                if (!headerSent && requests.isReady() && chunks.hasNext()) {
+                    requests.onNext(chunks.next());
+                    headerSent = true;
+                }
+                if (!admitted) {
+                    return;
+                }
                 while (requests.isReady() && chunks.hasNext()) {
                     requests.onNext(chunks.next());
                 }
@@ -184,8 +233,27 @@ public final class CoordinatorClient {
         }
 
         @Override
-        public void onNext(UploadReceipt receipt) {
-            result.complete(receipt);
+        public void onNext(UploadReply reply) {
+            switch (reply.getPartCase()) {
+                case QUEUED -> log.info("upload queued behind {} others at the coordinator", reply.getQueued().getAhead());
+                case ADMITTED -> {
+                    synchronized (this) {
+                        admitted = true;
+                    }
+                    pump();
+                }
+                case RECEIPT -> {
+                    synchronized (this) {
+                        finished = true; // the coordinator ends the call; nothing more to send
+                    }
+                    result.complete(reply.getReceipt());
+                }
+                case PART_NOT_SET -> {
+                    cancel("coordinator sent an empty reply");
+                    result.completeExceptionally(Status.INTERNAL
+                            .withDescription("coordinator sent an empty upload reply").asRuntimeException());
+                }
+            }
         }
 
         @Override
@@ -198,6 +266,32 @@ public final class CoordinatorClient {
             if (!result.isDone()) {
                 result.completeExceptionally(Status.INTERNAL.withDescription("coordinator sent no receipt").asRuntimeException());
             }
+        }
+
+        /** This stream as the UploadUpdate call's observer, whose only message is the receipt. */
+        ClientResponseObserver<UpdateChunk, UploadReceipt> receiptOnly() {
+            UploadStream self = this;
+            return new ClientResponseObserver<>() {
+                @Override
+                public void beforeStart(ClientCallStreamObserver<UpdateChunk> requestStream) {
+                    self.beforeStart(requestStream);
+                }
+
+                @Override
+                public void onNext(UploadReceipt receipt) {
+                    self.onNext(UploadReply.newBuilder().setReceipt(receipt).build());
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    self.onError(t);
+                }
+
+                @Override
+                public void onCompleted() {
+                    self.onCompleted();
+                }
+            };
         }
     }
 }

@@ -84,7 +84,7 @@ public final class UpdateUploader {
     }
 
     private UploadOutcome send(PendingUpload pending) throws InterruptedException {
-        String what = "UploadUpdate round " + pending.round() + " (upload " + pending.uploadId() + ")";
+        String what = "Upload round " + pending.round() + " (upload " + pending.uploadId() + ")";
         try {
             UploadReceipt receipt = client.upload(what, () -> new UpdateChunks(pending, store, chunkBytes));
             store.clear();
