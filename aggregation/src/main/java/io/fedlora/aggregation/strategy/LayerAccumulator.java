@@ -17,7 +17,7 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <ul>
  *   <li>Always: {@code sum c_i A_i} and {@code sum c_i B_i} ({@code r x (d_in + d_out)} numbers).</li>
- *   <li>Factor mode: the raw {@code A_i, B_i} themselves; at the end they are centred on the means and stacked into
+ *   <li>Factor mode: the raw {@code A_i, B_i} themselves, off the heap ({@link FactorStore}); at the end they are centred on the means and stacked into
  *       {@code U = [B_i - B']}, {@code V = [w_i (A_i - A')]} (inner dimension {@code n*r}), the numerically better
  *       form of the residual (no cancellation between two large products).</li>
  *   <li>Dense mode (once {@code n*r*(d_out+d_in) >= d_out*d_in}): one matrix {@code D = sum c_i B_i A_i} in the
@@ -25,8 +25,7 @@ import org.nd4j.linalg.factory.Nd4j;
  *       {@code beta = 1/C}).</li>
  * </ul>
  * Storage therefore never exceeds {@code min(n*r*(d_out+d_in), d_out*d_in)} plus the two sums; only while
- * {@link #finish} builds {@code U, V} do they coexist briefly with the stored factors (each client's A is released as
- * soon as it is in V).
+ * {@link #finish} builds {@code U, V} do they coexist briefly with the stored factors (freed once both are built).
  *
  * <p>The per-client work on the small factors (validation, sums, centring, stacking) is plain Java over
  * {@code float[]}/{@code double[]}: it is memory-bound and tiny next to the GEMM, and running it as dozens of
@@ -48,8 +47,8 @@ final class LayerAccumulator {
     private double total;
     private int count;
     private float[] frozenA;
-    private final List<float[]> storedA = new ArrayList<>();
-    private final List<float[]> storedB = new ArrayList<>();
+    private final FactorStore stored;
+    private final List<Integer> storedSlot = new ArrayList<>();
     private final List<Double> storedWeight = new ArrayList<>();
     private final List<String> storedKey = new ArrayList<>();
     private INDArray dense;
@@ -69,6 +68,7 @@ final class LayerAccumulator {
         this.dIn = layer.dIn();
         this.sumA = new double[r * dIn];
         this.sumB = new double[dOut * r];
+        this.stored = new FactorStore(r * dIn, dOut * r);
         this.frozenA = frozenA == null ? null : floats(frozenA);
         if (mode == AccumulatorMode.DENSE && keepResidualState) {
             dense = Nd4j.zeros(DataType.FLOAT, layer.baseShape());
@@ -81,7 +81,7 @@ final class LayerAccumulator {
 
     /** Numbers currently held for the residual: stored factors, or the dense accumulator. */
     long residualStateElements() {
-        return dense != null ? dense.length() : (long) storedA.size() * r * ((long) dOut + dIn);
+        return dense != null ? dense.length() : (long) storedSlot.size() * r * ((long) dOut + dIn);
     }
 
     /** Every number this layer retains: the two sums, the frozen A (FFA) and the residual state. */
@@ -135,8 +135,7 @@ final class LayerAccumulator {
         if (dense != null) {
             addProductReleasing(dense, p.b(), p.a(), c);
         } else {
-            storedA.add(p.a());
-            storedB.add(p.b());
+            storedSlot.add(stored.add(p.a(), p.b()));
             storedWeight.add(c);
             storedKey.add(key);
         }
@@ -147,34 +146,31 @@ final class LayerAccumulator {
      * result is bit for bit the one of adding the same updates in key order, however they arrived.
      */
     private void canonicalise() {
-        if (dense != null || storedA.isEmpty()) {
+        if (dense != null || storedSlot.isEmpty()) {
             return;
         }
-        Integer[] order = new Integer[storedA.size()];
+        Integer[] order = new Integer[storedSlot.size()];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
         java.util.Arrays.sort(order, (x, y) -> ClientOrder.compare(storedKey.get(x), storedKey.get(y)));
-        List<float[]> a = new ArrayList<>();
-        List<float[]> b = new ArrayList<>();
+        List<Integer> slots = new ArrayList<>();
         List<Double> w = new ArrayList<>();
         List<String> k = new ArrayList<>();
         java.util.Arrays.fill(sumA, 0.0);
         java.util.Arrays.fill(sumB, 0.0);
         total = 0;
         for (int i : order) {
-            a.add(storedA.get(i));
-            b.add(storedB.get(i));
+            int slot = storedSlot.get(i);
+            slots.add(slot);
             w.add(storedWeight.get(i));
             k.add(storedKey.get(i));
-            addScaled(sumA, storedA.get(i), storedWeight.get(i));
-            addScaled(sumB, storedB.get(i), storedWeight.get(i));
+            addScaled(sumA, stored.a(slot), storedWeight.get(i));
+            addScaled(sumB, stored.b(slot), storedWeight.get(i));
             total += storedWeight.get(i);
         }
-        storedA.clear();
-        storedA.addAll(a);
-        storedB.clear();
-        storedB.addAll(b);
+        storedSlot.clear();
+        storedSlot.addAll(slots);
         storedWeight.clear();
         storedWeight.addAll(w);
         storedKey.clear();
@@ -187,13 +183,27 @@ final class LayerAccumulator {
 
     private void switchToDense() {
         dense = Nd4j.zeros(DataType.FLOAT, layer.baseShape());
-        for (int i = 0; i < storedA.size(); i++) {
-            addProductReleasing(dense, storedB.get(i), storedA.get(i), storedWeight.get(i));
+        for (int i = 0; i < storedSlot.size(); i++) {
+            int slot = storedSlot.get(i);
+            addProductReleasing(dense, stored.b(slot), stored.a(slot), storedWeight.get(i));
         }
-        storedA.clear();
-        storedB.clear();
+        clearStored();
+    }
+
+    private void clearStored() {
+        stored.clear();
+        storedSlot.clear();
         storedWeight.clear();
         storedKey.clear();
+    }
+
+    /** Frees the off-heap state now (stored factors, dense sum) for a round that ends without {@link #finish}. */
+    void release() {
+        clearStored();
+        if (dense != null && dense.closeable()) {
+            dense.close();
+        }
+        dense = null;
     }
 
     /** Result of one layer: new global factors, the residual (if any) and the metric's norms. */
@@ -230,9 +240,9 @@ final class LayerAccumulator {
                 target.addi(scaledSum);
                 scaledSum.close();
             } else {
-                for (int i = 0; i < storedA.size(); i++) {
-                    LayoutGemm.addProduct(target, layer.layout(), matrix(storedB.get(i), dOut, r),
-                            matrix(storedA.get(i), r, dIn), s * storedWeight.get(i) / total, 1.0);
+                for (int i = 0; i < storedSlot.size(); i++) {
+                    int slot = storedSlot.get(i);
+                    addProductReleasing(target, stored.b(slot), stored.a(slot), s * storedWeight.get(i) / total);
                 }
             }
         }
@@ -265,7 +275,7 @@ final class LayerAccumulator {
             dense = null;
             return res;
         }
-        int n = storedA.size();
+        int n = storedSlot.size();
         int k = n * r;
         // U = [B_1-B' ... B_n-B'] (d_out x k) and V = [w_1(A_1-A'); ...; w_n(A_n-A')] (k x d_in), both row-major,
         // written row by row straight into the arrays' native buffers (no second whole-matrix copy).
@@ -275,32 +285,32 @@ final class LayerAccumulator {
         FloatBuffer vBuf = vArr.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
         float[] row = new float[Math.max(k, dIn)];
         for (int i = 0; i < n; i++) {
-            float[] a = storedA.get(i);
+            FloatBuffer a = stored.a(storedSlot.get(i));
             double w = storedWeight.get(i) / total;
             for (int j = 0; j < r; j++) {
                 int src = j * dIn;
                 for (int q = 0; q < dIn; q++) {
-                    row[q] = (float) (w * ((double) a[src + q] - meanA[src + q]));
+                    row[q] = (float) (w * ((double) a.get(src + q) - meanA[src + q]));
                 }
                 vBuf.put(row, 0, dIn);
             }
-            storedA.set(i, null); // V holds it now; release early to keep the finish-time peak down
+        }
+        FloatBuffer[] bs = new FloatBuffer[n];
+        for (int i = 0; i < n; i++) {
+            bs[i] = stored.b(storedSlot.get(i));
         }
         for (int o = 0; o < dOut; o++) {
             int src = o * r;
             for (int i = 0; i < n; i++) {
-                float[] b = storedB.get(i);
+                FloatBuffer b = bs[i];
                 int dst = i * r;
                 for (int j = 0; j < r; j++) {
-                    row[dst + j] = b[src + j] - meanB[src + j];
+                    row[dst + j] = b.get(src + j) - meanB[src + j];
                 }
             }
             uBuf.put(row, 0, k);
         }
-        storedA.clear();
-        storedB.clear();
-        storedWeight.clear();
-        storedKey.clear();
+        clearStored();
         return Residual.ofFactors(uArr, vArr, s);
     }
 
@@ -323,6 +333,12 @@ final class LayerAccumulator {
     private static void addScaled(double[] acc, float[] x, double c) {
         for (int i = 0; i < acc.length; i++) {
             acc[i] += c * x[i];
+        }
+    }
+
+    private static void addScaled(double[] acc, FloatBuffer x, double c) {
+        for (int i = 0; i < acc.length; i++) {
+            acc[i] += c * x.get(i);
         }
     }
 
@@ -360,6 +376,10 @@ final class LayerAccumulator {
      * heap rarely needs, and the process's resident memory grew with the number of clients.
      */
     private void addProductReleasing(INDArray target, float[] b, float[] a, double c) {
+        addProductReleasing(target, FloatBuffer.wrap(b), FloatBuffer.wrap(a), c);
+    }
+
+    private void addProductReleasing(INDArray target, FloatBuffer b, FloatBuffer a, double c) {
         INDArray bm = matrix(b, dOut, r);
         INDArray am = matrix(a, r, dIn);
         try {
@@ -372,6 +392,14 @@ final class LayerAccumulator {
 
     private static INDArray matrix(float[] values, int rows, int cols) {
         return Nd4j.create(values, new long[] {rows, cols}, 'c');
+    }
+
+    /** An off-heap copy of {@code values} (from index 0), made without a heap array. */
+    private static INDArray matrix(FloatBuffer values, int rows, int cols) {
+        INDArray m = Nd4j.createUninitialized(DataType.FLOAT, new long[] {rows, cols}, 'c');
+        FloatBuffer dst = m.data().asNio().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        dst.put(values.duplicate().position(0).limit(rows * cols));
+        return m;
     }
 
     private static INDArray f32(INDArray x) {

@@ -29,4 +29,11 @@ public interface RoundAggregator {
 
     /** Produces the new global factors, residuals and metrics; needs at least one accepted update. */
     AggregationResult finish();
+
+    /**
+     * Frees what the round holds off the heap (stored factors, dense sums) without aggregating, for a round that was
+     * dropped or is rebuilt elsewhere: left to the garbage collector, up to one dense matrix per layer stays allocated
+     * until a collection. Later {@link #add} and {@link #finish} calls fail; a second call does nothing.
+     */
+    void discard();
 }

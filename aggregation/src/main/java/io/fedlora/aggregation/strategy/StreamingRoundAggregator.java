@@ -50,7 +50,8 @@ final class StreamingRoundAggregator implements RoundAggregator {
     @Override
     public synchronized void add(ClientUpdate update) {
         if (finished) {
-            throw new IllegalStateException("round already finished; update from " + update.clientId() + " not taken");
+            throw new IllegalStateException("round already finished or discarded; update from " + update.clientId()
+                    + " not taken");
         }
         String id = update.clientId();
         if (clients.contains(id)) {
@@ -97,7 +98,7 @@ final class StreamingRoundAggregator implements RoundAggregator {
     @Override
     public synchronized AggregationResult finish() {
         if (finished) {
-            throw new IllegalStateException("round already finished");
+            throw new IllegalStateException("round already finished or discarded");
         }
         if (clients.isEmpty()) {
             throw new IllegalStateException("cannot aggregate a round without any accepted update");
@@ -130,6 +131,12 @@ final class StreamingRoundAggregator implements RoundAggregator {
         log.debug("{}: aggregated {} clients over {} layers: exactness error {}, FedAvg deviation {}",
                 rule.name(), clients.size(), layers.size(), exact, dev);
         return new AggregationResult(global, residuals, new AggregationMetrics(perLayer, exact, dev));
+    }
+
+    @Override
+    public synchronized void discard() {
+        finished = true;
+        layers.values().forEach(LayerAccumulator::release);
     }
 
     private static double sq(double x) {

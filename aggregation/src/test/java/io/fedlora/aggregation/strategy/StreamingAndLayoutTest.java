@@ -123,6 +123,50 @@ class StreamingAndLayoutTest {
     }
 
     @Test
+    void factorsStoredAcrossSeveralOffHeapBlocksGiveTheExactAverage() {
+        // 19 clients: three FactorStore blocks of 8, the last one partly filled; non-square, Conv1D layout
+        Fixture f = new Fixture(12, 20, 3, 19, WeightLayout.CONV1D, 11, false);
+        AggregationResult viaFactors = f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.FACTORS, f.inOrder());
+        assertThat(viaFactors.residuals().get(f.layer.module()).hasFactors()).isTrue();
+        INDArray factors = folded(f, viaFactors);
+        INDArray dense = folded(f, f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.DENSE, f.inOrder()));
+        assertThat(Fixture.relError(factors.toDoubleMatrix(), f.exactAverage(Weighting.EXAMPLES))).isLessThan(1e-5);
+        assertThat(factors.distance2(dense) / dense.norm2Number().doubleValue()).isLessThan(1e-6);
+    }
+
+    @ParameterizedTest
+    @EnumSource(WeightLayout.class)
+    void aDenseResidualIsHandedOutWithoutACopyOnlyInItsOwnLayout(WeightLayout layout) {
+        Fixture f = new Fixture(6, 10, 2, 7, layout, 13, false);
+        Residual dense = f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.DENSE, f.inOrder()).residuals()
+                .get(f.layer.module());
+        WeightLayout other = layout == WeightLayout.LINEAR ? WeightLayout.CONV1D : WeightLayout.LINEAR;
+        INDArray held = dense.heldDense(layout).orElseThrow();
+        assertThat(held.shape()).containsExactly(layout.baseShape(6, 10));
+        assertThat(held.distance2(dense.dense(layout))).isZero();
+        assertThat(dense.heldDense(other)).as("the transposed layout needs a copy").isEmpty();
+        Residual factors = f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.FACTORS, f.inOrder()).residuals()
+                .get(f.layer.module());
+        assertThat(factors.heldDense(layout)).as("factors are not a dense matrix").isEmpty();
+    }
+
+    @Test
+    void aDiscardedRoundHoldsNothingAndTakesNoMoreUpdates() {
+        Fixture f = new Fixture(16, 16, 2, 12, WeightLayout.LINEAR, 5, false);
+        StreamingRoundAggregator agg = (StreamingRoundAggregator) Strategies.byName("fedex")
+                .begin(List.of(f.layer), Weighting.EXAMPLES, Map.of());
+        for (int n = 0; n < f.clients(); n++) {
+            agg.add(f.update(n));
+        }
+        assertThat(agg.residualStateElements()).isPositive();
+        agg.discard();
+        assertThat(agg.residualStateElements()).isZero();
+        assertThatThrownBy(() -> agg.add(f.update(0))).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(agg::finish).isInstanceOf(IllegalStateException.class);
+        agg.discard();
+    }
+
+    @Test
     void residualFactorsHaveInnerDimensionNTimesR() {
         Fixture f = new Fixture(64, 48, 4, 3, WeightLayout.CONV1D, 9, false);
         Residual r = f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.AUTO, f.inOrder()).residuals().get(f.layer.module());

@@ -1,6 +1,7 @@
 package io.fedlora.coordinator.grpc;
 
 import com.google.protobuf.ByteString;
+import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.safetensors.SafetensorsWriter;
 import io.fedlora.coordinator.clientapi.DecodedTensor;
 import io.fedlora.coordinator.clientapi.TensorSpec;
@@ -22,6 +23,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 /**
  * Reassembles the tensors of one upload from its TensorData chunks and checks them before anything is
@@ -152,13 +156,13 @@ public final class UploadAssembler {
                         + " of its " + slot.size + " bytes before the trailer");
             }
             MessageDigest one = sha256();
-            one.update(slot.buffer, 0, slot.filled);
+            one.update(slot.bytes());
             String actual = HEX.formatHex(one.digest());
             if (!actual.equals(slot.sha256)) {
                 throw UploadRejectedException.invalid("checksum", "sha256 of tensor '" + slot.name + "' is " + actual
                         + " but the header declares " + slot.sha256);
             }
-            whole.update(slot.buffer, 0, slot.filled);
+            whole.update(slot.bytes());
         }
         String actualUpload = HEX.formatHex(whole.digest());
         if (!actualUpload.equalsIgnoreCase(uploadSha256)) {
@@ -169,10 +173,10 @@ public final class UploadAssembler {
         for (int i = 0; i < slots.size(); i++) {
             Slot slot = slots.get(i);
             TensorSpec spec = specs.get(i);
-            ByteBuffer bytes = ByteBuffer.wrap(slot.buffer, 0, slot.filled).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer bytes = slot.bytes().order(ByteOrder.LITTLE_ENDIAN);
             out.put(spec.name(), new DecodedTensor(spec, slot.sha256,
                     SafetensorsWriter.fromBytes(bytes, spec.dtype(), spec.shape())));
-            slot.buffer = null;
+            slot.free();
         }
         return out;
     }
@@ -205,12 +209,26 @@ public final class UploadAssembler {
         }
     }
 
-    /** One tensor's bytes so far; the buffer grows geometrically up to the declared size. */
+    /**
+     * Frees the bytes received so far now, for an upload that ends without {@link #finish} (broken off or refused).
+     * Idempotent.
+     */
+    public void discard() {
+        slots.forEach(Slot::free);
+    }
+
+    /**
+     * One tensor's bytes so far, off the Java heap; the buffer grows geometrically up to the declared size. On the
+     * heap, each upload in flight held its ~1 MB (GPT-2 {@code c_attn}) across young collections, so part of it was
+     * promoted with every collection and the old generation grew with the number of uploads, not with the uploads in
+     * flight. Freed explicitly once decoded or when the upload ends.
+     */
     private static final class Slot {
         final String name;
         final String sha256;
         final int size;
-        byte[] buffer = new byte[0];
+        INDArray memory;
+        ByteBuffer buffer = ByteBuffer.allocate(0);
         int filled;
 
         Slot(String name, String sha256, int size) {
@@ -221,12 +239,30 @@ public final class UploadAssembler {
 
         void append(ByteString data) {
             int needed = filled + data.size();
-            if (needed > buffer.length) {
-                int grown = (int) Math.min(size, Math.max((long) needed, 2L * buffer.length));
-                buffer = Arrays.copyOf(buffer, grown);
+            if (needed > buffer.capacity()) {
+                int grown = (int) Math.min(size, Math.max((long) needed, 2L * buffer.capacity()));
+                INDArray larger = Nd4j.createUninitialized(DataType.BYTE, grown);
+                ByteBuffer view = larger.data().asNio();
+                view.put(buffer.duplicate().position(0).limit(filled));
+                free();
+                memory = larger;
+                buffer = view;
             }
-            data.copyTo(buffer, filled);
+            data.copyTo(buffer.duplicate().position(filled));
             filled = needed;
+        }
+
+        /** The bytes received, a read-only view valid until {@link #free}. */
+        ByteBuffer bytes() {
+            return buffer.asReadOnlyBuffer().position(0).limit(filled).slice();
+        }
+
+        void free() {
+            if (memory != null) {
+                OffHeap.release(memory);
+                memory = null;
+            }
+            buffer = ByteBuffer.allocate(0);
         }
     }
 }

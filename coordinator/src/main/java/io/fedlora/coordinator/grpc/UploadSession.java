@@ -235,6 +235,9 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
 
     private void release() {
         state = State.CLOSED;
+        if (assembler != null) {
+            assembler.discard(); // what a broken-off or refused upload received, freed now
+        }
         assembler = null;
         if (tensors != null) {
             // stored and folded in (or refused): the decoded arrays' off-heap buffers are freed now; left to the

@@ -140,6 +140,9 @@ public class RoundAccumulators implements AcceptedUpdateListener {
             synchronized (lr) {
                 lr.sealed = true;
                 if (!lr.ready() || !ids.containsAll(lr.folded)) {
+                    if (lr.aggregator != null) {
+                        lr.aggregator.discard();
+                    }
                     lr = null;
                 }
             }
@@ -161,6 +164,9 @@ public class RoundAccumulators implements AcceptedUpdateListener {
         if (lr != null) {
             synchronized (lr) {
                 lr.sealed = true;
+                if (lr.aggregator != null) {
+                    lr.aggregator.discard();
+                }
                 lr.aggregator = null;
                 lr.targetWeights = null;
             }

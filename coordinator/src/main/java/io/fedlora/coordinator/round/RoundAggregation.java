@@ -130,8 +130,11 @@ public class RoundAggregation {
                 residualMeta.put(scaleKey(l.module()), Double.toString(res.scale()));
                 factorLayers++;
             } else {
-                INDArray dense = res.dense(l.layout());
-                denseCopies.add(dense);
+                INDArray dense = res.heldDense(l.layout()).orElseGet(() -> {
+                    INDArray copy = res.dense(l.layout());
+                    denseCopies.add(copy);
+                    return copy;
+                });
                 residualTensors.put(residualDense(l.module()), dense);
                 denseLayers++;
             }

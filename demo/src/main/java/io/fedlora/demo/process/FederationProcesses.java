@@ -38,11 +38,13 @@ public final class FederationProcesses {
      * JAVA_OPTS or the environment picks others): the serial collector with a fixed 64 MiB young generation and a
      * 128 MiB initial heap that grows only when live data needs it (its live heap is a few dozen MB; G1, a young
      * generation sized from the heap or the default 1/64-of-RAM initial heap left hundreds of MB of touched garbage
-     * pages resident), and glibc malloc with two arenas and a fixed 128 KiB mmap/trim threshold, so the native
+     * pages resident) and is kept 10-25% free after a full collection (with the default 40-70% the old generation
+     * grew to hold what a thousand uploading clients promoted), and glibc malloc with two arenas and a fixed 128 KiB mmap/trim threshold, so the native
      * memory that ND4J and Netty free goes back to the system instead of staying in per-thread arenas. With both, a
      * 1,000-client GPT-2-small round peaked at 852 MiB RSS against 1,714 before them and the per-round frees (README Scale).
      */
-    public static final List<String> COORDINATOR_MEMORY_OPTIONS = List.of("-XX:+UseSerialGC", "-Xms128m", "-Xmn64m");
+    public static final List<String> COORDINATOR_MEMORY_OPTIONS = List.of("-XX:+UseSerialGC", "-Xms128m", "-Xmn64m",
+            "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=25");
 
     /** The {@code GLIBC_TUNABLES} value the coordinator runs with (see {@link #COORDINATOR_MEMORY_OPTIONS}). */
     public static final String COORDINATOR_MALLOC_TUNABLES =

@@ -91,15 +91,20 @@ class LauncherScriptTest {
         Result plain = runWith("-XX:+PrintCommandLineFlags", "coordinator", "--version");
         assertThat(plain.exit()).isZero();
         assertThat(plain.out()).contains("-XX:+UseSerialGC").contains("-XX:MaxNewSize=67108864")
-                .contains("-XX:InitialHeapSize=134217728");
-        Result chosen = runWith("-XX:+PrintCommandLineFlags -Xmn100m -Xms256m -XX:+UseParallelGC", "coordinator", "--version");
+                .contains("-XX:InitialHeapSize=134217728").contains("-XX:MinHeapFreeRatio=10")
+                .contains("-XX:MaxHeapFreeRatio=25");
+        Result chosen = runWith("-XX:+PrintCommandLineFlags -Xmn100m -Xms256m -XX:+UseParallelGC -XX:MaxHeapFreeRatio=60",
+                "coordinator", "--version");
         assertThat(chosen.out()).contains("-XX:MaxNewSize=104857600").contains("-XX:+UseParallelGC")
-                .contains("-XX:InitialHeapSize=268435456").doesNotContain("UseSerialGC");
+                .contains("-XX:InitialHeapSize=268435456").contains("-XX:MaxHeapFreeRatio=60")
+                .doesNotContain("UseSerialGC").doesNotContain("MinHeapFreeRatio=10");
         // bench federation and the demo start the coordinator with FederationProcesses' copy of these settings
         String launcher = java.nio.file.Files.readString(home.resolve("fedlora"));
         assertThat(launcher).contains("COORDINATOR_MALLOC=\"" + FederationProcesses.COORDINATOR_MALLOC_TUNABLES + "\"");
-        assertThat(FederationProcesses.COORDINATOR_MEMORY_OPTIONS).containsExactly("-XX:+UseSerialGC", "-Xms128m", "-Xmn64m");
+        assertThat(FederationProcesses.COORDINATOR_MEMORY_OPTIONS).containsExactly("-XX:+UseSerialGC", "-Xms128m", "-Xmn64m",
+                "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=25");
         assertThat(launcher).contains("COORDINATOR_GC=\"-XX:+UseSerialGC\"").contains("COORDINATOR_YOUNG=\"-Xmn64m\"")
-                .contains("COORDINATOR_INITIAL_HEAP=\"-Xms128m\"");
+                .contains("COORDINATOR_INITIAL_HEAP=\"-Xms128m\"")
+                .contains("COORDINATOR_HEAP_FREE=\"-XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=25\"");
     }
 }
