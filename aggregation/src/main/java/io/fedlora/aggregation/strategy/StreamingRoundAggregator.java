@@ -30,10 +30,6 @@ final class StreamingRoundAggregator implements RoundAggregator {
         this.rule = rule;
         this.options = options;
         for (LoraLayer layer : layerList) {
-            INDArray base = options.baseWeights().get(layer.module());
-            if (base != null) {
-                layer.checkBaseShape(base.shape(), "aggregation options");
-            }
             LoraFactors current = options.currentGlobal().get(layer.module());
             if (current != null) {
                 current.checkFits(layer, "current global model");
@@ -112,7 +108,7 @@ final class StreamingRoundAggregator implements RoundAggregator {
         double devSq = 0;
         for (LayerAccumulator acc : layers.values()) {
             String module = acc.layer().module();
-            LayerAccumulator.Outcome out = acc.finish(options.baseWeights().get(module));
+            LayerAccumulator.Outcome out = finishLayer(acc);
             global.put(module, out.global());
             if (out.residual() != null) {
                 residuals.put(module, out.residual());
@@ -131,6 +127,21 @@ final class StreamingRoundAggregator implements RoundAggregator {
         log.debug("{}: aggregated {} clients over {} layers: exactness error {}, FedAvg deviation {}",
                 rule.name(), clients.size(), layers.size(), exact, dev);
         return new AggregationResult(global, residuals, new AggregationMetrics(perLayer, exact, dev));
+    }
+
+    /** One layer's outcome, with its base weight looked up for this layer only. */
+    private LayerAccumulator.Outcome finishLayer(LayerAccumulator acc) {
+        INDArray base = options.baseWeights().acquire(acc.layer().module());
+        try {
+            if (base != null) {
+                acc.layer().checkBaseShape(base.shape(), "aggregation options");
+            }
+            return acc.finish(base);
+        } finally {
+            if (base != null) {
+                options.baseWeights().release(base);
+            }
+        }
     }
 
     @Override

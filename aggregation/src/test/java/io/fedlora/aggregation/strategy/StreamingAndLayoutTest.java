@@ -270,9 +270,40 @@ class StreamingAndLayoutTest {
     }
 
     @Test
+    void baseWeightsAreLookedUpOnlyWhenTheRoundFinishesAndReleasedLayerByLayer() {
+        Fixture f = new Fixture(8, 12, 2, 4, WeightLayout.CONV1D, 9, false);
+        List<String> events = new ArrayList<>();
+        BaseWeights lazy = new BaseWeights() {
+            @Override
+            public INDArray acquire(String module) {
+                events.add("acquire " + module);
+                return module.equals(f.layer.module()) ? f.base().dup() : null;
+            }
+
+            @Override
+            public void release(INDArray weight) {
+                events.add("release");
+                weight.close();
+            }
+        };
+        RoundAggregator agg = Strategies.byName("fedex").begin(List.of(f.layer),
+                AggregationOptions.defaults(Weighting.EXAMPLES, Map.of()).withBaseWeights(lazy));
+        for (int n = 0; n < f.clients(); n++) {
+            agg.add(f.update(n));
+        }
+        assertThat(events).as("nothing read while the round collects").isEmpty();
+        AggregationResult lazyResult = agg.finish();
+        assertThat(events).containsExactly("acquire " + f.layer.module(), "release");
+        AggregationResult held = f.run("fedex", Weighting.EXAMPLES, AccumulatorMode.AUTO, f.inOrder());
+        assertThat(lazyResult.metrics().exactnessRelError()).as("the same metric as with held weights")
+                .isEqualTo(held.metrics().exactnessRelError());
+    }
+
+    @Test
     void metricsCanBeSkippedForHugeLayers() {
         Fixture f = new Fixture(16, 16, 2, 2, WeightLayout.LINEAR, 4, false);
-        AggregationOptions opts = new AggregationOptions(Weighting.EXAMPLES, Map.of(), Map.of(), true, 100, AccumulatorMode.AUTO);
+        AggregationOptions opts = new AggregationOptions(Weighting.EXAMPLES, Map.of(), BaseWeights.none(), true, 100,
+                AccumulatorMode.AUTO);
         RoundAggregator agg = Strategies.byName("fedex").begin(List.of(f.layer), opts);
         agg.add(f.update(0));
         agg.add(f.update(1));

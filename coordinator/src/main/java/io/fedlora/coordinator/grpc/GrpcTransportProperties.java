@@ -20,8 +20,9 @@ import org.springframework.util.unit.DataSize;
  * @param maxUploadBytesInFlight declared bytes the uploads receiving at once may hold together (one larger upload
  *                          is admitted alone)
  * @param inboundWindow     HTTP/2 flow-control window for what each client sends (per stream and per connection):
- *                          what an upload waiting for admission can make the coordinator buffer; larger windows
- *                          upload faster over long round trips (window / RTT per upload)
+ *                          larger windows upload faster over long round trips (window / RTT per upload); an upload
+ *                          on the Upload call sends nothing before it is admitted, but one on the older UploadUpdate
+ *                          call can make the coordinator buffer this much while it waits
  * @param chunkBytes        bytes per TensorData chunk sent to agents (at most 1 MiB, the protocol's limit)
  * @param heartbeatInterval interval suggested to agents in HeartbeatResponse
  */
@@ -35,7 +36,7 @@ public record GrpcTransportProperties(
         @DefaultValue("32") int maxConcurrentDownloads,
         @DefaultValue("8") int maxConcurrentUploads,
         @DefaultValue("64MB") DataSize maxUploadBytesInFlight,
-        @DefaultValue("64KB") DataSize inboundWindow,
+        @DefaultValue("1MB") DataSize inboundWindow,
         @DefaultValue("1MB") DataSize chunkBytes,
         @DefaultValue("10s") Duration heartbeatInterval) {
 

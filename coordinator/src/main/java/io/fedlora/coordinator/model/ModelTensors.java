@@ -47,6 +47,15 @@ public class ModelTensors {
         }
     }
 
+    /** One layer's target base weight ({@code <module>.weight}, own layout, fp32) from a version's weights blob. */
+    public INDArray readTargetWeight(String blobSha, LayerShape layer) {
+        try (SafetensorsReader r = SafetensorsReader.open(blobs.path(blobSha))) {
+            return r.readFloat(layer.baseKey());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read weights blob " + blobSha, e);
+        }
+    }
+
     /** Adapter tensors in the wire / blob naming. */
     public static Map<String, INDArray> adapterTensors(Map<String, LoraFactors> factors, List<LayerShape> layers) {
         Map<String, INDArray> out = new LinkedHashMap<>();

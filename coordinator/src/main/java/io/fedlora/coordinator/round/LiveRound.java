@@ -4,9 +4,7 @@ import io.fedlora.aggregation.strategy.RoundAggregator;
 import io.fedlora.coordinator.model.LayerShape;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * The in-memory accumulator of one round while it collects: a cache of what the stored updates add up to, never
@@ -18,7 +16,8 @@ final class LiveRound {
     final long roundId;
     /** Set once the base version is loaded; until then nothing is folded. */
     List<LayerShape> shapes;
-    Map<String, INDArray> targetWeights;
+    /** The base version's weights blob: its target weights are read from it when the round finishes. */
+    String baseWeightsBlob;
     RoundAggregator aggregator;
     /** Ids of the stored updates already folded in. */
     final Set<String> folded = new HashSet<>();

@@ -115,8 +115,10 @@ public class RoundAccumulators implements AcceptedUpdateListener {
                 }
             } catch (RuntimeException e) {
                 lr.broken = true;
+                if (lr.aggregator != null) {
+                    lr.aggregator.discard();
+                }
                 lr.aggregator = null;
-                lr.targetWeights = null;
                 log.warn("federation {}: could not fold update {} into round {} as it arrived ({}); the round will be"
                         + " aggregated from its stored updates", federationId, accepted.id(), lr.roundId, e.toString());
             }
@@ -155,7 +157,7 @@ public class RoundAccumulators implements AcceptedUpdateListener {
         for (NamedUpdate u : stored) {
             rebuilt += fold(lr, u) ? 1 : 0;
         }
-        return new RoundAccumulation(lr.shapes, lr.targetWeights, lr.aggregator, rebuilt);
+        return new RoundAccumulation(lr.shapes, lr.baseWeightsBlob, lr.aggregator, rebuilt);
     }
 
     /** Drops a federation's live accumulator (its round was retried, failed or the federation stopped). */
@@ -168,7 +170,6 @@ public class RoundAccumulators implements AcceptedUpdateListener {
                     lr.aggregator.discard();
                 }
                 lr.aggregator = null;
-                lr.targetWeights = null;
             }
         }
     }
@@ -208,13 +209,10 @@ public class RoundAccumulators implements AcceptedUpdateListener {
         ModelVersion previous = versions.find(lr.federationId, r.baseVersion()).orElseThrow(() ->
                 new IllegalStateException("version " + r.baseVersion() + " of federation " + lr.federationId + " is missing"));
         Map<String, LoraFactors> global = tensors.readAdapter(previous.adapterBlob(), shapes);
-        Map<String, INDArray> weights = tensors.readTargetWeights(previous.weightsBlob(), shapes);
-        Map<String, INDArray> baseByModule = new LinkedHashMap<>();
-        shapes.forEach(l -> baseByModule.put(l.module(), weights.get(l.baseKey())));
-        AggregationOptions options = AggregationOptions
-                .defaults(Weighting.fromName(f.spec().weighting()), global).withBaseWeights(baseByModule);
+        AggregationOptions options = AggregationOptions.defaults(Weighting.fromName(f.spec().weighting()), global)
+                .withBaseWeights(new BlobBaseWeights(tensors, previous.weightsBlob(), shapes));
         lr.shapes = shapes;
-        lr.targetWeights = weights;
+        lr.baseWeightsBlob = previous.weightsBlob();
         lr.aggregator = Strategies.byName(f.spec().strategy()).begin(layers, options);
         lr.folded.clear();
     }

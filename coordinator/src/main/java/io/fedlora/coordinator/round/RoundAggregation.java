@@ -2,6 +2,7 @@ package io.fedlora.coordinator.round;
 
 import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.safetensors.DType;
+import io.fedlora.aggregation.safetensors.TensorData;
 import io.fedlora.aggregation.strategy.AggregationMetrics;
 import io.fedlora.aggregation.strategy.AggregationResult;
 import io.fedlora.aggregation.strategy.LayerMetrics;
@@ -67,13 +68,14 @@ public class RoundAggregation {
     private final RoundMetricsRepository roundMetrics;
     private final BlobStore blobs;
     private final BlobRepository blobRows;
+    private final ModelTensors tensors;
     private final Signals signals;
     private final CoordinatorMetrics metrics;
     private final TransactionTemplate tx;
 
     public RoundAggregation(FederationRepository federations, RoundAccumulators accumulators, RoundRepository rounds,
             UpdateRepository updates, ModelVersionRepository versions, RoundMetricsRepository roundMetrics,
-            BlobStore blobs, BlobRepository blobRows,
+            BlobStore blobs, BlobRepository blobRows, ModelTensors tensors,
             Signals signals, CoordinatorMetrics metrics, TransactionTemplate tx) {
         this.federations = federations;
         this.accumulators = accumulators;
@@ -83,6 +85,7 @@ public class RoundAggregation {
         this.roundMetrics = roundMetrics;
         this.blobs = blobs;
         this.blobRows = blobRows;
+        this.tensors = tensors;
         this.signals = signals;
         this.metrics = metrics;
         this.tx = tx;
@@ -94,7 +97,6 @@ public class RoundAggregation {
         List<NamedUpdate> stored = updates.forAggregationNamed(roundId);
         RoundAccumulation acc = accumulators.take(federationId, roundId, stored);
         List<LayerShape> shapes = acc.shapes();
-        Map<String, INDArray> weights = acc.targetWeights();
         long examples = 0;
         long bytesUp = 0;
         double lossSum = 0;
@@ -116,14 +118,22 @@ public class RoundAggregation {
         Map<String, INDArray> residualTensors = new LinkedHashMap<>();
         List<INDArray> denseCopies = new ArrayList<>();
         Map<String, String> residualMeta = new LinkedHashMap<>();
+        // the new version's target weights, each read from the base version's blob, folded and written in turn
+        List<TensorData> weights = new ArrayList<>();
         int factorLayers = 0;
         int denseLayers = 0;
         for (LayerShape l : shapes) {
             Residual res = result.residuals().get(l.module());
+            weights.add(TensorData.computed(l.baseKey(), DType.F32, l.baseShape(), () -> {
+                INDArray w = tensors.readTargetWeight(acc.baseWeightsBlob(), l);
+                if (res != null) {
+                    res.foldInto(w, l.layout());
+                }
+                return w;
+            }));
             if (res == null) {
                 continue;
             }
-            res.foldInto(weights.get(l.baseKey()), l.layout());
             if (res.factorsSmallerThanDense()) {
                 residualTensors.put(residualU(l.module()), res.u());
                 residualTensors.put(residualV(l.module()), res.v());
@@ -143,14 +153,13 @@ public class RoundAggregation {
                 : denseLayers == 0 ? ModelVersion.ResidualKind.FACTORS
                 : factorLayers == 0 ? ModelVersion.ResidualKind.DENSE : ModelVersion.ResidualKind.MIXED;
         StoredBlob adapterBlob = blobs.putSafetensors(ModelTensors.adapterTensors(result.global(), shapes), Map.of(), DType.F32);
-        StoredBlob weightsBlob = blobs.putSafetensors(weights, Map.of(), DType.F32);
+        StoredBlob weightsBlob = blobs.putSafetensors(weights, Map.of());
         StoredBlob residualBlob = kind == ModelVersion.ResidualKind.NONE ? null
                 : blobs.putSafetensors(residualTensors, residualMeta, DType.F32);
         result.close(); // persisted: free the off-heap factors now rather than at the next GC
-        // the folded target weights and dense residual copies are in their blobs too: without this each round left
-        // its weights (GPT-2-small c_attn: 85 MB) off-heap until a full collection, which a heap as quiet as the
-        // coordinator's rarely needs, so RSS grew by that much per round (10 rounds of 10 clients: 470 -> 1,251 MiB)
-        weights.values().forEach(OffHeap::release);
+        // the dense residual copies are in their blob too: without this each round left them off-heap until a full
+        // collection, which a heap as quiet as the coordinator's rarely needs, so RSS grew by round (the folded
+        // weights, each freed once written, did the same: 10 rounds of 10 clients 470 -> 1,251 MiB)
         denseCopies.forEach(OffHeap::release);
         long aggregateMs = (System.nanoTime() - t0) / 1_000_000;
 
