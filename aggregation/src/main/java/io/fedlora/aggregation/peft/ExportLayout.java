@@ -81,6 +81,15 @@ public final class ExportLayout {
                                     String bodyPrefix, Map<String, String> baseKeys, Map<String, WeightLayout> layouts,
                                     double scale, SafetensorsReader base, Map<String, INDArray> replacedBase)
             throws IOException {
+        writeWeights(outDir, config, factors, bodyPrefix, baseKeys, layouts, scale, base,
+                ReplacedWeights.of(replacedBase));
+    }
+
+    /** As above, with the replaced weights read as each file's writer reaches them (one in memory at a time). */
+    public static void writeWeights(Path outDir, PeftAdapterConfig config, Map<String, LoraFactors> factors,
+                                    String bodyPrefix, Map<String, String> baseKeys, Map<String, WeightLayout> layouts,
+                                    double scale, SafetensorsReader base, ReplacedWeights replacedBase)
+            throws IOException {
         if (config.baseModelNameOrPath() != null) {
             throw new IllegalArgumentException("an export's adapter names no base (its base is " + BASE_DIR
                     + "/, not " + config.baseModelNameOrPath() + ")");

@@ -52,12 +52,12 @@ public final class PeftExporter {
     }
 
     /** Fails unless every replacement has its base tensor's shape. */
-    static void checkShapes(SafetensorsReader base, Map<String, INDArray> replacedBase) {
-        for (String key : replacedBase.keySet()) {
+    static void checkShapes(SafetensorsReader base, ReplacedWeights replacedBase) {
+        for (String key : replacedBase.keys()) {
             TensorInfo info = base.info(key);
-            if (!java.util.Arrays.equals(info.shape(), replacedBase.get(key).shape())) {
+            if (!java.util.Arrays.equals(info.shape(), replacedBase.shape(key))) {
                 throw new IllegalArgumentException("replacement for " + key + " has shape "
-                        + java.util.Arrays.toString(replacedBase.get(key).shape()) + ", base has "
+                        + java.util.Arrays.toString(replacedBase.shape(key)) + ", base has "
                         + java.util.Arrays.toString(info.shape()));
             }
         }
@@ -73,6 +73,13 @@ public final class PeftExporter {
     public static void writeMerged(Path file, Map<String, LoraFactors> factors, Map<String, String> baseKeys,
                                    Map<String, WeightLayout> layouts, double scale, SafetensorsReader base,
                                    Map<String, INDArray> replacedBase) throws IOException {
+        writeMerged(file, factors, baseKeys, layouts, scale, base, ReplacedWeights.of(replacedBase));
+    }
+
+    /** As above, with the replaced weights read as the writer reaches them. */
+    public static void writeMerged(Path file, Map<String, LoraFactors> factors, Map<String, String> baseKeys,
+                                   Map<String, WeightLayout> layouts, double scale, SafetensorsReader base,
+                                   ReplacedWeights replacedBase) throws IOException {
         Map<String, String> moduleOfKey = new LinkedHashMap<>();
         for (String module : factors.keySet()) {
             String key = baseKeys.get(module);
@@ -87,23 +94,24 @@ public final class PeftExporter {
         for (TensorInfo info : base.tensors().values()) {
             String key = info.name();
             String module = moduleOfKey.get(key);
-            INDArray replaced = replacedBase.get(key);
+            boolean replaced = replacedBase.keys().contains(key);
             if (module != null) {
-                out.add(TensorData.computed(key, info.dtype(), info.shape(),
-                        () -> merged(base, key, replaced, factors.get(module), layouts.get(module), scale)));
+                out.add(TensorData.computed(key, info.dtype(), info.shape(), () -> merged(base, key,
+                        replaced ? replacedBase : null, factors.get(module), layouts.get(module), scale)));
             } else {
-                out.add(replaced != null ? TensorData.of(key, replaced, info.dtype()) : base.rawData(key));
+                out.add(replaced ? TensorData.computed(key, info.dtype(), info.shape(), () -> replacedBase.read(key))
+                        : base.rawData(key));
             }
         }
         write(file, base, out);
     }
 
     /** {@code W + s·B·A} in the layer's layout, {@code W} the replaced weight if any, else the base's. */
-    private static INDArray merged(SafetensorsReader base, String key, INDArray replaced, LoraFactors f,
+    private static INDArray merged(SafetensorsReader base, String key, ReplacedWeights replaced, LoraFactors f,
                                    WeightLayout layout, double scale) {
         INDArray w;
         if (replaced != null) {
-            w = replaced.dup('c');
+            w = replaced.read(key);
         } else {
             INDArray read = base.readFloat(key);
             w = read.dup('c');
@@ -117,12 +125,17 @@ public final class PeftExporter {
 
     /** {@code base}'s tensors, byte for byte, but those in {@code replacedBase} written from the arrays. */
     public static void writeModel(Path file, SafetensorsReader base, Map<String, INDArray> replacedBase) throws IOException {
+        writeModel(file, base, ReplacedWeights.of(replacedBase));
+    }
+
+    /** As above, with the replaced weights read (and freed) one at a time as the writer reaches them. */
+    public static void writeModel(Path file, SafetensorsReader base, ReplacedWeights replacedBase) throws IOException {
         List<TensorData> out = new ArrayList<>();
         for (TensorInfo info : base.tensors().values()) {
-            INDArray replaced = replacedBase.get(info.name());
-            out.add(replaced != null
-                    ? TensorData.of(info.name(), replaced, info.dtype())
-                    : base.rawData(info.name()));
+            String key = info.name();
+            out.add(replacedBase.keys().contains(key)
+                    ? TensorData.computed(key, info.dtype(), info.shape(), () -> replacedBase.read(key))
+                    : base.rawData(key));
         }
         write(file, base, out);
     }

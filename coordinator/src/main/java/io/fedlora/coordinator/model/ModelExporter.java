@@ -3,10 +3,10 @@ package io.fedlora.coordinator.model;
 import io.fedlora.aggregation.family.ModelFamilies;
 import io.fedlora.aggregation.family.ModelSpec;
 import io.fedlora.aggregation.lora.LoraFactors;
-import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.lora.WeightLayout;
 import io.fedlora.aggregation.peft.PeftAdapterConfig;
 import io.fedlora.aggregation.peft.ExportLayout;
+import io.fedlora.aggregation.peft.ReplacedWeights;
 import io.fedlora.aggregation.safetensors.SafetensorsReader;
 import io.fedlora.coordinator.blob.BlobStore;
 import io.fedlora.coordinator.config.FedloraProperties;
@@ -21,6 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
@@ -63,12 +64,10 @@ public class ModelExporter {
         Path dir = Files.createTempDirectory(scratch, "export-");
         Path zipFile = scratch.resolve(dir.getFileName() + ".zip");
         Map<String, LoraFactors> factors = Map.of();
-        Map<String, INDArray> folded = Map.of();
         try {
             factors = tensors.readAdapter(v.adapterBlob(), m.layers());
-            folded = tensors.readTargetWeights(v.weightsBlob(), m.layers());
-            Map<String, INDArray> replaced = new LinkedHashMap<>();
-            folded.forEach((key, w) -> replaced.put(m.keyPrefix() + key, w));
+            // the version's folded target weights, read from its blob as each file's writer reaches them
+            ReplacedWeights replaced = new FoldedWeights(tensors, v.weightsBlob(), m.keyPrefix(), m.layers());
             Map<String, String> modelFiles = federations.files(f.id());
             ModelSpec spec = ModelFamilies.readFile(blobs.path(modelFiles.get(ModelFamilies.CONFIG_FILE)));
             // PEFT's fan_in_fan_out is one flag per adapter: the family stores all its adaptable modules one way
@@ -108,12 +107,36 @@ public class ModelExporter {
             Files.deleteIfExists(zipFile);
             throw e;
         } finally {
-            // off-heap arrays, freed now rather than at a full collection (an export of GPT-2-small held 85 MB of them)
+            // off-heap arrays, freed now rather than at a full collection
             factors.values().forEach(LoraFactors::release);
-            folded.values().forEach(OffHeap::release);
             try (Stream<Path> walk = Files.walk(dir)) {
                 walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
+        }
+    }
+
+    /** A version's folded target weights under the base model's keys, read one at a time from its weights blob. */
+    private record FoldedWeights(ModelTensors tensors, String blobSha, Map<String, LayerShape> byKey)
+            implements ReplacedWeights {
+
+        FoldedWeights(ModelTensors tensors, String blobSha, String keyPrefix, List<LayerShape> layers) {
+            this(tensors, blobSha, layers.stream().collect(java.util.stream.Collectors.toMap(
+                    l -> keyPrefix + l.baseKey(), l -> l, (x, y) -> x, LinkedHashMap::new)));
+        }
+
+        @Override
+        public java.util.Set<String> keys() {
+            return byKey.keySet();
+        }
+
+        @Override
+        public long[] shape(String key) {
+            return byKey.get(key).baseShape();
+        }
+
+        @Override
+        public INDArray read(String key) {
+            return tensors.readTargetWeight(blobSha, byKey.get(key));
         }
     }
 
