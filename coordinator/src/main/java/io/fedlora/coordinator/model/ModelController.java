@@ -1,6 +1,7 @@
 package io.fedlora.coordinator.model;
 
 import io.fedlora.coordinator.admin.AuditLog;
+import io.fedlora.coordinator.admin.BusyException;
 import io.fedlora.coordinator.admin.NotFoundException;
 import io.fedlora.coordinator.federation.Federation;
 import io.fedlora.coordinator.federation.FederationRepository;
@@ -36,14 +37,17 @@ public class ModelController {
     private final FederationRepository federations;
     private final ModelVersionRepository versions;
     private static final Logger log = LoggerFactory.getLogger(ModelController.class);
+    private static final java.time.Duration RETRY_EXPORT_AFTER = java.time.Duration.ofSeconds(10);
 
     private final ModelExporter exporter;
     private final ExportTransfer transfer;
+    private final ExportSlots slots;
     private final AuditLog audit;
 
     public ModelController(FederationRepository federations, ModelVersionRepository versions, ModelExporter exporter,
-            ExportTransfer transfer, AuditLog audit) {
+            ExportTransfer transfer, ExportSlots slots, AuditLog audit) {
         this.transfer = transfer;
+        this.slots = slots;
         this.federations = federations;
         this.versions = versions;
         this.exporter = exporter;
@@ -67,14 +71,23 @@ public class ModelController {
     @GetMapping("/api/v1/federations/{id}/models/{version}/export")
     @Operation(summary = "Export a model version", description = "A zip with the federated model merged at the top (config.json, model.safetensors and the base's tokenizer files: a plain from_pretrained loads it), the PEFT adapter in adapter/ (adapter_config.json naming no base, adapter_model.safetensors) and the residual-folded base it belongs on in base/ (model.safetensors, no config.json: load it with the top level's config).")
     @ApiResponse(responseCode = "200", description = "the zip", content = @Content(mediaType = "application/zip", schema = @Schema(type = "string", format = "binary")))
+    @ApiResponse(responseCode = "503", description = "fedlora.export.max-concurrent exports are being built; retry after the Retry-After seconds")
     public void export(@PathVariable String id, @PathVariable long version, HttpServletResponse response)
             throws IOException {
         Federation f = federations.find(id).orElseThrow(() -> new NotFoundException("no federation " + id));
         ModelVersion v = versions.find(id, version)
                 .orElseThrow(() -> new NotFoundException("federation " + id + " has no version " + version));
-        audit.record("admin-api", "model.export", id, "version " + version, Map.of("version", version));
+        try (ExportSlots.Slot slot = slots.tryAcquire().orElseThrow(() -> new BusyException("the coordinator is"
+                + " already building " + slots.max() + " exports (fedlora.export.max-concurrent); retry shortly",
+                RETRY_EXPORT_AFTER))) {
+            audit.record("admin-api", "model.export", id, "version " + version, Map.of("version", version));
+            send(f, version, exporter.buildZip(f, v), response);
+        }
+    }
+
+    private void send(Federation f, long version, Path zip, HttpServletResponse response) throws IOException {
+        String id = f.id();
         String name = f.name().replaceAll("[^A-Za-z0-9._-]", "_") + "-v" + version + ".zip";
-        Path zip = exporter.buildZip(f, v);
         try {
             long size = Files.size(zip);
             response.setStatus(HttpServletResponse.SC_OK);

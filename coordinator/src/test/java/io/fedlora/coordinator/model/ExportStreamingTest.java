@@ -72,6 +72,7 @@ class ExportStreamingTest extends CoordinatorTestBase {
 
     @LocalServerPort int port;
     @Autowired ModelVersionRepository versions;
+    @Autowired ExportSlots slots;
     private final HttpClient http = HttpClient.newHttpClient();
 
     @AfterEach
@@ -128,5 +129,27 @@ class ExportStreamingTest extends CoordinatorTestBase {
         BreakableTransfer.BREAK.set(true);
         assertThatThrownBy(() -> http.send(export(f.id(), 0), HttpResponse.BodyHandlers.ofByteArray()))
                 .as("half a zip must not arrive as a complete response").isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void anExportBeyondTheConcurrencyLimitIsRefusedWithRetryAfterAndServedOnceThereIsRoom() throws Exception {
+        Federation f = createAndStart(spec(uniqueName("busy-export"), 1, 2, 2, 60, 0, false, "fedex"));
+        List<ExportSlots.Slot> taken = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < slots.max(); i++) {
+                taken.add(slots.tryAcquire().orElseThrow()); // as if that many exports were being built
+            }
+            HttpResponse<String> busy = http.send(export(f.id(), 0), HttpResponse.BodyHandlers.ofString());
+            assertThat(busy.statusCode()).isEqualTo(503);
+            assertThat(busy.headers().firstValue("Retry-After")).hasValue("10");
+            assertThat(busy.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).contains("problem+json"));
+            assertThat(busy.body()).contains("fedlora.export.max-concurrent");
+        } finally {
+            taken.forEach(ExportSlots.Slot::close);
+        }
+        HttpResponse<byte[]> served = http.send(export(f.id(), 0), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(served.statusCode()).isEqualTo(200);
+        assertThat(slots.tryAcquire()).as("the served export gave its slot back").isPresent().get()
+                .satisfies(ExportSlots.Slot::close);
     }
 }
