@@ -109,7 +109,18 @@ class UpdateUploaderTest {
         coordinator.admission = new java.util.concurrent.CountDownLatch(1);
         var pool = java.util.concurrent.Executors.newSingleThreadExecutor();
         try {
-            var sent = pool.submit(() -> uploader().upload(update("u-q")));
+            List<String> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+            var sent = pool.submit(() -> uploader().upload(update("u-q"), new CoordinatorClient.UploadListener() {
+                @Override
+                public void queued(int ahead) {
+                    told.add("queued " + ahead);
+                }
+
+                @Override
+                public void admitted() {
+                    told.add("admitted");
+                }
+            }));
             long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
             while (coordinator.headersSeen.get() == 0 && System.nanoTime() < end) {
                 Thread.sleep(10);
@@ -117,12 +128,14 @@ class UpdateUploaderTest {
             assertThat(coordinator.headersSeen).as("the header arrived").hasValue(1);
             Thread.sleep(300); // time for data a wrong client would send while queued
             assertThat(sent).as("waiting for admission").isNotDone();
+            assertThat(told).as("the agent's state can say it waits").containsExactly("queued 3");
             coordinator.admission.countDown();
 
             assertThat(sent.get(10, java.util.concurrent.TimeUnit.SECONDS).kind()).isEqualTo(UploadOutcome.Kind.ACCEPTED);
             ScriptedCoordinator.UploadAttempt attempt = coordinator.uploads.get(0);
             assertThat(attempt.method()).isEqualTo("Upload");
             assertThat(attempt.dataBeforeAdmission()).as("data chunks sent before admission").isZero();
+            assertThat(told).containsExactly("queued 3", "admitted");
             assertThat(attempt.data()).hasSize(3);
             assertThat(attempt.trailerSha256()).isNotNull();
         } finally {

@@ -115,7 +115,30 @@ public final class CoordinatorClient {
      * {@code chunks} is asked for a fresh sequence (header, data, trailer) on every attempt.
      */
     public UploadReceipt upload(String what, Supplier<Iterator<UpdateChunk>> chunks) throws InterruptedException {
-        return retrier.call(what, () -> uploadOnce(chunks));
+        return upload(what, chunks, UploadListener.NONE);
+    }
+
+    /** As above, telling {@code listener} when the coordinator queues and admits the upload (e.g. for the agent's state). */
+    public UploadReceipt upload(String what, Supplier<Iterator<UpdateChunk>> chunks, UploadListener listener)
+            throws InterruptedException {
+        return retrier.call(what, () -> uploadOnce(chunks, listener));
+    }
+
+    /** What the coordinator said of an upload before its data went: it waits behind others, then may send. */
+    public interface UploadListener {
+        UploadListener NONE = new UploadListener() {
+            @Override
+            public void queued(int ahead) {
+            }
+
+            @Override
+            public void admitted() {
+            }
+        };
+
+        void queued(int ahead);
+
+        void admitted();
     }
 
     public EvaluationAck reportEvaluation(EvaluationReport report) throws InterruptedException {
@@ -123,10 +146,11 @@ public final class CoordinatorClient {
                 () -> blocking.withDeadlineAfter(millis(props.rpcTimeout()), TimeUnit.MILLISECONDS).reportEvaluation(report));
     }
 
-    private UploadReceipt uploadOnce(Supplier<Iterator<UpdateChunk>> chunks) {
+    private UploadReceipt uploadOnce(Supplier<Iterator<UpdateChunk>> chunks, UploadListener listener) {
         if (!legacyUpload.get()) {
             try {
-                return await(UploadStream.admitted(chunks.get()), s -> deadline(async, props.transferTimeout()).upload(s));
+                return await(UploadStream.admitted(chunks.get(), listener),
+                        s -> deadline(async, props.transferTimeout()).upload(s));
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
                     throw e;
@@ -136,7 +160,7 @@ public final class CoordinatorClient {
                 legacyUpload.set(true);
             }
         }
-        return await(UploadStream.legacy(chunks.get()),
+        return await(UploadStream.legacy(chunks.get(), listener),
                 s -> deadline(async, props.transferTimeout()).uploadUpdate(s.receiptOnly()));
     }
 
@@ -172,24 +196,26 @@ public final class CoordinatorClient {
      */
     private static final class UploadStream implements ClientResponseObserver<UpdateChunk, UploadReply> {
         private final Iterator<UpdateChunk> chunks;
+        private final UploadListener listener;
         private final CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
         private ClientCallStreamObserver<UpdateChunk> requests;
         private boolean headerSent;
         private boolean admitted;
         private boolean finished;
 
-        private UploadStream(Iterator<UpdateChunk> chunks, boolean admitted) {
+        private UploadStream(Iterator<UpdateChunk> chunks, boolean admitted, UploadListener listener) {
             this.chunks = chunks;
             this.admitted = admitted;
+            this.listener = listener;
         }
 
-        static UploadStream admitted(Iterator<UpdateChunk> chunks) {
-            return new UploadStream(chunks, false);
+        static UploadStream admitted(Iterator<UpdateChunk> chunks, UploadListener listener) {
+            return new UploadStream(chunks, false, listener);
         }
 
         /** The UploadUpdate call: its coordinator cannot say when, so everything is sent as flow control allows. */
-        static UploadStream legacy(Iterator<UpdateChunk> chunks) {
-            return new UploadStream(chunks, true);
+        static UploadStream legacy(Iterator<UpdateChunk> chunks, UploadListener listener) {
+            return new UploadStream(chunks, true, listener);
         }
 
         @Override
@@ -235,11 +261,15 @@ public final class CoordinatorClient {
         @Override
         public void onNext(UploadReply reply) {
             switch (reply.getPartCase()) {
-                case QUEUED -> log.info("upload queued behind {} others at the coordinator", reply.getQueued().getAhead());
+                case QUEUED -> {
+                    log.info("upload queued behind {} others at the coordinator", reply.getQueued().getAhead());
+                    listener.queued(reply.getQueued().getAhead());
+                }
                 case ADMITTED -> {
                     synchronized (this) {
                         admitted = true;
                     }
+                    listener.admitted();
                     pump();
                 }
                 case RECEIPT -> {

@@ -55,6 +55,12 @@ public final class UpdateUploader {
 
     /** Persists {@code update} (replacing any older pending one) and sends it. */
     public UploadOutcome upload(Update update) throws IOException, InterruptedException {
+        return upload(update, CoordinatorClient.UploadListener.NONE);
+    }
+
+    /** As above, telling {@code listener} when the coordinator queues and admits it. */
+    public UploadOutcome upload(Update update, CoordinatorClient.UploadListener listener)
+            throws IOException, InterruptedException {
         List<PendingUpload.Tensor> metas = new ArrayList<>();
         Map<String, INDArray> values = new LinkedHashMap<>();
         for (Item item : update.tensors()) {
@@ -66,7 +72,7 @@ public final class UpdateUploader {
         PendingUpload pending = new PendingUpload(update.uploadId(), update.federationId(), update.round(),
                 update.baseModelVersion(), update.numExamples(), update.metrics(), metas);
         store.save(pending, values);
-        return send(pending);
+        return send(pending, listener);
     }
 
     /** Sends an update a previous run left pending, if there is one. */
@@ -76,17 +82,18 @@ public final class UpdateUploader {
             return Optional.empty();
         }
         log.info("resuming pending upload {} for round {}", pending.get().uploadId(), pending.get().round());
-        return Optional.of(send(pending.get()));
+        return Optional.of(send(pending.get(), CoordinatorClient.UploadListener.NONE));
     }
 
     public boolean hasPending() {
         return store.load().isPresent();
     }
 
-    private UploadOutcome send(PendingUpload pending) throws InterruptedException {
+    private UploadOutcome send(PendingUpload pending, CoordinatorClient.UploadListener listener)
+            throws InterruptedException {
         String what = "Upload round " + pending.round() + " (upload " + pending.uploadId() + ")";
         try {
-            UploadReceipt receipt = client.upload(what, () -> new UpdateChunks(pending, store, chunkBytes));
+            UploadReceipt receipt = client.upload(what, () -> new UpdateChunks(pending, store, chunkBytes), listener);
             store.clear();
             log.info("update for round {} accepted as {}{} ({} bytes)", pending.round(), receipt.getUpdateId(),
                     receipt.getDuplicate() ? " (duplicate of an earlier attempt)" : "", receipt.getBytesReceived());

@@ -4,6 +4,7 @@ import io.fedlora.agent.daemon.AgentProperties;
 import io.fedlora.agent.daemon.AgentStatus;
 import io.fedlora.agent.daemon.cache.AdapterKeys;
 import io.fedlora.agent.daemon.cache.CachedVersion;
+import io.fedlora.agent.daemon.transport.CoordinatorClient;
 import io.fedlora.agent.daemon.upload.UpdateUploader;
 import io.fedlora.agent.daemon.upload.UploadOutcome;
 import io.fedlora.agent.data.BadLinePolicy;
@@ -82,11 +83,23 @@ public final class TrainingJob {
             throw new InterruptedException("training interrupted");
         }
         log.info("round {}: trained on {} examples, metrics {}", task.getRound(), result.numExamples(), result.metrics());
-        status.state("uploading round " + task.getRound());
+        String uploading = "uploading round " + task.getRound();
+        status.state(uploading);
         UpdateUploader.Update update = new UpdateUploader.Update(UUID.randomUUID().toString(), task.getFederationId(),
                 task.getRound(), task.getModelVersion(), result.numExamples(), result.metrics(),
                 items(task.getExpectedUpdateList(), result.factors(), layouts, task.getMaxUpdateNorm()));
-        return uploader.upload(update);
+        // the heartbeat shows a wait for the coordinator's admission (a thousand clients finishing together)
+        return uploader.upload(update, new CoordinatorClient.UploadListener() {
+            @Override
+            public void queued(int ahead) {
+                status.state(uploading + ": queued behind " + ahead + " others at the coordinator");
+            }
+
+            @Override
+            public void admitted() {
+                status.state(uploading);
+            }
+        });
     }
 
     /** The plan as trainer settings; the data order is seeded per client and per round. */
