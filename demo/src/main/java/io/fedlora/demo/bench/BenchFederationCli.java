@@ -105,7 +105,10 @@ public final class BenchFederationCli implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        FederationBench.Options o = options();
+        FederationBench.Options parsed = options();
+        // the data dir is made only for a run, never by parsing
+        FederationBench.Options o = parsed.workDir() != null ? parsed
+                : parsed.withWorkDir(Files.createTempDirectory("fedlora-bench-federation"));
         PrintWriter err = spec.commandLine().getErr();
         int exit = 1;
         try {
@@ -147,7 +150,10 @@ public final class BenchFederationCli implements Callable<Integer> {
         }
     }
 
-    /** The options as the benchmark takes them; what only shows on the file system is a usage error too. */
+    /**
+     * The options as the benchmark takes them (the data dir null unless {@code --work} names one); what only shows on
+     * the file system is a usage error too.
+     */
     FederationBench.Options options() throws IOException {
         CommandLine cl = spec.commandLine();
         if (!Files.isRegularFile(model.resolve("config.json"))) {
@@ -174,7 +180,6 @@ public final class BenchFederationCli implements Callable<Integer> {
             throw new CommandLine.ParameterException(cl, "Invalid value for option '--targets': " + e.getMessage());
         }
         return new FederationBench.Options(clients, model, rounds, List.copyOf(chosen), rank, seed, deadline, heap,
-                List.copyOf(coordinatorJvmOptions), work != null ? work : Files.createTempDirectory("fedlora-bench-federation"),
-                clientsHoldBase);
+                List.copyOf(coordinatorJvmOptions), work, clientsHoldBase);
     }
 }

@@ -38,7 +38,12 @@ final class FederationBench {
 
     /** What to run. */
     record Options(int clients, Path model, int rounds, List<String> targets, int rank, long seed, int deadlineSeconds,
-                   String coordinatorHeap, List<String> coordinatorJvmOptions, Path workDir, boolean clientsHoldBase) {}
+                   String coordinatorHeap, List<String> coordinatorJvmOptions, Path workDir, boolean clientsHoldBase) {
+        Options withWorkDir(Path dir) {
+            return new Options(clients, model, rounds, targets, rank, seed, deadlineSeconds, coordinatorHeap,
+                    coordinatorJvmOptions, dir, clientsHoldBase);
+        }
+    }
 
     private final Path home;
     private final ObjectMapper mapper;
