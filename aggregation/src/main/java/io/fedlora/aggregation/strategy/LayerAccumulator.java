@@ -3,6 +3,7 @@ package io.fedlora.aggregation.strategy;
 import io.fedlora.aggregation.lora.LayoutGemm;
 import io.fedlora.aggregation.lora.LoraFactors;
 import io.fedlora.aggregation.lora.LoraLayer;
+import io.fedlora.aggregation.lora.OffHeap;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -17,9 +18,9 @@ import org.nd4j.linalg.factory.Nd4j;
  *
  * <ul>
  *   <li>Always: {@code sum c_i A_i} and {@code sum c_i B_i} ({@code r x (d_in + d_out)} numbers).</li>
- *   <li>Factor mode: the raw {@code A_i, B_i} themselves, off the heap ({@link FactorStore}); at the end they are centred on the means and stacked into
- *       {@code U = [B_i - B']}, {@code V = [w_i (A_i - A')]} (inner dimension {@code n*r}), the numerically better
- *       form of the residual (no cancellation between two large products).</li>
+ *   <li>Factor mode: the raw {@code A_i, B_i} themselves, off the heap ({@link FactorStore}); at the end they are
+ *       centred on the means and stacked into {@code U = [B_i - B']}, {@code V = [w_i (A_i - A')]} (inner dimension
+ *       {@code n*r}), the numerically better form of the residual (no cancellation between two large products).</li>
  *   <li>Dense mode (once {@code n*r*(d_out+d_in) >= d_out*d_in}): one matrix {@code D = sum c_i B_i A_i} in the
  *       layer's layout, one GEMM per arriving client; at the end {@code R = D/C - B'A'} (a GEMM with
  *       {@code beta = 1/C}).</li>
@@ -200,8 +201,8 @@ final class LayerAccumulator {
     /** Frees the off-heap state now (stored factors, dense sum) for a round that ends without {@link #finish}. */
     void release() {
         clearStored();
-        if (dense != null && dense.closeable()) {
-            dense.close();
+        if (dense != null) {
+            OffHeap.release(dense);
         }
         dense = null;
     }

@@ -1,6 +1,7 @@
 package io.fedlora.aggregation.strategy;
 
 import io.fedlora.aggregation.lora.LayoutGemm;
+import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.aggregation.lora.WeightLayout;
 import java.util.Arrays;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -144,8 +145,8 @@ public final class Residual implements AutoCloseable {
     @Override
     public void close() {
         for (INDArray x : new INDArray[] {u, v, scaledDense}) {
-            if (x != null && x.closeable()) {
-                x.close();
+            if (x != null) {
+                OffHeap.release(x);
             }
         }
     }

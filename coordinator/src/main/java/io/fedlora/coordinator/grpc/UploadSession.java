@@ -1,5 +1,6 @@
 package io.fedlora.coordinator.grpc;
 
+import io.fedlora.aggregation.lora.OffHeap;
 import io.fedlora.coordinator.clientapi.AuthenticatedClient;
 import io.fedlora.coordinator.clientapi.ClientApiException;
 import io.fedlora.coordinator.clientapi.ClientGateway;
@@ -243,11 +244,7 @@ final class UploadSession implements StreamObserver<UpdateChunk> {
             // stored and folded in (or refused): the decoded arrays' off-heap buffers are freed now; left to the
             // garbage collector, each GPT-2 upload's ~1 MB stayed allocated until a collection a quiet heap rarely
             // needs, and the coordinator's resident memory grew with the number of uploads
-            tensors.values().forEach(t -> {
-                if (t.values().closeable()) {
-                    t.values().close();
-                }
-            });
+            tensors.values().forEach(t -> OffHeap.release(t.values()));
         }
         tensors = null;
         if (ticket != null) {

@@ -31,6 +31,14 @@ final class LiveRound {
         this.roundId = roundId;
     }
 
+    /** Frees the accumulator's off-heap state and forgets it (a failed fold, a dropped round, a rebuild). */
+    void dropAggregator() {
+        if (aggregator != null) {
+            aggregator.discard();
+            aggregator = null;
+        }
+    }
+
     boolean ready() {
         return aggregator != null && !broken;
     }

@@ -115,10 +115,7 @@ public class RoundAccumulators implements AcceptedUpdateListener {
                 }
             } catch (RuntimeException e) {
                 lr.broken = true;
-                if (lr.aggregator != null) {
-                    lr.aggregator.discard();
-                }
-                lr.aggregator = null;
+                lr.dropAggregator();
                 log.warn("federation {}: could not fold update {} into round {} as it arrived ({}); the round will be"
                         + " aggregated from its stored updates", federationId, accepted.id(), lr.roundId, e.toString());
             }
@@ -142,9 +139,7 @@ public class RoundAccumulators implements AcceptedUpdateListener {
             synchronized (lr) {
                 lr.sealed = true;
                 if (!lr.ready() || !ids.containsAll(lr.folded)) {
-                    if (lr.aggregator != null) {
-                        lr.aggregator.discard();
-                    }
+                    lr.dropAggregator();
                     lr = null;
                 }
             }
@@ -166,10 +161,7 @@ public class RoundAccumulators implements AcceptedUpdateListener {
         if (lr != null) {
             synchronized (lr) {
                 lr.sealed = true;
-                if (lr.aggregator != null) {
-                    lr.aggregator.discard();
-                }
-                lr.aggregator = null;
+                lr.dropAggregator();
             }
         }
     }

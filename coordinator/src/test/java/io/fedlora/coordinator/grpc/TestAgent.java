@@ -341,38 +341,12 @@ public final class TestAgent implements AutoCloseable {
     }
 
     private UploadReceipt send(List<UpdateChunk> chunks, int dropAfter, boolean dropAfterClose, boolean legacy) {
-        CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
-        CompletableFuture<Void> admitted = new CompletableFuture<>();
-        CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests = new CompletableFuture<>();
+        UploadCall call = new UploadCall();
+        CompletableFuture<UploadReceipt> result = call.result;
+        CompletableFuture<Void> admitted = call.admitted;
+        CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests = call.requests;
         var stub = FederationGrpc.newStub(authed()).withDeadlineAfter(60, TimeUnit.SECONDS);
-        var out = legacy ? legacyCall(stub, result, requests) : stub.upload(
-                new ClientResponseObserver<UpdateChunk, io.fedlora.proto.v1.UploadReply>() {
-                    private UploadReceipt receipt;
-
-                    @Override
-                    public void beforeStart(ClientCallStreamObserver<UpdateChunk> stream) {
-                        requests.complete(stream);
-                    }
-
-                    @Override
-                    public void onNext(io.fedlora.proto.v1.UploadReply value) {
-                        switch (value.getPartCase()) {
-                            case ADMITTED -> admitted.complete(null);
-                            case RECEIPT -> receipt = value.getReceipt();
-                            default -> { }
-                        }
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {
-                        result.completeExceptionally(t);
-                    }
-
-                    @Override
-                    public void onCompleted() {
-                        result.complete(receipt);
-                    }
-                });
+        var out = legacy ? stub.uploadUpdate(call.receiptOnly()) : stub.upload(call);
         ClientCallStreamObserver<UpdateChunk> stream = requests.join();
         for (int i = 0; i < chunks.size(); i++) {
             if (i == dropAfter) {
@@ -409,31 +383,62 @@ public final class TestAgent implements AutoCloseable {
         }
     }
 
-    private static io.grpc.stub.StreamObserver<UpdateChunk> legacyCall(FederationGrpc.FederationStub stub,
-            CompletableFuture<UploadReceipt> result, CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests) {
-        return stub.uploadUpdate(new ClientResponseObserver<UpdateChunk, UploadReceipt>() {
-                    private UploadReceipt receipt;
+    /** One upload call's replies: admitted, and the receipt the call ends with (or its error). */
+    private static final class UploadCall implements ClientResponseObserver<UpdateChunk, io.fedlora.proto.v1.UploadReply> {
+        final CompletableFuture<UploadReceipt> result = new CompletableFuture<>();
+        final CompletableFuture<Void> admitted = new CompletableFuture<>();
+        final CompletableFuture<ClientCallStreamObserver<UpdateChunk>> requests = new CompletableFuture<>();
+        private UploadReceipt receipt;
 
-                    @Override
-                    public void beforeStart(ClientCallStreamObserver<UpdateChunk> stream) {
-                        requests.complete(stream);
-                    }
+        @Override
+        public void beforeStart(ClientCallStreamObserver<UpdateChunk> stream) {
+            requests.complete(stream);
+        }
 
-                    @Override
-                    public void onNext(UploadReceipt value) {
-                        receipt = value;
-                    }
+        @Override
+        public void onNext(io.fedlora.proto.v1.UploadReply value) {
+            switch (value.getPartCase()) {
+                case ADMITTED -> admitted.complete(null);
+                case RECEIPT -> receipt = value.getReceipt();
+                default -> { }
+            }
+        }
 
-                    @Override
-                    public void onError(Throwable t) {
-                        result.completeExceptionally(t);
-                    }
+        @Override
+        public void onError(Throwable t) {
+            result.completeExceptionally(t);
+        }
 
-                    @Override
-                    public void onCompleted() {
-                        result.complete(receipt);
-                    }
-                });
+        @Override
+        public void onCompleted() {
+            result.complete(receipt);
+        }
+
+        /** This call as the UploadUpdate call's observer, whose only message is the receipt. */
+        ClientResponseObserver<UpdateChunk, UploadReceipt> receiptOnly() {
+            UploadCall self = this;
+            return new ClientResponseObserver<>() {
+                @Override
+                public void beforeStart(ClientCallStreamObserver<UpdateChunk> stream) {
+                    self.beforeStart(stream);
+                }
+
+                @Override
+                public void onNext(UploadReceipt value) {
+                    self.onNext(io.fedlora.proto.v1.UploadReply.newBuilder().setReceipt(value).build());
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    self.onError(t);
+                }
+
+                @Override
+                public void onCompleted() {
+                    self.onCompleted();
+                }
+            };
+        }
     }
 
     private static UpdateChunk dataChunk(int index, long offset, byte[] bytes) {
